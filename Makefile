@@ -1,0 +1,37 @@
+# `make demo` and `make test` are the whole set-up: the first call creates .venv from the machine's
+# python3 and installs the project and every plugin distribution under plugins/ (editable); later
+# calls skip the install unless a pyproject.toml changed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.aimc-installed
+PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
+DEMO_OUT ?= demo-output
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-all lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test,data,dask,dev]" $(foreach dir,$(PLUGIN_DIRS),-e ./$(dir))
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/aimc compare --recipe digits-mlp \
+		--device ReRamSB --device EcRam --device Capacitor --device Idealized \
+		--optimizer sgd --seeds 2 --epochs 3 --out $(DEMO_OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache

@@ -1,0 +1,216 @@
+"""The host's own subcommands, added through the same ``register_commands`` hook plugins use."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aimc_plugins import plugins
+from aimc_plugins.hookspecs import hookimpl
+
+
+def print_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> None:
+    """Left-aligned plain-text columns; the last column is allowed to run long."""
+    rows = [[str(cell) for cell in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row[:-1]):
+            widths[i] = max(widths[i], len(cell))
+    line = "  ".join(f"{{:<{w}}}" for w in widths[:-1]) + "  {}"
+    click.echo(line.format(*headers))
+    for row in rows:
+        click.echo(line.format(*row))
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def parse_params(items: Sequence[str]) -> dict[str, str]:
+    params = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--param")
+        params[key.strip()] = value.strip()
+    return params
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.command(name="plugins")
+    @json_option
+    def plugins_command(as_json: bool) -> None:
+        """List installed plugins, what they provide, and any that failed."""
+        infos = plugins.plugin_infos()
+        if as_json:
+            echo_json([info.to_dict() for info in infos])
+            return
+        print_table(
+            (
+                (i.name, i.distribution, i.version, i.status, i.error or ", ".join(i.hooks))
+                for i in infos
+            ),
+            ("name", "distribution", "version", "status", "hooks / error"),
+        )
+
+    @cli.command(name="devices")
+    @json_option
+    def devices_command(as_json: bool) -> None:
+        """List registered analog devices."""
+        records = plugins.devices().values()
+        if as_json:
+            echo_json([r.to_dict() for r in records])
+            return
+        print_table(
+            ((r.name, r.family, r.plugin, r.description) for r in records),
+            ("name", "family", "plugin", "description"),
+        )
+
+    @cli.command(name="optimizers")
+    @json_option
+    def optimizers_command(as_json: bool) -> None:
+        """List training algorithms and their hyper-parameters."""
+        records = plugins.optimizers().values()
+        if as_json:
+            echo_json([r.to_dict() for r in records])
+            return
+        for r in records:
+            click.echo(f"{r.name}  ({r.plugin}, devices: {r.n_devices})\n  {r.description}")
+            for p in r.parameters:
+                click.echo(f"    {p.name} = {p.default!r}  range {p.range}  {p.help}")
+
+    @cli.command(name="presets")
+    @json_option
+    def presets_command(as_json: bool) -> None:
+        """List preset training configurations (device and algorithm fixed together)."""
+        records = plugins.presets().values()
+        if as_json:
+            echo_json([r.to_dict() for r in records])
+            return
+        print_table(((r.name, r.family, r.plugin) for r in records), ("name", "family", "plugin"))
+
+    @cli.command(name="recipes")
+    @json_option
+    def recipes_command(as_json: bool) -> None:
+        """List training recipes."""
+        records = plugins.recipes().values()
+        if as_json:
+            echo_json([r.to_dict() for r in records])
+            return
+        print_table(
+            ((r.name, r.dataset, r.description) for r in records),
+            ("name", "dataset", "description"),
+        )
+
+    @cli.command(name="doctor")
+    def doctor_command() -> None:
+        """Check Python, torch and aihwkit, and that aihwkit's compiled core really trains."""
+        from aimc_plugins.doctor import run_checks
+
+        checks = run_checks()
+        for check in checks:
+            mark = "ok  " if check.ok else "FAIL"
+            click.echo(f"[{mark}] {check.name}: {check.detail}")
+            if check.help:
+                click.echo(f"       {check.help}")
+        failed = [i for i in plugins.plugin_infos() if i.status != "ok"]
+        for info in failed:
+            click.echo(f"[FAIL] plugin {info.name}: {info.error}")
+        if failed or not all(c.ok for c in checks):
+            sys.exit(1)
+
+    @cli.command(name="compare")
+    @click.option("--recipe", default="digits-mlp", show_default=True, help="See `aimc recipes`.")
+    @click.option(
+        "--device",
+        "devices",
+        multiple=True,
+        required=True,
+        help="A device (`aimc devices`) or a preset config (`aimc presets`); repeat.",
+    )
+    @click.option(
+        "--optimizer",
+        "optimizers",
+        multiple=True,
+        default=("sgd",),
+        show_default=True,
+        help="See `aimc optimizers`; repeat to compare several.",
+    )
+    @click.option(
+        "--param",
+        "params",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Optimizer hyper-parameter, e.g. --param lr=0.05; repeat.",
+    )
+    @click.option(
+        "--seeds",
+        default=2,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="Number of seeds (0, 1, ...) per configuration.",
+    )
+    @click.option(
+        "--epochs",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Epochs per run [default: the recipe's].",
+    )
+    @click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("aimc-compare"),
+        show_default=True,
+        help="Output folder.",
+    )
+    @click.option("--quiet", is_flag=True, help="No progress bars.")
+    def compare_command(
+        recipe: str,
+        devices: tuple[str, ...],
+        optimizers: tuple[str, ...],
+        params: tuple[str, ...],
+        seeds: int,
+        epochs: int | None,
+        out: Path,
+        quiet: bool,
+    ) -> None:
+        """Train a recipe with each device x optimizer over several seeds; write a table
+        (CSV, markdown) and learning curves (PNG)."""
+        from aimc_plugins import compare, report
+
+        try:
+            specs = compare.plan(recipe, devices, optimizers, seeds, epochs, parse_params(params))
+            compare.validate(specs)
+        except (KeyError, ValueError) as exc:
+            raise click.UsageError(str(exc.args[0]) if exc.args else str(exc)) from None
+        record = plugins.recipes()[recipe]
+        click.echo(f"{len(specs)} runs of {recipe}, {specs[0].epochs} epochs each -> {out}/")
+        outcomes = compare.run_all(specs, show_progress=not quiet)
+        out.mkdir(parents=True, exist_ok=True)
+        rows = report.summarize(outcomes, record.metric, record.higher_is_better)
+        paths = [
+            report.write_csv(rows, out / "results.csv"),
+            report.write_markdown(rows, out / "results.md", f"{recipe}: {record.metric}"),
+            report.plot_learning_curves(outcomes, record.metric, out / "learning_curves.png"),
+            report.write_runs_json(outcomes, out / "runs.json"),
+        ]
+        click.echo(report.markdown_table(rows))
+        for outcome in outcomes:
+            if outcome.status != "done":
+                click.echo(
+                    f"{outcome.spec.label} seed {outcome.spec.seed}: {outcome.status} "
+                    f"{outcome.error.strip()}",
+                    err=True,
+                )
+        click.echo("Wrote " + ", ".join(str(p) for p in paths))
+        if all(o.status == "failed" for o in outcomes):
+            sys.exit(1)
