@@ -127,6 +127,19 @@ def load_plugins() -> None:
             _record_failure(ep.name, exc, hook="import")
 
 
+def reload_plugins() -> None:
+    """Forget every plugin and failure, then load again: picks up distributions installed, or a
+    changed ``AIMC_PLUGINS``, since the first load."""
+    global _loaded
+    for name, _ in pm.list_name_plugin():
+        pm.unregister(name=name)
+    failures.clear()
+    _distributions.clear()
+    importlib.invalidate_caches()
+    _loaded = False
+    load_plugins()
+
+
 def _own_version() -> str:
     try:
         return importlib.metadata.version("aimc-plugins")

@@ -71,10 +71,20 @@ def config_family(rpu_config: Any) -> str:
     if isinstance(rpu_config, SingleRPUConfig):
         return "single-device SGD"
     compound_mro = {klass.__name__ for klass in type(rpu_config.device).__mro__}
+    if "OneSidedUnitCell" in compound_mro:
+        # One weight as a differential pair (G+ - G-) updated by plain SGD, as aihwkit's PCM
+        # preset does: still Analog SGD, not a multi-device scheme.
+        return "single-device SGD"
     for class_name, family in _COMPOUND_FAMILIES:
         if class_name in compound_mro:
+            if family == "c-TTv2" and not _chops(rpu_config.device):
+                return "TTv2"  # aihwkit's TTv2 presets are chopped compounds with chopping off
             return family
     return "multi-device"
+
+
+def _chops(compound: Any) -> bool:
+    return bool(getattr(compound, "in_chop_prob", 0.0) or getattr(compound, "out_chop_prob", 0.0))
 
 
 def _device_family(cls: type) -> str:

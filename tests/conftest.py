@@ -1,0 +1,53 @@
+"""Shared fixtures: a plugin manager that every test leaves as it found it."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aimc_plugins import plugins
+
+
+@pytest.fixture
+def fresh_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Reload plugins around a test that changes ``sys.path``, ``AIMC_PLUGINS`` or registrations."""
+    yield
+    monkeypatch.undo()
+    plugins.reload_plugins()
+
+
+def make_distribution(
+    root: Path, dist: str, module: str, source: str, version: str = "0.1", entry_name: str = ""
+) -> Path:
+    """Write an installed-looking distribution (module + ``.dist-info`` with an ``aimc_plugins``
+    entry point) under ``root``, the way pip lays one out in site-packages."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / f"{module}.py").write_text(textwrap.dedent(source))
+    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(
+        f"[{plugins.ENTRY_POINT_GROUP}]\n{entry_name or module} = {module}\n"
+    )
+    return root
+
+
+@pytest.fixture
+def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_plugins: None) -> Iterator:
+    """Install throwaway distributions on ``sys.path`` for one test, then remove them."""
+    site = tmp_path / "site"
+    added: list[str] = []
+
+    def install(dist: str, module: str, source: str, **kwargs: str) -> Path:
+        make_distribution(site, dist, module, source, **kwargs)
+        added.append(module)
+        monkeypatch.syspath_prepend(str(site))
+        return site
+
+    yield install
+    for module in added:
+        sys.modules.pop(module, None)
