@@ -14,6 +14,47 @@ from torch import nn
 from aimc_plugins.records import RunConfig, RunResult, TrainingSetup
 
 Batches = Callable[[], "torch.utils.data.DataLoader"]
+EpochCallback = Callable[[int, int, dict[str, float]], None]
+
+_epoch_callback: EpochCallback | None = None
+
+
+def set_epoch_callback(callback: EpochCallback | None) -> None:
+    """Call ``callback(epoch, epochs, metrics)`` after every epoch of every run in this process.
+
+    A module-level hook rather than a :class:`RunConfig` field: progress reporting is a concern
+    of the process running the loop (a sweep worker forwards it to the parent's progress bars),
+    not part of a run's configuration, and must not change its hash.
+    """
+    global _epoch_callback
+    _epoch_callback = callback
+
+
+class AcceleratorError(RuntimeError):
+    """The requested accelerator cannot run analog layers here."""
+
+
+def check_accelerator(name: str) -> str:
+    """``"cpu"`` or ``"cuda"``, checked: analog layers on a GPU need an aihwkit compiled with
+    CUDA *and* a visible GPU; say which one is missing rather than failing deep in a layer."""
+    if name == "cpu":
+        return name
+    if name != "cuda":
+        raise AcceleratorError(f"unknown accelerator {name!r}: use 'cpu' or 'cuda'")
+    from aihwkit.simulator import rpu_base
+
+    if not rpu_base.cuda.is_compiled():
+        raise AcceleratorError(
+            "--accelerator cuda: this aihwkit was compiled without CUDA (the PyPI wheel of "
+            "aihwkit 1.1.0 is CPU-only). Build aihwkit from source with USE_CUDA=ON on a machine "
+            "with the CUDA toolkit, or run with --accelerator cpu."
+        )
+    if not torch.cuda.is_available():
+        raise AcceleratorError(
+            "--accelerator cuda: aihwkit has CUDA support but torch sees no GPU here "
+            "(check nvidia-smi and CUDA_VISIBLE_DEVICES), or run with --accelerator cpu."
+        )
+    return name
 
 
 def seed_everything(seed: int) -> None:
@@ -67,12 +108,17 @@ def train_classifier(
     config: RunConfig,
     epochs: int,
     description: str = "",
+    convert: Callable[[nn.Module, TrainingSetup], nn.Module] | None = None,
 ) -> RunResult:
-    """Train with cross-entropy; stop early and report NaN metrics if the loss diverges."""
+    """Train with cross-entropy; stop early and report NaN metrics if the loss diverges.
+
+    ``convert`` maps the model onto analog tiles (default :func:`to_analog`: every linear and
+    convolution layer); a recipe that keeps some layers digital passes its own.
+    """
     from tqdm.auto import tqdm
 
     device = config.device
-    model = to_analog(model, config.setup).to(device)
+    model = (convert or to_analog)(model, config.setup).to(device)
     optimizer = make_optimizer(model, config.setup)
     loss_fn = nn.CrossEntropyLoss()
     history: list[dict[str, float]] = []
@@ -98,4 +144,6 @@ def train_classifier(
             return RunResult(tuple(history), dict(history[-1]))
         metrics = {"epoch": epoch, "train_loss": train_loss, **evaluate(model, test_loader, device)}
         history.append(metrics)
+        if _epoch_callback is not None:
+            _epoch_callback(epoch, epochs, metrics)
     return RunResult(tuple(history), dict(history[-1]))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import click
@@ -126,91 +125,4 @@ def register_commands(cli: click.Group) -> None:
         for info in failed:
             click.echo(f"[FAIL] plugin {info.name}: {info.error}")
         if failed or not all(c.ok for c in checks):
-            sys.exit(1)
-
-    @cli.command(name="compare")
-    @click.option("--recipe", default="digits-mlp", show_default=True, help="See `aimc recipes`.")
-    @click.option(
-        "--device",
-        "devices",
-        multiple=True,
-        required=True,
-        help="A device (`aimc devices`) or a preset config (`aimc presets`); repeat.",
-    )
-    @click.option(
-        "--optimizer",
-        "optimizers",
-        multiple=True,
-        default=("sgd",),
-        show_default=True,
-        help="See `aimc optimizers`; repeat to compare several.",
-    )
-    @click.option(
-        "--param",
-        "params",
-        multiple=True,
-        metavar="NAME=VALUE",
-        help="Optimizer hyper-parameter, e.g. --param lr=0.05; repeat.",
-    )
-    @click.option(
-        "--seeds",
-        default=2,
-        show_default=True,
-        type=click.IntRange(min=1),
-        help="Number of seeds (0, 1, ...) per configuration.",
-    )
-    @click.option(
-        "--epochs",
-        type=click.IntRange(min=1),
-        default=None,
-        help="Epochs per run [default: the recipe's].",
-    )
-    @click.option(
-        "--out",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=Path("aimc-compare"),
-        show_default=True,
-        help="Output folder.",
-    )
-    @click.option("--quiet", is_flag=True, help="No progress bars.")
-    def compare_command(
-        recipe: str,
-        devices: tuple[str, ...],
-        optimizers: tuple[str, ...],
-        params: tuple[str, ...],
-        seeds: int,
-        epochs: int | None,
-        out: Path,
-        quiet: bool,
-    ) -> None:
-        """Train a recipe with each device x optimizer over several seeds; write a table
-        (CSV, markdown) and learning curves (PNG)."""
-        from aimc_plugins import compare, report
-
-        try:
-            specs = compare.plan(recipe, devices, optimizers, seeds, epochs, parse_params(params))
-            compare.validate(specs)
-        except (KeyError, ValueError) as exc:
-            raise click.UsageError(str(exc.args[0]) if exc.args else str(exc)) from None
-        record = plugins.recipes()[recipe]
-        click.echo(f"{len(specs)} runs of {recipe}, {specs[0].epochs} epochs each -> {out}/")
-        outcomes = compare.run_all(specs, show_progress=not quiet)
-        out.mkdir(parents=True, exist_ok=True)
-        rows = report.summarize(outcomes, record.metric, record.higher_is_better)
-        paths = [
-            report.write_csv(rows, out / "results.csv"),
-            report.write_markdown(rows, out / "results.md", f"{recipe}: {record.metric}"),
-            report.plot_learning_curves(outcomes, record.metric, out / "learning_curves.png"),
-            report.write_runs_json(outcomes, out / "runs.json"),
-        ]
-        click.echo(report.markdown_table(rows))
-        for outcome in outcomes:
-            if outcome.status != "done":
-                click.echo(
-                    f"{outcome.spec.label} seed {outcome.spec.seed}: {outcome.status} "
-                    f"{outcome.error.strip()}",
-                    err=True,
-                )
-        click.echo("Wrote " + ", ".join(str(p) for p in paths))
-        if all(o.status == "failed" for o in outcomes):
             sys.exit(1)

@@ -1,0 +1,100 @@
+"""The sweep loop: skip what the store already holds, run the rest, store each as it finishes.
+
+Resuming is nothing more than this: a run's id is the hash of its configuration, the store
+holds the ids of finished runs, and only the others are submitted. A sweep killed at any moment
+therefore loses exactly the runs that were in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from aimc_plugins.compare import DIVERGED, DONE, FINISHED, RunOutcome, RunSpec
+from aimc_plugins.sweep import execute
+from aimc_plugins.sweep.progress import SweepProgress
+from aimc_plugins.sweep.store import ResultsStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    """How to run: ``workers`` processes (0: in this process), or Dask when ``dask`` is set."""
+
+    workers: int = 1
+    dask: execute.DaskTarget | None = None
+    accelerator: str = "cpu"
+    show_progress: bool = True
+    retry_failed: bool = False
+
+
+@dataclass
+class SweepReport:
+    """What one call of :func:`run_sweep` did."""
+
+    planned: int
+    skipped: int
+    backend: str
+    outcomes: list[RunOutcome] = field(default_factory=list)
+
+    @property
+    def ran(self) -> int:
+        return len(self.outcomes)
+
+
+def pending_runs(
+    runs: Sequence[RunSpec], store: ResultsStore, retry_failed: bool = False
+) -> list[RunSpec]:
+    """The runs the store does not hold as finished (failed ones too, with ``retry_failed``)."""
+    finished = store.finished_ids((DONE, DIVERGED) if retry_failed else FINISHED)
+    return [run for run in runs if run.run_id not in finished]
+
+
+def _backend(
+    todo: Sequence[RunSpec], options: ExecutionOptions, progress: SweepProgress
+) -> tuple[str, Iterator[RunOutcome]]:
+    if options.dask is not None:
+        where = options.dask.address or f"local cluster of {options.dask.workers}"
+        return f"dask ({where})", execute.run_dask(todo, options.dask, options.accelerator)
+    _, unreachable = execute.in_process_plugins()
+    workers = min(options.workers, len(todo))
+    if workers >= 1 and unreachable:
+        log.warning(
+            "plugins %s were registered in this process as objects, which worker processes "
+            "cannot import: running in this process instead",
+            ", ".join(unreachable),
+        )
+        workers = 0
+    if workers == 0:
+        return "this process", execute.run_serial(todo, options.accelerator, progress.epoch)
+    threads = execute.threads_per_worker(workers)
+    return (
+        f"process pool ({workers} workers x {threads} torch threads)",
+        execute.run_pool(todo, workers, options.accelerator, progress.epoch, threads),
+    )
+
+
+def run_sweep(
+    runs: Sequence[RunSpec],
+    store: ResultsStore,
+    sweep: str = "",
+    options: ExecutionOptions | None = None,
+) -> SweepReport:
+    """Run every run the store does not hold yet; store each outcome as soon as it arrives."""
+    options = options or ExecutionOptions()
+    todo = pending_runs(runs, store, options.retry_failed)
+    report = SweepReport(planned=len(runs), skipped=len(runs) - len(todo), backend="none")
+    if not todo:
+        return report
+    progress = SweepProgress(list(todo), report.skipped, enabled=options.show_progress)
+    report.backend, outcomes = _backend(todo, options, progress)
+    try:
+        for outcome in outcomes:
+            store.record(outcome, sweep)
+            report.outcomes.append(outcome)
+            progress.finished(outcome)
+    finally:
+        progress.close()
+    return report

@@ -1,0 +1,240 @@
+"""Where runs execute: in this process, on a local process pool, or on a Dask cluster.
+
+Every backend is an iterator of :class:`RunOutcome` in completion order; the sweep's parent
+consumes it and is the only writer of the results store. Workers run :func:`run_one`, which
+never raises, so a failing run comes back as an outcome rather than killing the sweep.
+
+Why ``spawn`` workers: aihwkit's compiled core and torch's thread pools are not safe to
+``fork`` after they were initialised in the parent (which validating a sweep does).
+
+Why threads per worker: torch uses every core by default; ``N`` workers each doing so
+oversubscribe the machine and run slower together than alone. Each worker gets
+``cores // N`` torch threads, so the total never exceeds the cores.
+"""
+
+from __future__ import annotations
+
+import os
+import queue as queue_module
+import types
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+
+from aimc_plugins import plugins
+from aimc_plugins.compare import FAILED, RunOutcome, RunSpec, run_one
+
+EpochEvent = tuple[str, int, int]  # run_id, epoch, epochs
+EpochSink = Callable[[str, int, int], None]
+
+
+def available_cores() -> int:
+    """Cores this process may use (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def threads_per_worker(workers: int, cores: int | None = None) -> int:
+    """torch threads for each of ``workers`` so that together they use at most the cores."""
+    return max(1, (cores or available_cores()) // max(1, workers))
+
+
+def in_process_plugins() -> tuple[list[str], list[str]]:
+    """Plugins registered in this process by :func:`plugins.register` rather than found by the
+    entry points: (importable module names a worker can re-register, names it cannot)."""
+    plugins.load_plugins()
+    modules, unreachable = [], []
+    for name, plugin in plugins.pm.list_name_plugin():
+        if name in plugins._distributions or plugins.pm.is_blocked(name):
+            continue  # built-in or entry point: the worker loads it itself
+        if isinstance(plugin, types.ModuleType) and plugin.__name__ != "__main__":
+            modules.append(plugin.__name__)
+        else:
+            unreachable.append(name)
+    return modules, unreachable
+
+
+def _register_modules(modules: Sequence[str]) -> None:
+    import importlib
+
+    plugins.load_plugins()
+    for module_name in modules:
+        module = importlib.import_module(module_name)
+        if not plugins.pm.is_registered(module):
+            plugins.pm.register(module, name=module_name)
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set, or parallel work already started
+        pass
+
+
+def _run_with_progress(spec: RunSpec, accelerator: str, sink: EpochSink | None) -> RunOutcome:
+    from aimc_plugins import training
+
+    if sink is not None:
+        training.set_epoch_callback(lambda epoch, epochs, _m: sink(spec.run_id, epoch, epochs))
+    try:
+        return run_one(spec, accelerator=accelerator)
+    finally:
+        training.set_epoch_callback(None)
+
+
+# -- in this process ---------------------------------------------------------------------------
+
+
+def run_serial(
+    specs: Sequence[RunSpec], accelerator: str = "cpu", on_epoch: EpochSink | None = None
+) -> Iterator[RunOutcome]:
+    """One run after another in this process (``--workers 0``, and plugins a worker cannot
+    import)."""
+    for spec in specs:
+        yield _run_with_progress(spec, accelerator, on_epoch)
+
+
+# -- local process pool ------------------------------------------------------------------------
+
+_worker_queue: object = None
+
+
+def _init_worker(threads: int, modules: Sequence[str], events: object) -> None:
+    global _worker_queue
+    _set_threads(threads)
+    _register_modules(modules)
+    _worker_queue = events
+
+
+def _pool_task(spec: RunSpec, accelerator: str) -> RunOutcome:
+    events = _worker_queue
+
+    def sink(run_id: str, epoch: int, epochs: int) -> None:
+        events.put((run_id, epoch, epochs))  # type: ignore[attr-defined]
+
+    return _run_with_progress(spec, accelerator, sink if events is not None else None)
+
+
+class WorkerDied(RuntimeError):
+    """A worker process died (killed, out of memory): its run is lost, finished runs are not."""
+
+
+def run_pool(
+    specs: Sequence[RunSpec],
+    workers: int,
+    accelerator: str = "cpu",
+    on_epoch: EpochSink | None = None,
+    threads: int | None = None,
+) -> Iterator[RunOutcome]:
+    """Runs on ``workers`` spawned processes, yielded as they finish."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context("spawn")
+    events = context.Queue() if on_epoch is not None else None
+    modules, _ = in_process_plugins()
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(threads or threads_per_worker(workers), modules, events),
+    )
+    futures: dict[Future[RunOutcome], RunSpec] = {
+        pool.submit(_pool_task, spec, accelerator): spec for spec in specs
+    }
+    pending = set(futures)
+    try:
+        while pending:
+            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            _drain(events, on_epoch)
+            for future in done:
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    raise WorkerDied(
+                        "a worker process died (killed or out of memory); finished runs are "
+                        "stored, run the sweep again to resume"
+                    ) from None
+                except Exception as exc:  # e.g. an outcome that could not be pickled
+                    yield RunOutcome(futures[future], FAILED, error=f"worker: {exc!r}")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if events is not None:
+            events.cancel_join_thread()
+
+
+def _drain(events: object, on_epoch: EpochSink | None) -> None:
+    if events is None or on_epoch is None:
+        return
+    while True:
+        try:
+            run_id, epoch, epochs = events.get_nowait()  # type: ignore[attr-defined]
+        except queue_module.Empty:
+            return
+        on_epoch(run_id, epoch, epochs)
+
+
+# -- Dask --------------------------------------------------------------------------------------
+
+
+def _dask_task(spec: RunSpec, accelerator: str, threads: int, modules: Sequence[str]) -> RunOutcome:
+    _set_threads(threads)
+    _register_modules(modules)
+    return run_one(spec, accelerator=accelerator)
+
+
+@dataclass(frozen=True)
+class DaskTarget:
+    """A running scheduler to join (``address``), or a local cluster of ``workers`` to start
+    (``processes=False`` keeps its workers as threads of this process: quick to start, for
+    tests and small sweeps)."""
+
+    address: str | None = None
+    workers: int = 2
+    processes: bool = True
+
+
+def run_dask(
+    specs: Sequence[RunSpec], target: DaskTarget, accelerator: str = "cpu"
+) -> Iterator[RunOutcome]:
+    """Runs as Dask tasks, yielded as they finish. Needs the ``dask`` extra."""
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise RuntimeError(
+            "Dask is not installed: pip install 'aimc-plugins[dask]' (dask[distributed])"
+        ) from None
+    modules, _ = in_process_plugins()
+    cluster = None
+    if target.address:
+        client = Client(target.address)
+        threads = 1  # a remote worker runs one task per Dask thread: one torch thread each
+    else:
+        cluster = LocalCluster(
+            n_workers=target.workers,
+            threads_per_worker=1,
+            processes=target.processes,
+            dashboard_address=None,
+        )
+        client = Client(cluster)
+        threads = threads_per_worker(target.workers) if target.processes else 1
+    try:
+        futures = {
+            client.submit(_dask_task, spec, accelerator, threads, modules, pure=False): spec
+            for spec in specs
+        }
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except Exception as exc:
+                yield RunOutcome(futures[future], FAILED, error=f"dask: {exc!r}")
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,379 @@
+"""Sweep specs: which recipe, devices, optimizers and seeds to run, from a TOML file or flags.
+
+A spec is declarative: :func:`expand` turns it into the list of :class:`RunSpec` it stands for,
+each identified by the hash of its whole configuration. Everything a user can get wrong in a
+spec (an unknown key, a typo in a device name, a value out of range) is reported by
+:func:`load_spec` / :func:`check` with the file and the closest valid name, before any training.
+
+Format (``recipes/specs/*.toml``)::
+
+    name = "digits-small"            # optional; defaults to the file name
+    recipe = "digits-mlp"
+    seeds = 2                        # or a list: [0, 1, 2]
+    epochs = 2                       # optional; the recipe's default otherwise
+    periphery = "paper"              # optional periphery profile (aimc_plugins.periphery)
+    options = { n_train = 1000 }     # optional recipe options
+
+    devices = [
+      "ReRamSB",                                  # a device (aimc devices)
+      "TikiTakaReRamSBPreset",                    # a preset config: runs under its own algorithm
+      "power(tau=0.7, g=0.5)",                    # a device with parameters
+      { name = "exponential", grid = { tau = [0.6, 0.7], g = [1, 2] } },   # a grid of them
+    ]
+    optimizers = [
+      "digital",                                  # runs once, not once per device
+      { name = "sgd", params = { lr = 0.05 } },
+      { name = "sgd", grid = { lr = [0.01, 0.1] }, label = "sgd-lr" },
+    ]
+
+    [scale.full]                     # optional named scales: `aimc compare SPEC --scale full`
+    epochs = 30
+    options = { source = "full" }
+
+A preset device entry may carry ``params = { lr = ... }``; otherwise it takes the ``lr`` of the
+first optimizer entry that sets one (as ``--param lr=...`` does on the command line).
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import itertools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from aimc_plugins import plugins
+from aimc_plugins.compare import RunSpec, device_label
+from aimc_plugins.periphery import DEFAULT_PROFILE, PROFILES
+from aimc_plugins.records import resolve_params
+from aimc_plugins.resolve import DIGITAL_DEVICE, PRESET_OPTIMIZER, is_preset
+
+SPEC_KEYS = (
+    "name",
+    "description",
+    "recipe",
+    "seeds",
+    "epochs",
+    "periphery",
+    "options",
+    "devices",
+    "optimizers",
+    "scale",
+)
+ENTRY_KEYS = ("name", "params", "grid", "label")
+SCALE_KEYS = ("epochs", "seeds", "options", "periphery")
+
+_CALL = re.compile(r"^\s*([^()\s][^()]*?)\s*(?:\((.*)\))?\s*$", re.DOTALL)
+
+
+class SpecError(ValueError):
+    """A sweep spec that cannot be run as written."""
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_call(text: str) -> tuple[str, dict[str, Any]]:
+    """``"power(tau=0.7, g=0.5)"`` -> ``("power", {"tau": 0.7, "g": 0.5})``."""
+    match = _CALL.match(text)
+    if not match:
+        raise SpecError(f"cannot read {text!r}: expected NAME or NAME(key=value, ...)")
+    name, inner = match.group(1), match.group(2)
+    params: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in (inner or "").split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise SpecError(f"cannot read {part!r} in {text!r}: expected key=value")
+        params[key.strip()] = _literal(value.strip())
+    return name, params
+
+
+def _check_keys(where: str, given: Iterable[str], known: Sequence[str]) -> None:
+    for key in given:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise SpecError(f"{where}: unknown key {key!r}{hint} (known: {', '.join(known)})")
+
+
+def _table(where: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise SpecError(f"{where} must be a table, got {value!r}")
+    return dict(value)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A device or optimizer named in a spec, with fixed ``params`` and a ``grid`` to sweep."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    label: str = ""
+
+    @classmethod
+    def parse(cls, value: Any, where: str = "entry") -> _Entry:
+        """From ``"name"``, ``"name(k=v)"`` or a ``{name, params, grid, label}`` table."""
+        if isinstance(value, str):
+            name, params = parse_call(value)
+            return cls(name=name, params=params)
+        table = _table(where, value)
+        _check_keys(where, table, ENTRY_KEYS)
+        if not isinstance(table.get("name"), str) or not table["name"].strip():
+            raise SpecError(f"{where} needs a name")
+        name, params = parse_call(table["name"])
+        params.update(_table(f"{where}.params", table.get("params", {})))
+        grid = _table(f"{where}.grid", table.get("grid", {}))
+        for key, values in grid.items():
+            if not isinstance(values, list) or not values:
+                raise SpecError(f"{where}.grid.{key} must be a non-empty list, got {values!r}")
+        label = table.get("label", "")
+        if not isinstance(label, str):
+            raise SpecError(f"{where}.label must be a string")
+        return cls(name=name, params=params, grid=grid, label=label)
+
+    def settings(self) -> list[dict[str, Any]]:
+        """Every parameter setting of this entry: ``params`` with each point of ``grid``."""
+        keys = list(self.grid)
+        return [
+            {**self.params, **dict(zip(keys, point, strict=True))}
+            for point in itertools.product(*(self.grid[k] for k in keys))
+        ]
+
+
+class DeviceEntry(_Entry):
+    """A device, device with parameters, or preset configuration in a spec."""
+
+
+class OptimizerEntry(_Entry):
+    """An optimizer with hyper-parameters in a spec."""
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A declarative sweep: recipe x devices x optimizers x seeds."""
+
+    name: str
+    recipe: str
+    devices: tuple[DeviceEntry, ...]
+    optimizers: tuple[OptimizerEntry, ...]
+    seeds: tuple[int, ...] = (0,)
+    epochs: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    periphery: str = DEFAULT_PROFILE
+    description: str = ""
+    scales: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def scaled(self, scale: str | None) -> SweepSpec:
+        """This spec with a named ``[scale.NAME]`` table's overrides applied."""
+        if not scale:
+            return self
+        if scale not in self.scales:
+            known = ", ".join(self.scales) or "none"
+            raise SpecError(f"spec {self.name!r} has no scale {scale!r} (known: {known})")
+        over = self.scales[scale]
+        return replace(
+            self,
+            epochs=_epochs(over.get("epochs", self.epochs)),
+            seeds=_seeds(over["seeds"]) if "seeds" in over else self.seeds,
+            options={**self.options, **_table("scale.options", over.get("options", {}))},
+            periphery=over.get("periphery", self.periphery),
+        )
+
+
+def _seeds(value: Any) -> tuple[int, ...]:
+    if isinstance(value, bool):
+        raise SpecError(f"seeds must be a count or a list of integers, got {value!r}")
+    if isinstance(value, int):
+        if value < 1:
+            raise SpecError(f"seeds must be at least 1, got {value}")
+        return tuple(range(value))
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(s, int) and not isinstance(s, bool) for s in value)
+    ):
+        return tuple(dict.fromkeys(value))
+    raise SpecError(f"seeds must be a count or a non-empty list of integers, got {value!r}")
+
+
+def _epochs(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError(f"epochs must be a positive integer, got {value!r}")
+    return value
+
+
+def _entries(kind: type[_Entry], key: str, value: Any) -> tuple[Any, ...]:
+    if isinstance(value, (str, Mapping)):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise SpecError(f"{key} must be a non-empty list")
+    return tuple(kind.parse(item, f"{key}[{i}]") for i, item in enumerate(value))
+
+
+def spec_from_dict(data: Mapping[str, Any], default_name: str = "sweep") -> SweepSpec:
+    """A :class:`SweepSpec` from parsed TOML (checks the shape, not the names)."""
+    _check_keys("spec", data, SPEC_KEYS)
+    for required in ("recipe", "devices", "optimizers"):
+        if required not in data:
+            raise SpecError(f"spec needs {required!r}")
+    if not isinstance(data["recipe"], str):
+        raise SpecError(f"recipe must be a name, got {data['recipe']!r}")
+    periphery = data.get("periphery", DEFAULT_PROFILE)
+    if periphery not in PROFILES:
+        raise SpecError(f"unknown periphery profile {periphery!r} (known: {', '.join(PROFILES)})")
+    scales = _table("scale", data.get("scale", {}))
+    for scale_name, over in scales.items():
+        _check_keys(f"scale.{scale_name}", _table(f"scale.{scale_name}", over), SCALE_KEYS)
+    return SweepSpec(
+        name=str(data.get("name", default_name)),
+        description=str(data.get("description", "")),
+        recipe=data["recipe"],
+        devices=_entries(DeviceEntry, "devices", data["devices"]),
+        optimizers=_entries(OptimizerEntry, "optimizers", data["optimizers"]),
+        seeds=_seeds(data.get("seeds", 1)),
+        epochs=_epochs(data.get("epochs")),
+        options=_table("options", data.get("options", {})),
+        periphery=periphery,
+        scales=scales,
+    )
+
+
+def load_spec(path: str | Path, scale: str | None = None) -> SweepSpec:
+    """Read a TOML spec; errors name the file."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such spec file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return spec_from_dict(data, default_name=path.stem).scaled(scale)
+    except SpecError as exc:
+        raise SpecError(f"{path}: {exc}") from None
+
+
+def _optimizer_settings(spec: SweepSpec) -> list[tuple[str, dict[str, Any], str]]:
+    """(name, given params, label) for every optimizer setting; labels tell settings of one
+    optimizer apart when there are several."""
+    settings = []
+    for entry in spec.optimizers:
+        for given in entry.settings():
+            varied = {k: given[k] for k in entry.grid}
+            label = entry.label or entry.name
+            if entry.label and varied:
+                label = device_label(entry.label, varied)
+            settings.append((entry.name, given, label))
+    counts: dict[str, int] = {}
+    for _, _, label in settings:
+        counts[label] = counts.get(label, 0) + 1
+    return [
+        (name, given, device_label(label, given) if counts[label] > 1 else label)
+        for name, given, label in settings
+    ]
+
+
+def expand(spec: SweepSpec) -> list[RunSpec]:
+    """Every run the spec stands for, each once (two entries naming one configuration give one
+    run). Raises :class:`SpecError` on unknown names or invalid values."""
+    try:
+        recipe = plugins.lookup(plugins.recipes, spec.recipe, "recipe")
+        optimizers = plugins.optimizers()
+        epochs = spec.epochs or recipe.default_epochs
+        settings = _optimizer_settings(spec)
+        pairs: list[tuple[str, str, dict[str, Any], str, dict[str, Any], str]] = []
+        for name, given, label in settings:
+            record = plugins.lookup(plugins.optimizers, name, "optimizer")
+            if record.n_devices == 0:
+                params = resolve_params(f"optimizer {name!r}", record.parameters, given)
+                pairs.append((DIGITAL_DEVICE, DIGITAL_DEVICE, {}, name, params, label))
+        preset_lr = next((g["lr"] for _, g, _ in settings if "lr" in g), None)
+        for index, entry in enumerate(spec.devices):
+            for device_params in entry.settings():
+                pairs += _device_runs(entry, device_params, settings, optimizers, preset_lr, index)
+    except KeyError as exc:
+        raise SpecError(str(exc.args[0]) if exc.args else str(exc)) from None
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    runs: dict[str, RunSpec] = {}
+    for label, name, device_params, optimizer, params, optimizer_label in pairs:
+        for seed in spec.seeds:
+            run = RunSpec(
+                recipe=recipe.name,
+                device=label,
+                optimizer=optimizer,
+                seed=seed,
+                epochs=epochs,
+                params=params,
+                device_name=name,
+                device_params=device_params,
+                options=dict(spec.options),
+                periphery=spec.periphery,
+                optimizer_label=optimizer_label if optimizer_label != optimizer else "",
+            )
+            runs.setdefault(run.run_id, run)
+    return list(runs.values())
+
+
+def _device_runs(
+    entry: DeviceEntry,
+    given: dict[str, Any],
+    settings: list[tuple[str, dict[str, Any], str]],
+    optimizers: Mapping[str, Any],
+    preset_lr: Any,
+    index: int,
+) -> list[tuple[str, str, dict[str, Any], str, dict[str, Any], str]]:
+    if is_preset(entry.name):
+        extra = set(given) - {"lr"}
+        if extra:
+            raise SpecError(
+                f"devices[{index}]: {entry.name!r} is a preset configuration; only lr may be "
+                f"given, not {sorted(extra)}"
+            )
+        lr = given.get("lr", preset_lr)
+        params = {"lr": float(lr)} if lr is not None else {}
+        label = entry.label or entry.name
+        return [(label, entry.name, {}, PRESET_OPTIMIZER, params, "")]
+    device = plugins.lookup(plugins.devices, entry.name, "device")
+    device_params = (
+        resolve_params(f"device {entry.name!r}", device.parameters, given) if given else {}
+    )
+    label = device_label(entry.label or entry.name, given)
+    runs = []
+    for name, opt_given, opt_label in settings:
+        record = optimizers[name]
+        if record.n_devices == 0:
+            continue
+        params = resolve_params(f"optimizer {name!r}", record.parameters, opt_given)
+        runs.append((label, entry.name, device_params, name, params, opt_label))
+    return runs
+
+
+def check(spec: SweepSpec) -> list[RunSpec]:
+    """Expand the spec and build every distinct setup once: everything that can be checked
+    before training."""
+    from aimc_plugins.compare import validate
+
+    runs = expand(spec)
+    try:
+        validate(runs)
+    except KeyError as exc:
+        raise SpecError(str(exc.args[0]) if exc.args else str(exc)) from None
+    except (ValueError, TypeError) as exc:
+        raise SpecError(str(exc)) from None
+    return runs

@@ -1,0 +1,34 @@
+"""The software a run was trained with, stored beside its results so that a number in a table
+can always be traced to the Python, torch, aihwkit and plugin versions that produced it."""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import platform
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+@functools.lru_cache(maxsize=1)
+def environment_versions() -> dict[str, str]:
+    """Python, torch, aihwkit, aimc-plugins, and every loaded plugin (``plugin:NAME`` ->
+    distribution version). Computed once per process: it cannot change while it runs."""
+    from aimc_plugins import plugins
+
+    plugins.load_plugins()
+    versions = {
+        "python": platform.python_version(),
+        "torch": _version("torch"),
+        "aihwkit": _version("aihwkit"),
+        "aimc-plugins": _version("aimc-plugins"),
+    }
+    for name, _ in plugins.pm.list_name_plugin():
+        distribution, version = plugins._distributions.get(name, ("", ""))
+        versions[f"plugin:{name}"] = f"{distribution} {version}".strip() or "in-process"
+    return versions
