@@ -1,4 +1,9 @@
-"""Built-in training algorithms on aihwkit's compiled compounds."""
+"""Built-in training algorithms on aihwkit's compiled compounds.
+
+Every optimizer names its hyper-parameters as Wu et al. (arXiv 2502.06309) do (``alpha``,
+``beta``, ``gamma``) and maps them explicitly onto aihwkit 1.1.0's fields; see
+:mod:`aimc_plugins.transfer` for the transfer family's mapping and the learning-rate role swap.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,21 @@ from typing import Any
 
 from aimc_plugins.hookspecs import hookimpl
 from aimc_plugins.records import LR_DEFAULT, Optimizer, Param, TrainingSetup
+from aimc_plugins.transfer import (
+    ALPHA,
+    BETA,
+    BUFFER_THRESHOLD,
+    CHOP_PROB,
+    FORGET_BUFFER,
+    MAX_PULSES,
+    MOMENTUM,
+    N_READS,
+    RESIDUAL_DEVICE,
+    TRANSFER_EVERY,
+    describe,
+    pick_devices,
+    transfer_config,
+)
 
 LR = Param(
     "lr", LR_DEFAULT, "learning rate of the torch optimizer (alpha)", low=0.0, low_inclusive=False
@@ -25,6 +45,124 @@ def _analog_sgd(devices: Sequence[Any], lr: float) -> TrainingSetup:
         lr=lr,
         description=f"Analog SGD on {type(devices[0]).__name__}",
     )
+
+
+def _ttv1(
+    devices: Sequence[Any],
+    alpha: float,
+    beta: float,
+    transfer_every: float,
+    n_reads_per_transfer: int,
+    residual_device: str,
+) -> TrainingSetup:
+    main, residual = pick_devices(devices, residual_device)
+    config = transfer_config(
+        "ttv1",
+        main,
+        residual,
+        alpha=alpha,
+        transfer_every=transfer_every,
+        n_reads_per_transfer=n_reads_per_transfer,
+        gamma=0.0,
+    )
+    return TrainingSetup(config, lr=beta, description=describe("ttv1", main, residual))
+
+
+def _buffered(algorithm: str, **defaults: Any) -> Callable[..., TrainingSetup]:
+    """Factory of the buffered family (TTv2, c-TTv2, AGAD): one ``ChoppedTransferCompound`` (or
+    its ``DynamicTransferCompound`` subclass) with a digital buffer between ``P`` and ``W``.
+
+    aihwkit's ``auto_scale`` (which makes ``fast_lr`` relative to a running gradient maximum) is
+    switched off, so that ``alpha`` is an absolute rate as in the paper."""
+
+    def factory(
+        devices: Sequence[Any],
+        alpha: float,
+        beta: float,
+        transfer_every: float,
+        threshold: float,
+        momentum: float,
+        forget_buffer: bool,
+        max_pulses: int,
+        residual_device: str,
+        **extra: Any,
+    ) -> TrainingSetup:
+        main, residual = pick_devices(devices, residual_device)
+        config = transfer_config(
+            algorithm,
+            main,
+            residual,
+            alpha=alpha,
+            transfer_every=transfer_every,
+            buffer_granularity=threshold,
+            momentum=momentum,
+            forget_buffer=forget_buffer,
+            auto_scale=False,
+            **{**defaults, **extra},
+        )
+        config.device.transfer_update.desired_bl = max_pulses
+        return TrainingSetup(config, lr=beta, description=describe(algorithm, main, residual))
+
+    return factory
+
+
+def _mixed_precision(
+    devices: Sequence[Any],
+    lr: float,
+    granularity: float,
+    transfer_every: float,
+    n_x_bins: int,
+    n_d_bins: int,
+) -> TrainingSetup:
+    from aihwkit.simulator.configs import build_config
+
+    config = build_config("mp", devices[0])
+    compound = config.device
+    compound.granularity = granularity
+    compound.transfer_every = transfer_every
+    compound.n_x_bins = n_x_bins
+    compound.n_d_bins = n_d_bins
+    compound.transfer_lr = 1.0
+    return TrainingSetup(config, lr=lr, description=f"mp: W on {type(devices[0]).__name__}")
+
+
+BUFFERED_PARAMS = (
+    ALPHA,
+    BETA,
+    TRANSFER_EVERY,
+    BUFFER_THRESHOLD,
+    MOMENTUM,
+    FORGET_BUFFER,
+    MAX_PULSES,
+    RESIDUAL_DEVICE,
+)
+CHOPPED_PARAMS = (*BUFFERED_PARAMS, CHOP_PROB)
+TAIL = Param(
+    "tail_weightening",
+    5.0,
+    "AGAD: weight of the tail of each chopper period in the running reference (aihwkit "
+    "tail_weightening)",
+    low=1.0,
+)
+MP_PARAMS = (
+    Param(
+        "lr",
+        LR_DEFAULT,
+        "learning rate (alpha) of the digital gradient accumulator chi; unlike the transfer "
+        "family, mixed precision keeps the usual meaning of lr",
+        low=0.0,
+        low_inclusive=False,
+    ),
+    Param(
+        "granularity",
+        0.0,
+        "threshold on |chi| for one pulse onto W (aihwkit granularity); 0: the device's dw_min",
+        low=0.0,
+    ),
+    Param("transfer_every", 1, "transfer chi -> W every this many mini-batches", low=1),
+    Param("n_x_bins", 0, "quantisation bins of x in the digital rank update; 0: none", low=0),
+    Param("n_d_bins", 0, "quantisation bins of d in the digital rank update; 0: none", low=0),
+)
 
 
 @hookimpl
@@ -47,5 +185,58 @@ def register_optimizers(register: Callable[[Optimizer], None]) -> None:
             "(aihwkit SingleRPUConfig). Biased towards the device's symmetric point when the "
             "response is asymmetric.",
             parameters=(LR,),
+        )
+    )
+    register(
+        Optimizer(
+            name="ttv1",
+            factory=_ttv1,
+            description="Tiki-Taka v1 (aihwkit TransferCompound, gamma = 0): gradients pulsed "
+            "into a residual array P at rate alpha, P read column by column and pulsed into W "
+            "at rate beta. beta is passed as the torch optimizer's lr (aihwkit 1.1.0's role "
+            "swap); alpha is fast_lr.",
+            parameters=(ALPHA, BETA, TRANSFER_EVERY, N_READS, RESIDUAL_DEVICE),
+            n_devices=2,
+        )
+    )
+    register(
+        Optimizer(
+            name="ttv2",
+            factory=_buffered("ttv2", in_chop_prob=0.0),
+            description="Tiki-Taka v2 (aihwkit ChoppedTransferCompound, no choppers): P is read "
+            "into a digital buffer H <- H + beta P; one pulse on W when |H| crosses the "
+            "threshold. beta is the torch optimizer's lr; alpha is fast_lr.",
+            parameters=BUFFERED_PARAMS,
+            n_devices=2,
+        )
+    )
+    register(
+        Optimizer(
+            name="c-ttv2",
+            factory=_buffered("c-ttv2"),
+            description="Chopped TTv2 (aihwkit ChoppedTransferCompound): TTv2 with random sign "
+            "flips of the inputs written to P, cancelling P's drift towards its symmetric point.",
+            parameters=CHOPPED_PARAMS,
+            n_devices=2,
+        )
+    )
+    register(
+        Optimizer(
+            name="agad",
+            factory=_buffered("agad"),
+            description="AGAD (aihwkit DynamicTransferCompound): chopped TTv2 whose transfer "
+            "subtracts a running reference of P, estimated per chopper period.",
+            parameters=(*CHOPPED_PARAMS, TAIL),
+            n_devices=2,
+        )
+    )
+    register(
+        Optimizer(
+            name="mp",
+            factory=_mixed_precision,
+            description="Mixed precision (aihwkit MixedPrecisionCompound): gradients accumulate "
+            "in a digital matrix chi; whole pulses are written onto W when |chi| crosses the "
+            "granularity. Forward and backward stay analog.",
+            parameters=MP_PARAMS,
         )
     )

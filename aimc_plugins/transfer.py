@@ -1,0 +1,170 @@
+"""Two-array (transfer) training configs with the paper's hyper-parameter names.
+
+Tiki-Taka and its descendants keep a *residual* (gradient, "fast") array ``P`` next to the main
+(weight, "slow") array ``W``: gradients are pulsed into ``P``, and ``P`` is transferred into ``W``
+now and then. Wu et al. (arXiv 2502.06309) name the rates ``alpha`` (gradient onto ``P``) and
+``beta`` (transfer ``P -> W``), and ``gamma`` the weight of ``P`` in the weight the network sees,
+``W + gamma P``.
+
+aihwkit 1.1.0 names them differently, and swaps the role of the optimizer's learning rate.
+Checked on these machines (one ``AnalogLinear`` step with a noise-free ConstantStep device):
+
+- ``TransferCompound.fast_lr > 0`` fixes the learning rate onto ``P`` (``P -= fast_lr * grad``),
+  whatever the torch optimizer's ``lr`` is. So ``alpha`` is ``fast_lr``.
+- The optimizer's ``lr`` then only scales the transfer: with ``scale_transfer_lr=True`` a column
+  read from ``P`` is written onto ``W`` with rate ``transfer_lr * lr``. We set ``transfer_lr=1``
+  and hand ``beta`` to the optimizer as its ``lr``, so a torch LR scheduler still scales what it
+  scales in aihwkit (the transfer), and ``beta`` means what the paper means.
+- ``gamma`` is aihwkit's ``gamma``: the forward / backward weight is ``gamma * P + W``.
+
+One difference from the paper's formulas is structural: aihwkit transfers ``n_reads_per_transfer``
+columns of ``P`` every ``transfer_every`` mini-batches (cycling through the columns), while the
+paper writes all of ``P`` every step. Per element, the transfer rate per mini-batch is
+``beta * n_reads_per_transfer / (n_columns * transfer_every)``; set ``n_reads_per_transfer`` to
+the layer's input size to match the paper exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from aimc_plugins.records import Param, ParameterError
+
+ALPHA = Param(
+    "alpha",
+    0.05,
+    "learning rate of the gradient onto the residual array P (aihwkit's fast_lr; fixed, "
+    "not scaled by the torch optimizer's lr)",
+    low=0.0,
+    low_inclusive=False,
+)
+BETA = Param(
+    "beta",
+    0.1,
+    "transfer rate P -> W. aihwkit 1.1.0 applies it as the torch optimizer's lr "
+    "(scale_transfer_lr=True, transfer_lr=1), so an LR schedule scales the transfer",
+    low=0.0,
+    low_inclusive=False,
+    high=1.0,
+)
+TRANSFER_EVERY = Param(
+    "transfer_every",
+    1.0,
+    "transfer once every this many mini-batches (aihwkit transfer_every, units_in_mbatch=True); "
+    "below 1, several transfers per mini-batch (aihwkit rounds to whole mat-vecs)",
+    low=0.0,
+    low_inclusive=False,
+)
+N_READS = Param(
+    "n_reads_per_transfer",
+    1,
+    "columns of P read and written onto W per transfer, cycling through the columns; the "
+    "paper's whole-matrix transfer is this = the layer's input size",
+    low=1,
+)
+RESIDUAL_DEVICE = Param(
+    "residual_device",
+    "",
+    "registered device (see `aimc devices`) of the residual array P; empty: the main array's",
+)
+BUFFER_THRESHOLD = Param(
+    "threshold",
+    1.0,
+    "digital buffer threshold, in units of the residual device's granularity (aihwkit "
+    "buffer_granularity): a pulse is fired on W when |H| crosses it",
+    low=0.0,
+    low_inclusive=False,
+)
+MOMENTUM = Param(
+    "momentum",
+    0.0,
+    "fraction of the buffer kept after a pulse (aihwkit momentum)",
+    low=0.0,
+    high=1.0,
+    high_inclusive=False,
+)
+FORGET_BUFFER = Param(
+    "forget_buffer",
+    True,
+    "after a pulse, reset the buffer to momentum (True) or subtract the pulse (False)",
+)
+MAX_PULSES = Param(
+    "max_pulses",
+    1,
+    "most pulses one buffer transfer fires on an element of W (aihwkit transfer_update."
+    "desired_bl); the paper's TTv2 / RLv2 fire one",
+    low=1,
+)
+CHOP_PROB = Param(
+    "in_chop_prob",
+    0.1,
+    "probability of flipping an input chopper after each column read (aihwkit in_chop_prob)",
+    low=0.0,
+    high=1.0,
+)
+
+
+def pick_devices(devices: Sequence[Any], residual_device: str) -> tuple[Any, Any]:
+    """The main and residual device configs, as independent copies.
+
+    ``residual_device`` (a registered device name) wins over a second device given by the caller;
+    without either, the residual array uses the main array's device. Copies, because aihwkit
+    configs are mutable and one device object may have been passed for both arrays.
+    """
+    if not devices:
+        raise ValueError("a transfer optimizer needs at least one device")
+    main = copy.deepcopy(devices[0])
+    if residual_device:
+        from aimc_plugins.resolve import build_device
+
+        try:
+            residual = build_device(residual_device)
+        except KeyError as exc:
+            raise ParameterError(f"residual_device: {exc.args[0]}") from None
+    else:
+        residual = copy.deepcopy(devices[1] if len(devices) > 1 else devices[0])
+    return main, residual
+
+
+def transfer_config(
+    algorithm: str,
+    main: Any,
+    residual: Any,
+    *,
+    alpha: float,
+    transfer_every: float,
+    **fields: Any,
+) -> Any:
+    """A ``UnitCellRPUConfig`` for one of aihwkit's transfer algorithms (``ttv1``, ``ttv2``,
+    ``c-ttv2``, ``agad``) with the residual array on ``residual`` and the main one on ``main``.
+
+    Starts from aihwkit's own ``build_config`` (so each algorithm keeps the read / pulse settings
+    aihwkit chose for its transfer), then sets the rates explicitly. ``fields`` are further
+    compound attributes; an unknown one is an error, never silently ignored.
+    """
+    from aihwkit.simulator.configs import build_config
+
+    config = build_config(algorithm, main)
+    compound = config.device
+    compound.unit_cell_devices = [residual, main]
+    values = {
+        "fast_lr": alpha,
+        "transfer_lr": 1.0,
+        "scale_transfer_lr": True,
+        "transfer_every": float(transfer_every),
+        "units_in_mbatch": True,
+        **fields,
+    }
+    for name, value in values.items():
+        if not hasattr(compound, name):
+            raise AttributeError(f"{type(compound).__name__} has no field {name!r}")
+        setattr(compound, name, value)
+    return config
+
+
+def describe(name: str, main: Any, residual: Any) -> str:
+    """``ttv1: W on SoftBounds, P on PowStep`` (device classes, for tables and logs)."""
+    main_name, residual_name = type(main).__name__, type(residual).__name__
+    return f"{name}: W on {main_name}, P on {residual_name}"
