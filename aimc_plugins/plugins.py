@@ -32,6 +32,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "aimc_plugins.builtin.optimizers",
     "aimc_plugins.builtin.recipes",
     "aimc_plugins.builtin.commands",
+    "aimc_plugins.builtin.device_commands",
     "aimc_plugins.builtin.sweep_commands",
 )
 

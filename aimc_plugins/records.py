@@ -115,7 +115,9 @@ def resolve_params(owner: str, schema: Sequence[Param], given: Mapping[str, Any]
 class Device:
     """An analog device: how one element responds to pulses.
 
-    ``factory(**params)`` returns an aihwkit pulsed-device config (``PulsedDevice`` subclass).
+    ``factory(**params)`` returns either an aihwkit pulsed-device config (``PulsedDevice``
+    subclass) or a :class:`~aimc_plugins.response.ResponseDevice` (a response written in Python),
+    which :meth:`build` adapts to an aihwkit device so that training stays in the compiled core.
     """
 
     name: str
@@ -125,8 +127,34 @@ class Device:
     parameters: tuple[Param, ...] = ()
     plugin: str = ""
 
-    def build(self, **params: Any) -> Any:
+    def _made(self, params: Mapping[str, Any]) -> Any:
         return self.factory(**resolve_params(f"device {self.name!r}", self.parameters, params))
+
+    def build(self, **params: Any) -> Any:
+        """The aihwkit device config; a response device is adapted (:mod:`aimc_plugins.adapter`)."""
+        return self.adapted(**params).device
+
+    def adapted(self, **params: Any) -> Any:
+        """How the device reaches aihwkit: an :class:`~aimc_plugins.adapter.Adapted` (the config,
+        the aihwkit class used, and the translation error; 0 for a config given as it is)."""
+        from aimc_plugins.adapter import Adapted, adapt
+        from aimc_plugins.response import ResponseDevice
+
+        made = self._made(params)
+        if isinstance(made, ResponseDevice):
+            return adapt(made.validated())
+        return Adapted(made, type(made).__name__.removesuffix("Device"), 0.0, note="as given")
+
+    def response(self, **params: Any) -> Any:
+        """The device's response q+-: the plugin's own (validated) for a response device, else
+        derived from the aihwkit config's parameters (:mod:`aimc_plugins.preset_response`)."""
+        from aimc_plugins.preset_response import response_of
+        from aimc_plugins.response import ResponseDevice
+
+        made = self._made(params)
+        if isinstance(made, ResponseDevice):
+            return made.validated()
+        return response_of(made, self.name)
 
     def to_dict(self) -> dict[str, Any]:
         return {

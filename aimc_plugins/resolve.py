@@ -21,8 +21,13 @@ def is_preset(name: str) -> bool:
 
 
 def build_device(name: str) -> Any:
-    """The aihwkit device config a registered device name stands for."""
-    return plugins.lookup(plugins.devices, name, "device").build()
+    """The aihwkit device config a device spec stands for: a registered name, optionally with
+    parameters, ``power(tau=0.7, g=0.5)`` (parsed without eval; see
+    :mod:`aimc_plugins.device_spec`). Unknown names and parameters fail with the closest one."""
+    from aimc_plugins.device_spec import parse_device_spec
+
+    spec = parse_device_spec(name)
+    return plugins.lookup(plugins.devices, spec.name, "device").build(**spec.params)
 
 
 def build_setup(

@@ -1,0 +1,160 @@
+"""Measure a device's pulse response on a real aihwkit tile and compare it with the declared q+-.
+
+The tile is built from the *adapted* config, so this measures the whole chain (adapter + compiled
+core), not a re-implementation. One column per weight on a grid across the range; one update of
+the whole tile with ``desired_bl = 1`` and no update / bit-length management gives every element
+exactly one pulse (a single bit slot cannot hold two), up with ``d = -1`` and down with ``d = +1``
+(aihwkit applies ``W -= lr d x^T``). With noise off, every stochastic and device-to-device term is
+zeroed in a copy of the config; with noise on, many rows repeat the grid and their mean is compared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from aimc_plugins.adapter import Q_FLOOR
+from aimc_plugins.response import ResponseDevice
+
+NOISE_FIELDS = (
+    "dw_min_std",
+    "dw_min_dtod",
+    "w_min_dtod",
+    "w_max_dtod",
+    "up_down_dtod",
+    "write_noise_std",
+    "gamma_up_dtod",
+    "gamma_down_dtod",
+    "pow_gamma_dtod",
+    "pow_up_down_dtod",
+    "slope_up_dtod",
+    "slope_down_dtod",
+    "reference_std",
+    "diffusion",
+    "lifetime",
+    "corrupt_devices_prob",
+)
+NOISY_ROWS = 256
+
+
+@dataclass(frozen=True)
+class Characterization:
+    """Measured and declared steps (in units of the declared ``dw_min``) on a weight grid."""
+
+    name: str
+    kind: str
+    w: np.ndarray
+    declared_up: np.ndarray
+    declared_down: np.ndarray
+    measured_up: np.ndarray
+    measured_down: np.ndarray
+    spread_up: np.ndarray | None
+    spread_down: np.ndarray | None
+    max_error: float
+    rms_error: float
+    resolution: float
+    noise: bool
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "device": self.name,
+            "aihwkit_device": self.kind,
+            "points": len(self.w),
+            "noise": self.noise,
+            "max_error": self.max_error,
+            "rms_error": self.rms_error,
+            "float32_resolution": self.resolution,
+        }
+
+
+def quiet(config: Any) -> Any:
+    """A copy of an aihwkit device config with every noise and variation term at zero."""
+    fields = {f.name for f in dataclasses.fields(config)}
+    return dataclasses.replace(config, **{k: 0.0 for k in NOISE_FIELDS if k in fields})
+
+
+def _single_pulse_tile(config: Any, rows: int, columns: int, seed: int) -> Any:
+    from aihwkit.simulator.configs import SingleRPUConfig
+    from aihwkit.simulator.tiles import AnalogTile
+
+    rpu = SingleRPUConfig(device=dataclasses.replace(config, construction_seed=seed))
+    rpu.update.desired_bl = 1
+    rpu.update.update_bl_management = False
+    rpu.update.update_management = False
+    return AnalogTile(rows, columns, rpu)
+
+
+def measure_steps(
+    config: Any, w: np.ndarray, rows: int = 1, seed: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw single-pulse steps (weight units) of ``config`` at each ``w``: arrays of shape
+    ``(rows, len(w))`` for up and for down pulses."""
+    import torch
+
+    dw_min = float(config.dw_min if config.dw_min is not None else 0.001)
+    tile = _single_pulse_tile(config, rows, len(w), seed)
+    start = torch.tensor(np.tile(w, (rows, 1)), dtype=torch.float32)
+    x = torch.ones(1, len(w))
+    steps = []
+    for sign in (-1.0, 1.0):  # d = -1 pulses up, d = +1 down
+        torch.manual_seed(seed)
+        tile.set_weights(start)
+        before = tile.get_weights()[0].double()
+        tile.set_learning_rate(4.0 * dw_min)  # pulse probability clips at 1: one pulse exactly
+        tile.update(x, torch.full((1, rows), sign))
+        steps.append((tile.get_weights()[0].double() - before).numpy())
+    up, down = steps
+    return up, -down
+
+
+def characterize(
+    response: ResponseDevice,
+    config: Any,
+    points: int = 101,
+    noise: bool = False,
+    kind: str = "",
+    seed: int = 1,
+) -> Characterization:
+    """Compare ``config``'s measured single-pulse steps with ``response``'s declared q+-.
+
+    Errors are ``|measured - q| / max(q, 5% of max q)``, both directions pooled (the floor keeps
+    the relative error meaningful where soft bounds drive q to 0). ``resolution`` is the part of
+    that error float32 weights alone can cause: aihwkit's CPU build simulates in float32 only.
+    """
+    cfg = config if noise else quiet(config)
+    rows = NOISY_ROWS if noise else 1
+    step = response.step
+    peak = float(max(np.max(response.evaluate(response.grid())[0]), 1.0))
+    margin = 2.0 * step * peak  # keep one pulse off the hard bounds, which would clip it
+    # the tile stores float32: evaluate q at the weights it really holds
+    w = np.linspace(response.w_min + margin, response.w_max - margin, points)
+    w = w.astype(np.float32).astype(float)
+    declared_up, declared_down = response.evaluate(w)
+    raw_up, raw_down = measure_steps(cfg, w, rows, seed)
+    up, down = raw_up / step, raw_down / step
+    errors, resolution = [], 0.0
+    for measured, declared in ((up.mean(0), declared_up), (down.mean(0), declared_down)):
+        denominator = np.maximum(declared, Q_FLOOR * float(np.max(np.abs(declared))))
+        errors.append(np.abs(measured - declared) / denominator)
+        # a float32 weight after the pulse is rounded by up to half a unit in the last place
+        ulp = np.spacing(np.abs(w + declared * step).astype(np.float32)).astype(float)
+        resolution = max(resolution, float(np.max(0.5 * ulp / (step * denominator))))
+    pooled = np.concatenate(errors)
+    return Characterization(
+        name=response.name,
+        kind=kind or type(config).__name__.removesuffix("Device"),
+        w=w,
+        declared_up=declared_up,
+        declared_down=declared_down,
+        measured_up=up.mean(0),
+        measured_down=down.mean(0),
+        spread_up=up.std(0) if noise else None,
+        spread_down=down.std(0) if noise else None,
+        max_error=float(pooled.max()),
+        rms_error=float(np.sqrt(np.mean(pooled**2))),
+        resolution=resolution,
+        noise=noise,
+    )
