@@ -123,7 +123,7 @@ def _native_candidates(device: ResponseDevice) -> list[Any]:
             if abs(q_up[-1]) <= EXACT * scale and abs(q_down[0]) <= EXACT * scale and lo < 0:
                 found.append(SoftBoundsDevice(**common))
             if hi > 0 and lo < 0:
-                g_up, g_down = -b_up * hi / a_up, b_down * lo / a_down
+                g_up, g_down = -b_up * hi / a_up, -b_down * lo / a_down
                 found.append(
                     LinearStepDevice(
                         gamma_up=g_up,

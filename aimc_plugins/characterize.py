@@ -88,13 +88,13 @@ def _single_pulse_tile(config: Any, rows: int, columns: int, seed: int) -> Any:
 
 
 def measure_steps(
-    config: Any, w: np.ndarray, rows: int = 1, seed: int = 1
+    config: Any, w: np.ndarray, lr: float, rows: int = 1, seed: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Raw single-pulse steps (weight units) of ``config`` at each ``w``: arrays of shape
-    ``(rows, len(w))`` for up and for down pulses."""
+    ``(rows, len(w))`` for up and for down pulses. ``lr`` must be at least the config's
+    ``dw_min`` so that the pulse probability clips at 1."""
     import torch
 
-    dw_min = float(config.dw_min if config.dw_min is not None else 0.001)
     tile = _single_pulse_tile(config, rows, len(w), seed)
     start = torch.tensor(np.tile(w, (rows, 1)), dtype=torch.float32)
     x = torch.ones(1, len(w))
@@ -103,7 +103,7 @@ def measure_steps(
         torch.manual_seed(seed)
         tile.set_weights(start)
         before = tile.get_weights()[0].double()
-        tile.set_learning_rate(4.0 * dw_min)  # pulse probability clips at 1: one pulse exactly
+        tile.set_learning_rate(lr)
         tile.update(x, torch.full((1, rows), sign))
         steps.append((tile.get_weights()[0].double() - before).numpy())
     up, down = steps
@@ -129,19 +129,27 @@ def characterize(
     step = response.step
     peak = float(max(np.max(response.evaluate(response.grid())[0]), 1.0))
     margin = 2.0 * step * peak  # keep one pulse off the hard bounds, which would clip it
+    # set_weights clips to the config's bounds even where a reference device could hold more
+    lo, hi = response.w_min, response.w_max
+    if getattr(config, "w_min", None) is not None and getattr(config, "w_max", None) is not None:
+        lo, hi = max(lo, float(config.w_min)), min(hi, float(config.w_max))
     # the tile stores float32: evaluate q at the weights it really holds
-    w = np.linspace(response.w_min + margin, response.w_max - margin, points)
+    w = np.linspace(lo + margin, hi - margin, points)
     w = w.astype(np.float32).astype(float)
     declared_up, declared_down = response.evaluate(w)
-    raw_up, raw_down = measure_steps(cfg, w, rows, seed)
+    native_step = getattr(config, "dw_min", None) or 0.0
+    lr = 4.0 * max(step, float(native_step))  # pulse probability clips at 1: one pulse exactly
+    raw_up, raw_down = measure_steps(cfg, w, lr, rows, seed)
     up, down = raw_up / step, raw_down / step
     errors, resolution = [], 0.0
+    largest = max(abs(response.w_min), abs(response.w_max), abs(lo), abs(hi))
+    ulp = float(np.spacing(np.float32(largest)))
     for measured, declared in ((up.mean(0), declared_up), (down.mean(0), declared_down)):
         denominator = np.maximum(declared, Q_FLOOR * float(np.max(np.abs(declared))))
         errors.append(np.abs(measured - declared) / denominator)
-        # a float32 weight after the pulse is rounded by up to half a unit in the last place
-        ulp = np.spacing(np.abs(w + declared * step).astype(np.float32)).astype(float)
-        resolution = max(resolution, float(np.max(0.5 * ulp / (step * denominator))))
+        # float32 rounds the stored weight and, on reference devices, the internal w + r: allow
+        # two units in the last place of the largest weight the device holds
+        resolution = max(resolution, float(np.max(2.0 * ulp / (step * denominator))))
     pooled = np.concatenate(errors)
     return Characterization(
         name=response.name,

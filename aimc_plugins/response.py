@@ -81,7 +81,8 @@ class ResponseDevice:
 
 def _call(device: ResponseDevice, label: str, fn: ResponseFn, w: np.ndarray) -> np.ndarray:
     try:
-        out = np.asarray(fn(w), dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = np.asarray(fn(w), dtype=float)  # non-finite values are checked, not warned
     except Exception as exc:
         raise ResponseError(
             f"device {device.name!r}: check '{label} callable' failed: {type(exc).__name__}: {exc}"
@@ -136,7 +137,7 @@ def validate(device: ResponseDevice) -> None:
         bad = np.flatnonzero(~np.isfinite(q))
         if bad.size:
             i = bad[0]
-            raise _fail(device, f"{label} finite", f"{label}({w[i]:.6g}) = {q[i]!r}")
+            raise _fail(device, f"{label} finite", f"{label}({w[i]:.6g}) = {float(q[i])}")
         inside = np.ones_like(q, dtype=bool)
         inside[far] = False  # the far bound may be 0, never negative
         bad = np.flatnonzero((inside & (q <= 0.0)) | (q < 0.0))

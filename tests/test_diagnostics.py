@@ -1,0 +1,79 @@
+"""Diagnostics of known responses against their closed forms (docs/science.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aimc_plugins.diagnostics import describe, diagnose
+from aimc_plugins.response import ResponseDevice
+
+TAU = 0.7
+
+
+def device(q_up, q_down, w_min=-TAU, w_max=TAU, n_states=1200) -> ResponseDevice:
+    return ResponseDevice("t", q_up, q_down, w_min, w_max, n_states=n_states)
+
+
+@pytest.mark.parametrize("c", [0.0, 0.1, 0.3, -0.2])
+def test_asymmetric_linear_symmetric_point_is_c_tau(c):
+    diag = diagnose(device(lambda w: (1 + c) * (1 - w / TAU), lambda w: (1 - c) * (1 + w / TAU)))
+    x = diag.w / TAU
+    np.testing.assert_allclose(diag.F, 1 - c * x, atol=1e-12)
+    np.testing.assert_allclose(diag.G, x - c, atol=1e-12)
+    assert diag.symmetric_points == pytest.approx((c * TAU,), abs=1e-9)
+    assert diag.stable_points == diag.symmetric_points
+    assert diag.symmetric_point == pytest.approx(c * TAU, abs=1e-9)
+
+
+def test_linear_penalty_is_l2_over_two_tau():
+    # R = G / F = w / tau for the symmetric linear response, so R_c = w^2 / (2 tau)
+    diag = diagnose(device(lambda w: 1 - w / TAU, lambda w: 1 + w / TAU))
+    np.testing.assert_allclose(diag.R_c, diag.w**2 / (2 * TAU), atol=1e-6)
+    assert diag.asymmetry == pytest.approx(1.0)  # |G| / sqrt(F) = 1 at the bounds
+    assert diag.n_states == pytest.approx(1200)
+    assert diag.dw_min == pytest.approx(2 * TAU / 1200)
+
+
+@pytest.mark.parametrize("g", [0.5, 2.0])
+def test_power_response(g):
+    diag = diagnose(device(lambda w: (1 - w / TAU) ** g, lambda w: (1 + w / TAU) ** g))
+    x = diag.w / TAU
+    np.testing.assert_allclose(diag.F, ((1 + x) ** g + (1 - x) ** g) / 2, atol=1e-12)
+    np.testing.assert_allclose(diag.G, ((1 + x) ** g - (1 - x) ** g) / 2, atol=1e-12)
+    assert diag.symmetric_points == pytest.approx((0.0,), abs=1e-9)
+    figure = np.abs(diag.G) / np.sqrt(diag.F)
+    assert diag.asymmetry == pytest.approx(np.nanmax(figure))
+
+
+def test_no_symmetric_point_is_reported_as_none():
+    diag = diagnose(device(lambda w: np.ones_like(w), lambda w: 2 * np.ones_like(w)))
+    assert diag.symmetric_points == () and diag.symmetric_point is None
+    assert diag.R_c is None
+    assert any("none in the range" in line for line in describe(diag))
+
+
+def test_several_symmetric_points_are_reported_with_their_stability():
+    # G = -0.2 sin(3 pi w / tau): roots at every multiple of tau/3, alternating stability
+    diag = diagnose(
+        device(
+            lambda w: 1 + 0.2 * np.sin(3 * np.pi * w / TAU),
+            lambda w: 1 - 0.2 * np.sin(3 * np.pi * w / TAU),
+        )
+    )
+    inner = [r for r in diag.symmetric_points if abs(r) < TAU * 0.99]
+    thirds = [k * TAU / 3 for k in (-2, -1, 0, 1, 2)]
+    assert inner == pytest.approx(thirds, abs=1e-3)
+    # G rises through zero (stable) at +-tau/3, falls through it (unstable) at 0, +-2 tau/3
+    assert [r for r in diag.stable_points if abs(r) < TAU * 0.99] == pytest.approx(
+        [-TAU / 3, TAU / 3], abs=1e-3
+    )
+    assert diag.symmetric_point is None
+    assert any("several roots" in line for line in describe(diag))
+
+
+def test_symmetric_device_is_symmetric_everywhere():
+    diag = diagnose(device(lambda w: np.ones_like(w), lambda w: np.ones_like(w)))
+    assert diag.symmetric_everywhere
+    np.testing.assert_allclose(diag.R_c, 0.0)
+    assert diag.asymmetry == 0.0
