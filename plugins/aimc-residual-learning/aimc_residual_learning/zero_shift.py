@@ -1,0 +1,198 @@
+"""Zero-shifted residual devices: move a device's symmetric point to weight 0.
+
+Residual learning converges exactly only when the residual array's response is symmetric at 0,
+``G(0) = 0`` (Wu et al., arXiv 2502.06309). Physically this is a reference conductance at the
+symmetric point ``w*`` subtracted from each read; mathematically it is the shifted response
+``q±(w + w*)`` on the range shifted by ``-w*``. What aihwkit 1.1.0 can express, by family:
+
+- ``SoftBoundsReferenceDevice``, ``PowStepReferenceDevice``: ``subtract_symmetry_point=True``,
+  aihwkit's own per-element reference (exact, device-to-device variation included).
+- ``PowStepDevice`` and ``PiecewiseStepDevice``: the step depends on ``w`` only through its
+  position between the bounds, so shifting both bounds by ``-w*`` is exactly the shifted
+  response (for ``PiecewiseStepDevice`` keep ``w_min_dtod = w_max_dtod = 0``, or the table
+  stretches with each element's bounds).
+- ``SoftBoundsDevice``: the step at ``w`` is ``a± (1 - w / b±)``; the shifted response is again
+  soft bounds with bounds ``b± - w*`` and slopes rescaled to ``a± (1 - w*/b±)``, which come
+  out equal (that is what ``G(0) = 0`` means), so ``up_down = 0``.
+- ``ConstantStepDevice`` / ``IdealDevice`` with ``up_down = 0`` are symmetric everywhere and
+  need no shift; with ``up_down != 0`` they have no symmetric point at all.
+- ``LinearStepDevice``, ``ExpStepDevice``, ``SoftBoundsPmaxDevice`` and others: the response is
+  not a function of the distance to the bounds alone, so no parameter change shifts it exactly;
+  :func:`zero_shifted` refuses them (:class:`ZeroShiftError`).
+
+For the shifted families the *mean* device is shifted: device-to-device variation of bounds or
+slopes still scatters each element's own symmetric point around 0.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+
+class ZeroShiftError(ValueError):
+    """The device's family cannot be zero-shifted by changing aihwkit parameters."""
+
+
+def _bisect(g: Callable[[float], float], low: float, high: float, steps: int = 200) -> float:
+    """A root of ``g`` on ``[low, high]`` (``g`` changes sign there); bisection, because the
+    asymmetric part of a response is monotone but not always smooth (tables)."""
+    g_low = g(low)
+    for _ in range(steps):
+        mid = 0.5 * (low + high)
+        g_mid = g(mid)
+        if (g_mid > 0) == (g_low > 0):
+            low, g_low = mid, g_mid
+        else:
+            high = mid
+    return 0.5 * (low + high)
+
+
+def step_scales(up_down: float) -> tuple[float, float]:
+    """Scale of the up and down step relative to ``dw_min`` for aihwkit's ``up_down``.
+
+    Measured on aihwkit 1.1.0's compiled core (not what its docstring's ``1 ± up_down`` says):
+    the larger direction keeps ``dw_min`` and only the other shrinks, so ``up_down = 0.3`` gives
+    steps ``dw_min`` up and ``0.7 dw_min`` down.
+    """
+    return (1.0, 1.0 - up_down) if up_down > 0 else (1.0 + up_down, 1.0)
+
+
+def _soft_bounds_point(device: Any) -> float:
+    up_scale, down_scale = step_scales(device.up_down)
+    up, down = device.dw_min * up_scale, device.dw_min * down_scale
+    return (up - down) / (up / device.w_max - down / device.w_min)
+
+
+def _pow_step_point(device: Any) -> float:
+    span = device.w_max - device.w_min
+    g_up = device.pow_gamma * (1 + device.pow_up_down)
+    g_down = device.pow_gamma * (1 - device.pow_up_down)
+
+    up_scale, down_scale = step_scales(device.up_down)
+
+    def asymmetry(w: float) -> float:
+        up = up_scale * ((device.w_max - w) / span) ** g_up
+        down = down_scale * ((w - device.w_min) / span) ** g_down
+        return down - up
+
+    return _bisect(asymmetry, device.w_min, device.w_max)
+
+
+def _piecewise_point(device: Any) -> float:
+    import numpy as np
+
+    nodes = np.linspace(device.w_min, device.w_max, len(device.piecewise_up))
+
+    up_scale, down_scale = step_scales(device.up_down)
+
+    def asymmetry(w: float) -> float:
+        up = up_scale * np.interp(w, nodes, device.piecewise_up)
+        down = down_scale * np.interp(w, nodes, device.piecewise_down)
+        return float(down - up)
+
+    return _bisect(asymmetry, device.w_min, device.w_max)
+
+
+def symmetric_point(device: Any) -> float:
+    """The weight where the mean device's up and down steps are equal (``G(w*) = 0``).
+
+    Raises :class:`ZeroShiftError` for families without a formula here (see the module doc).
+    """
+    from aihwkit.simulator.configs import (
+        ConstantStepDevice,
+        IdealDevice,
+        PiecewiseStepDevice,
+        PowStepDevice,
+        SoftBoundsDevice,
+        SoftBoundsPmaxDevice,
+    )
+
+    if isinstance(device, SoftBoundsPmaxDevice):
+        raise ZeroShiftError("SoftBoundsPmaxDevice: no exact zero shift in aihwkit parameters")
+    if isinstance(device, SoftBoundsDevice):
+        return _soft_bounds_point(device)
+    if isinstance(device, PowStepDevice):
+        return _pow_step_point(device)
+    if isinstance(device, PiecewiseStepDevice):
+        return _piecewise_point(device)
+    if isinstance(device, (ConstantStepDevice, IdealDevice)) and not getattr(device, "up_down", 0):
+        return 0.0
+    raise ZeroShiftError(
+        f"{type(device).__name__}: no exact zero shift in aihwkit parameters (supported: "
+        "SoftBounds, PowStep, PiecewiseStep, their Reference variants, symmetric ConstantStep)"
+    )
+
+
+def zero_shifted(device: Any) -> tuple[Any, str]:
+    """A copy of ``device`` whose symmetric point is at 0, and a note of how it was shifted.
+
+    Raises :class:`ZeroShiftError` where aihwkit cannot express the shift (see the module doc).
+    """
+    from aihwkit.simulator.configs import (
+        PiecewiseStepDevice,
+        PowStepDevice,
+        PowStepReferenceDevice,
+        SoftBoundsDevice,
+        SoftBoundsReferenceDevice,
+    )
+
+    if isinstance(device, (SoftBoundsReferenceDevice, PowStepReferenceDevice)):
+        return dataclasses.replace(device, subtract_symmetry_point=True), "reference at w*"
+    w_star = symmetric_point(device)
+    if w_star == 0.0:
+        return copy.deepcopy(device), "already symmetric at 0"
+    note = f"shifted by {-w_star:+.4g}"
+    if isinstance(device, (PowStepDevice, PiecewiseStepDevice)):
+        shifted = dataclasses.replace(
+            device, w_max=device.w_max - w_star, w_min=device.w_min - w_star
+        )
+        return shifted, note
+    if isinstance(device, SoftBoundsDevice):
+        # Both slopes at the new 0 equal a+ (1 - w*/b+) = a- (1 - w*/b-): that is G(0) = 0.
+        slope = device.dw_min * step_scales(device.up_down)[0] * (1 - w_star / device.w_max)
+        shifted = dataclasses.replace(
+            device,
+            w_max=device.w_max - w_star,
+            w_min=device.w_min - w_star,
+            dw_min=slope,
+            up_down=0.0,
+        )
+        return shifted, note
+    raise ZeroShiftError(f"{type(device).__name__}: no exact zero shift")  # pragma: no cover
+
+
+def measured_symmetric_point(device: Any, pulses: int = 4000) -> float:
+    """The symmetric point aihwkit's compiled device actually settles at: alternate single up and
+    down pulses on a 1x1 tile (noise and variation off) from 0 and average the last half.
+
+    Used by tests to check :func:`zero_shifted` against the simulator rather than against the
+    formulas it was written from.
+    """
+    import torch
+    from aihwkit.simulator.configs import SingleRPUConfig
+    from aihwkit.simulator.parameters import UpdateParameters
+    from aihwkit.simulator.tiles import AnalogTile
+
+    quiet = copy.deepcopy(device)
+    for name in ("dw_min_dtod", "dw_min_std", "up_down_dtod", "w_max_dtod", "w_min_dtod"):
+        if hasattr(quiet, name):
+            setattr(quiet, name, 0.0)
+    if hasattr(quiet, "reference_std"):
+        quiet.reference_std = 0.0
+    config = SingleRPUConfig(
+        device=quiet,
+        update=UpdateParameters(desired_bl=1, update_management=False, update_bl_management=False),
+    )
+    tile = AnalogTile(1, 1, config)
+    tile.set_weights(torch.zeros(1, 1))
+    tile.set_learning_rate(quiet.dw_min)
+    x = torch.ones(1, 1)
+    trace = []
+    for i in range(pulses):
+        sign = 1.0 if i % 2 == 0 else -1.0
+        tile.update(x, torch.full((1, 1), -sign))  # update subtracts lr * d x^T: -d is up
+        trace.append(float(tile.get_weights()[0].flatten()[0]))
+    return sum(trace[pulses // 2 :]) / (pulses - pulses // 2)
