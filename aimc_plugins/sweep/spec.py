@@ -364,12 +364,17 @@ def _device_runs(
     return runs
 
 
-def check(spec: SweepSpec) -> list[RunSpec]:
-    """Expand the spec and build every distinct setup once: everything that can be checked
-    before training."""
+def literal_options(raw: Mapping[str, str]) -> dict[str, Any]:
+    """Command-line ``NAME=VALUE`` strings read as Python literals (``"1000"`` -> ``1000``), so
+    that a flag and the same value in a TOML spec give the same run id."""
+    return {key: _literal(value) for key, value in raw.items()}
+
+
+def check_runs(runs: list[RunSpec]) -> list[RunSpec]:
+    """Build every distinct setup of ``runs`` once; a bad name or value raises
+    :class:`SpecError` before any training."""
     from aimc_plugins.compare import validate
 
-    runs = expand(spec)
     try:
         validate(runs)
     except KeyError as exc:
@@ -377,3 +382,8 @@ def check(spec: SweepSpec) -> list[RunSpec]:
     except (ValueError, TypeError) as exc:
         raise SpecError(str(exc)) from None
     return runs
+
+
+def check(spec: SweepSpec) -> list[RunSpec]:
+    """Expand the spec and check every run: everything that can be checked before training."""
+    return check_runs(expand(spec))

@@ -1,0 +1,11 @@
+"""Train the `digits-mlp` recipe once per seed.
+
+    python recipes/digits_mlp.py --device ... --optimizer ... [--option NAME=VALUE]
+
+In sweeps the same recipe runs as `aimc compare --recipe digits-mlp ...` (same run ids).
+"""
+
+from aimc_plugins.recipes.script import command
+
+if __name__ == "__main__":
+    command("digits-mlp")()
