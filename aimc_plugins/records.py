@@ -142,7 +142,7 @@ class Device:
 
         made = self._made(params)
         if isinstance(made, ResponseDevice):
-            return adapt(made.validated())
+            return adapt(made.validated(), tolerance=made.table_tolerance)
         return Adapted(made, type(made).__name__.removesuffix("Device"), 0.0, note="as given")
 
     def response(self, **params: Any) -> Any:

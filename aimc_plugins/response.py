@@ -51,6 +51,7 @@ class ResponseDevice:
     up_down_dtod: float = 0.0
     write_noise: float = 0.0
     citation: str = ""
+    table_tolerance: float = 0.01  # PiecewiseStep table error allowed when no native device fits
 
     @property
     def step(self) -> float:
@@ -127,6 +128,8 @@ def validate(device: ResponseDevice) -> None:
             f"dw_min={step:g} gives {device.span / step:.3g} states over the range; "
             f"at least {MIN_STATES} are needed",
         )
+    if not 0.0 < device.table_tolerance < 1.0:
+        raise _fail(device, "table_tolerance", f"{device.table_tolerance!r} is not in (0, 1)")
     for label in ("c2c_noise", "dw_min_dtod", "bounds_dtod", "up_down_dtod", "write_noise"):
         value = getattr(device, label)
         if not (math.isfinite(value) and value >= 0.0):
