@@ -30,6 +30,13 @@ def set_epoch_callback(callback: EpochCallback | None) -> None:
     _epoch_callback = callback
 
 
+def notify_epoch(epoch: int, epochs: int, metrics: dict[str, float]) -> None:
+    """Tell this process's epoch callback (if any) that an epoch finished. Recipes with their
+    own loop call this; :func:`train_classifier` does it for the others."""
+    if _epoch_callback is not None:
+        _epoch_callback(epoch, epochs, metrics)
+
+
 class AcceleratorError(RuntimeError):
     """The requested accelerator cannot run analog layers here."""
 
@@ -144,6 +151,5 @@ def train_classifier(
             return RunResult(tuple(history), dict(history[-1]))
         metrics = {"epoch": epoch, "train_loss": train_loss, **evaluate(model, test_loader, device)}
         history.append(metrics)
-        if _epoch_callback is not None:
-            _epoch_callback(epoch, epochs, metrics)
+        notify_epoch(epoch, epochs, metrics)
     return RunResult(tuple(history), dict(history[-1]))

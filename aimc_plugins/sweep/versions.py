@@ -16,18 +16,23 @@ def _version(distribution: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
+def _software() -> tuple[tuple[str, str], ...]:
+    # Installed distributions do not change while a process runs: read their metadata once.
+    return (
+        ("python", platform.python_version()),
+        ("torch", _version("torch")),
+        ("aihwkit", _version("aihwkit")),
+        ("aimc-plugins", _version("aimc-plugins")),
+    )
+
+
 def environment_versions() -> dict[str, str]:
     """Python, torch, aihwkit, aimc-plugins, and every loaded plugin (``plugin:NAME`` ->
-    distribution version). Computed once per process: it cannot change while it runs."""
+    distribution and version, or ``in-process`` for one registered by code)."""
     from aimc_plugins import plugins
 
     plugins.load_plugins()
-    versions = {
-        "python": platform.python_version(),
-        "torch": _version("torch"),
-        "aihwkit": _version("aihwkit"),
-        "aimc-plugins": _version("aimc-plugins"),
-    }
+    versions = dict(_software())
     for name, _ in plugins.pm.list_name_plugin():
         distribution, version = plugins._distributions.get(name, ("", ""))
         versions[f"plugin:{name}"] = f"{distribution} {version}".strip() or "in-process"

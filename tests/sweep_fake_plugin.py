@@ -1,0 +1,38 @@
+"""A test plugin: a recipe that "trains" instantly (or slowly, on request) with a predictable
+outcome, so the sweep engine can be tested without minutes of aihwkit training.
+
+Metrics depend on the seed and the learning rate only. Options: ``epoch_seconds`` (sleep per
+epoch), ``diverge_seeds`` (seeds whose loss becomes NaN), ``fail_seeds`` (seeds that raise).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from aimc_plugins import Recipe, RunConfig, RunResult, hookimpl, training
+
+RECIPE = "fake-quick"
+
+
+def run(config: RunConfig) -> RunResult:
+    options = dict(config.options)
+    if config.seed in options.get("fail_seeds", []):
+        raise RuntimeError(f"fake failure on seed {config.seed}")
+    history = []
+    epochs = config.epochs or 2
+    for epoch in range(1, epochs + 1):
+        time.sleep(float(options.get("epoch_seconds", 0.0)))
+        if config.seed in options.get("diverge_seeds", []):
+            history.append({"epoch": epoch, "train_loss": math.nan, "test_accuracy": math.nan})
+            break
+        accuracy = 0.5 + 0.1 * epoch * config.setup.lr + 0.01 * config.seed
+        metrics = {"epoch": epoch, "train_loss": 1.0 / epoch, "test_accuracy": accuracy}
+        history.append(metrics)
+        training.notify_epoch(epoch, epochs, metrics)
+    return RunResult(tuple(history), dict(history[-1]))
+
+
+@hookimpl
+def register_recipes(register):
+    register(Recipe(name=RECIPE, run=run, description="instant fake recipe", default_epochs=2))
