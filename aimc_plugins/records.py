@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 LR_DEFAULT = 0.1
@@ -153,7 +153,7 @@ class Device:
 
         made = self._made(params)
         if isinstance(made, ResponseDevice):
-            return made.validated()
+            return replace(made, name=self.name).validated()  # named as the user named it
         return response_of(made, self.name)
 
     def to_dict(self) -> dict[str, Any]:
