@@ -119,6 +119,9 @@ def diagnose(device: ResponseDevice, points: int = GRID_POINTS) -> Diagnostics:
         roots, stable = [], []
     else:
         roots, stable = _roots(w, big_g, atol)
+        snap = 1e-12 * device.span  # a root at 0 up to rounding is 0, not -5.6e-17
+        roots = [0.0 if abs(r) < snap else r for r in roots]
+        stable = [0.0 if abs(r) < snap else r for r in stable]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(big_f > 0.0, big_g / big_f, np.nan)
         figure = np.where(big_f > 0.0, np.abs(big_g) / np.sqrt(np.clip(big_f, 0.0, None)), np.nan)

@@ -46,3 +46,22 @@ def test_unknown_device_is_a_usage_error(run):
     result = run("show", "ReRamXX")
     assert result.exit_code == 2
     assert "unknown device 'ReRamXX'" in result.output
+
+
+def test_characterize_with_noise_averages_rows(run):
+    result = run("characterize", "ReRamSB", "--points", "11", "--noise", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["noise"] is True
+    # write noise (56 dw_min on ReRamSB) makes single-pulse steps unreadable: the error shows it
+    assert summary["max_error"] > 1.0
+
+
+def test_show_plugin_device_with_parameters(run, tmp_path):
+    result = run("show", "power(tau=0.5, g=2)")
+    if result.exit_code == 2 and "unknown device 'power'" in result.output:
+        pytest.skip("aimc-paper-devices is not installed")
+    assert result.exit_code == 0, result.output
+    assert "range           [-0.5, 0.5]" in result.output
+    assert "PowStep (native PowStep)" in result.output
+    assert (tmp_path / "power_tau=0.5_g=2-response.png").exists()
