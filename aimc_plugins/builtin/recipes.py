@@ -32,6 +32,12 @@ def _cifar10_resnet18(config: RunConfig) -> RunResult:
     return cifar_resnet.run(config)
 
 
+def _least_squares(config: RunConfig) -> RunResult:
+    from aimc_plugins.recipes import least_squares
+
+    return least_squares.run(config)
+
+
 @hookimpl
 def register_recipes(register: Callable[[Recipe], None]) -> None:
     register(
@@ -73,5 +79,19 @@ def register_recipes(register: Callable[[Recipe], None]) -> None:
             "or download=true); says what is missing otherwise.",
             dataset="CIFAR-10 (torchvision; not shipped)",
             default_epochs=5,
+        )
+    )
+    register(
+        Recipe(
+            name="least-squares",
+            run=_least_squares,
+            description="The paper's least-squares problem (Figure 2), small: one analog linear "
+            "layer 8 -> 8, perfect reads, fitted to noisy targets; metric: excess loss "
+            "f(W) - f(W*). Options: d_in, d_out, n_samples, noise, batch_size, steps_per_epoch. "
+            "The full c-sweep: recipes/least_squares.py.",
+            dataset="synthetic: x ~ N(0, I), y = W_opt x + 0.5 noise (200 samples)",
+            default_epochs=6,
+            metric="loss",
+            higher_is_better=False,
         )
     )
