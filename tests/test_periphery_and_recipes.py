@@ -117,3 +117,19 @@ def test_cuda_accelerator_says_what_is_missing():
         pytest.skip("this aihwkit has CUDA")
     with pytest.raises(AcceleratorError, match="compiled without CUDA"):
         check_accelerator("cuda")
+
+
+def test_recipe_script_trains_and_prints_each_epoch():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "recipes" / "digits_mlp.py"
+    command = [sys.executable, str(script), "--device", "Idealized", "--epochs", "1", "--json"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "epoch 1/1" in result.stdout and '"status": "done"' in result.stdout
+    bad = subprocess.run(
+        [sys.executable, str(script), "--device", "ReRamSb"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "unknown device 'ReRamSb'" in bad.stderr

@@ -65,16 +65,15 @@ def command(recipe: str) -> click.Command:
     ) -> None:
         from aimc_plugins import training
         from aimc_plugins.builtin.commands import parse_params
-        from aimc_plugins.builtin.sweep_commands import _parse_options, _validated
         from aimc_plugins.compare import plan, run_one
-        from aimc_plugins.sweep.spec import SpecError
+        from aimc_plugins.sweep.spec import SpecError, check_runs, literal_options
 
-        extra: dict[str, Any] = _parse_options(options)
+        extra: dict[str, Any] = literal_options(parse_params(options))
         if data_dir:
             extra["data_dir"] = data_dir
         try:
             training.check_accelerator(accelerator)
-            runs = _validated(
+            runs = check_runs(
                 plan(
                     recipe,
                     [device],
