@@ -1,0 +1,184 @@
+"""The least-squares experiment: the paper's claims, asserted on aihwkit at a small size, and the
+pure-torch reference dynamics that validate the aihwkit path.
+
+Sizes and rates are ``least_squares.SMALL`` with 4000 steps; checked on seeds 0, 1 and 2, where
+every claim below holds with a margin: SGD's loss grows by at least 1.18x per step of c
+(seed 0: 1.33x), RL ends at most 0.36x SGD's loss, and SGD's W is at least 2.2x nearer the
+penalised minimiser than the minimiser of f.
+"""
+
+from __future__ import annotations
+
+import itertools
+import runpy
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from aimc_plugins import plugins
+from aimc_plugins import reference_dynamics as rd
+from aimc_plugins.recipes import least_squares as ls
+from aimc_plugins.records import RunConfig
+
+N_STEPS = 4000
+SEED = 0
+ASYMMETRIES = (0.0, 0.1, 0.2, 0.3)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _has_rl() -> bool:
+    return "rl" in plugins.optimizers()
+
+
+@pytest.fixture(scope="module")
+def data() -> ls.Data:
+    return ls.make_data(replace(ls.SMALL.problem, seed=SEED))
+
+
+@pytest.fixture(scope="module")
+def runs(data: ls.Data) -> dict[tuple[str, float], ls.Curve]:
+    """Analog SGD at every c, residual learning at every c > 0 (aihwkit, one seed)."""
+    params = ls.default_optimizers(ls.SMALL.problem)
+    names = ("sgd", "rl") if _has_rl() else ("sgd",)
+    out = {}
+    for c in ASYMMETRIES:
+        for name in names:
+            if name == "rl" and c == 0.0:
+                continue
+            setup = ls.build(name, ls.soft_bounds_device(c, ls.SMALL.device), params[name])
+            out[(name, c)] = ls.train_aihwkit(data, setup, N_STEPS, seed=SEED)
+    return out
+
+
+def test_analog_sgd_final_loss_grows_with_asymmetry(runs: dict) -> None:
+    finals = [runs[("sgd", c)].final for c in ASYMMETRIES]
+    assert all(b > 1.1 * a for a, b in itertools.pairwise(finals)), finals
+
+
+@pytest.mark.skipif(not _has_rl(), reason="aimc-residual-learning is not installed")
+@pytest.mark.parametrize("c", ASYMMETRIES[1:])
+def test_residual_learning_beats_analog_sgd(runs: dict, c: float) -> None:
+    rl, sgd = runs[("rl", c)].final, runs[("sgd", c)].final
+    assert rl < 0.6 * sgd, (rl, sgd)
+
+
+def test_analog_sgd_converges_to_the_implicitly_penalised_minimiser(
+    runs: dict, data: ls.Data
+) -> None:
+    """Theorem 1: Analog SGD minimises f + <Sigma, R_c(W)>, not f."""
+    c = 0.3
+    sigma = data.gradient_noise(data.w_star)
+    response = rd.asymmetric_linear(c, ls.SMALL.device.tau)
+    penalised = rd.penalised_minimiser(data.gradient, sigma, response, data.w_star)
+    w = runs[("sgd", c)].w
+    to_penalised = float((w - penalised).norm())
+    to_minimiser = float((w - data.w_star).norm())
+    assert to_penalised < 0.6 * to_minimiser, (to_penalised, to_minimiser)
+
+
+def test_reference_dynamics_agree_with_aihwkit(runs: dict, data: ls.Data) -> None:
+    """The expected dynamics and aihwkit's pulsed simulation end at similar losses and weights."""
+    c = 0.3
+    params = ls.default_optimizers(ls.SMALL.problem)
+    response = rd.asymmetric_linear(c, ls.SMALL.device.tau)
+    w0 = torch.zeros_like(data.w_star)
+    sgd = rd.analog_sgd(data.sampler(SEED), data.loss, w0, params["sgd"]["lr"], N_STEPS, response)
+    aihwkit_sgd = runs[("sgd", c)]
+    tail = sgd.losses[-len(sgd.losses) // 5 :]
+    reference_final = sum(tail) / len(tail)
+    assert 0.5 < aihwkit_sgd.final / reference_final < 2.0, (aihwkit_sgd.final, reference_final)
+    gap = float((aihwkit_sgd.w - sgd.w).norm())
+    assert gap < 0.6 * float((sgd.w - data.w_star).norm())
+    if _has_rl():
+        rl = params["rl"]
+        ref_rl = rd.residual_learning(
+            data.sampler(SEED),
+            data.loss,
+            w0,
+            rl["alpha"],
+            rl["beta"],
+            rl["gamma"],
+            N_STEPS,
+            response,
+            response.zero_shifted(),
+        )
+        tail = ref_rl.losses[-len(ref_rl.losses) // 5 :]
+        assert 0.5 < runs[("rl", c)].final / (sum(tail) / len(tail)) < 2.0
+
+
+def test_soft_bounds_device_has_the_papers_steps() -> None:
+    """aihwkit's device steps dw_min (1 + c) up and dw_min (1 - c) down at w = 0."""
+    from aihwkit.simulator.configs import SingleRPUConfig
+    from aihwkit.simulator.parameters import UpdateParameters
+    from aihwkit.simulator.tiles import AnalogTile
+
+    spec, c = ls.DeviceSpec(dw_min=0.01), 0.2
+    config = SingleRPUConfig(
+        device=ls.soft_bounds_device(c, spec),
+        update=UpdateParameters(desired_bl=1, update_management=False, update_bl_management=False),
+    )
+    steps = []
+    for sign in (-1.0, 1.0):  # the tile subtracts lr * d x^T: d = -1 is one pulse up
+        tile = AnalogTile(1, 1, config)
+        tile.set_weights(torch.zeros(1, 1))
+        tile.set_learning_rate(spec.dw_min)
+        tile.update(torch.ones(1, 1), torch.full((1, 1), sign))
+        steps.append(float(tile.get_weights()[0].flatten()[0]))
+    assert steps[0] == pytest.approx(spec.dw_min * (1 + c), rel=1e-3)
+    assert steps[1] == pytest.approx(-spec.dw_min * (1 - c), rel=1e-3)
+
+
+def test_expected_update_and_symmetric_point() -> None:
+    response = rd.asymmetric_linear(0.2, 2.0)
+    w = torch.tensor([0.5, 0.5])
+    new = rd.expected_update(w, torch.tensor([0.1, -0.1]), response)
+    assert new[0] == pytest.approx(0.5 + 0.1 * 1.2 * (1 - 0.25))
+    assert new[1] == pytest.approx(0.5 - 0.1 * 0.8 * (1 + 0.25))
+    assert response.symmetric_point() == pytest.approx(0.4, abs=1e-9)
+    shifted = response.zero_shifted()
+    assert float(shifted.asymmetric_part(torch.tensor(0.0))) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_penalised_minimiser_is_ridge_for_the_symmetric_linear_response(data: ls.Data) -> None:
+    """With c = 0 the implicit penalty is Sigma / (2 tau) ||W||^2: ridge regression."""
+    tau, s = 3.5, 0.7
+    sigma = torch.full_like(data.w_star, s)
+    response = rd.asymmetric_linear(0.0, tau)
+    got = rd.penalised_minimiser(data.gradient, sigma, response, data.w_star, lr=0.3)
+    n = len(data.x)
+    gram = data.x.T @ data.x / n + (s / tau) * torch.eye(data.x.shape[1], dtype=data.x.dtype)
+    ridge = torch.linalg.solve(gram, data.x.T @ data.y / n).T
+    assert torch.allclose(got, ridge, atol=1e-6)
+
+
+def test_recipe_is_registered_and_learns() -> None:
+    recipe = plugins.recipes()["least-squares"]
+    assert recipe.metric == "loss" and recipe.higher_is_better is False
+    setup = ls.build("sgd", ls.soft_bounds_device(0.0, ls.SMALL.device), {"lr": 0.01})
+    result = recipe.run(
+        RunConfig(setup=setup, seed=1, epochs=3, options={"steps_per_epoch": "300"})
+    )
+    losses = [h["loss"] for h in result.history]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    initial = ls.make_data(replace(ls.SMALL.problem, seed=1)).loss(
+        torch.zeros(8, 8, dtype=torch.float64)
+    )
+    assert result.final["loss"] < 0.5 * initial
+
+
+def test_recipe_rejects_unknown_options() -> None:
+    setup = ls.build("sgd", ls.soft_bounds_device(0.0, ls.SMALL.device), {})
+    with pytest.raises(ValueError, match="no option 'size'"):
+        ls.run(RunConfig(setup=setup, options={"size": "8"}))
+
+
+def test_script_writes_plot_and_table(tmp_path: Path) -> None:
+    script = runpy.run_path(str(ROOT / "recipes" / "least_squares.py"), run_name="script")
+    out = tmp_path / "ls"
+    script["main"](["--out", str(out), "--steps", "100", "--asymmetry", "0.3", "--quiet"])
+    assert (out / "loss_curves.png").stat().st_size > 1000
+    table = (out / "final_loss.md").read_text()
+    assert "| sgd |" in table and "| ttv1 |" in table and "c = 0.3" in table
+    assert (out / "final_loss.csv").read_text().startswith("optimizer,c,final_loss,std,n")
