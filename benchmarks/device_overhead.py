@@ -3,9 +3,10 @@ pure-PyTorch pulse-by-pulse tile, side by side in one run.
 
 (a) the plugin device adapted to a PiecewiseStep table (``adapt(..., native=False)``),
 (b) the equivalent native aihwkit device (what the adapter picks when the family is native),
-(c) a pure-PyTorch layer that applies the same Python response pulse by pulse: the route a
-    researcher takes without this project (e.g. aihwkit's CustomSimulatorTile, whose update is
-    plain torch), with ``ceil(|dw| / dw_min)`` pulses per weight capped at the bit length.
+(c) aihwkit's CustomSimulatorTile with its update replaced by a PyTorch loop applying the same
+    Python response pulse by pulse: the route a researcher takes without this project, with
+    ``ceil(|dw| / dw_min)`` pulses per weight capped at the bit length. Forward and backward go
+    through the same analog MVM periphery in all three, so only the update route differs.
 
 Network: the paper's MNIST FCN 784-256-128-10 with sigmoids, batch 10, Analog SGD lr 0.05, on
 random inputs (the time of a step does not depend on the data). The three variants are timed
@@ -38,58 +39,51 @@ LR = 0.05
 BL = 31  # aihwkit's default desired bit length: at most this many pulses per update
 
 
-def analog_mlp(device_config) -> nn.Module:
+def analog_mlp(rpu_config) -> nn.Module:
     from aihwkit.nn import AnalogLinear, AnalogSequential
-    from aihwkit.simulator.configs import SingleRPUConfig
 
-    rpu = SingleRPUConfig(device=device_config)
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(pairwise(SIZES)):
-        layers.append(AnalogLinear(n_in, n_out, bias=True, rpu_config=rpu))
+        layers.append(AnalogLinear(n_in, n_out, bias=True, rpu_config=rpu_config))
         if i < len(SIZES) - 2:
             layers.append(nn.Sigmoid())
     return AnalogSequential(*layers)
 
 
-class PulsedLinear(nn.Linear):
-    """A digital linear layer whose update applies ``response`` pulse by pulse in torch."""
+def device_config(device) -> object:
+    from aihwkit.simulator.configs import SingleRPUConfig
 
-    def __init__(self, n_in: int, n_out: int, response: ResponseDevice) -> None:
-        super().__init__(n_in, n_out)
-        self.response = response
+    return SingleRPUConfig(device=device)
 
-    @torch.no_grad()
-    def pulse_update(self, lr: float) -> None:
-        r, step = self.response, self.response.step
-        for p in (self.weight, self.bias):
-            delta = -lr * p.grad
+
+def pulse_loop_config(response: ResponseDevice) -> object:
+    """aihwkit's CustomRPUConfig whose simulator tile updates by applying ``response`` pulse by
+    pulse in torch: ``ceil(|lr d x^T| / dw_min)`` pulses per weight, at most ``BL``. Forward and
+    backward are CustomSimulatorTile's own (the same analog MVM periphery as (a) and (b))."""
+    from aihwkit.simulator.tiles.custom import CustomRPUConfig, CustomSimulatorTile
+
+    class PulseLoopTile(CustomSimulatorTile):
+        @torch.no_grad()
+        def update(self, x_input, d_input, *args, **kwargs) -> None:
+            step = response.step
+            grad = d_input.reshape(-1, d_input.size(-1)).T @ x_input.reshape(-1, x_input.size(-1))
+            delta = -self.learning_rate * grad
             pulses = torch.clamp(torch.ceil(delta.abs() / step), max=BL)
             up = delta > 0
+            w = self._analog_weight
             for k in range(int(pulses.max())):
-                active = pulses > k
-                w = p.detach().numpy()  # shares memory: the Python response sees the live weights
-                q_up, q_down = r.evaluate(w)
+                q_up, q_down = response.evaluate(w.numpy())  # the Python response, per pulse
                 move = torch.where(
                     up, step * torch.from_numpy(q_up), -step * torch.from_numpy(q_down)
                 )
-                p += torch.where(active, move.to(p.dtype), torch.zeros_like(p))
-                p.clamp_(r.w_min, r.w_max)
+                w = w + torch.where(pulses > k, move.to(w.dtype), torch.zeros_like(w))
+                w = w.clamp(response.w_min, response.w_max)
+            self._analog_weight = w
+
+    return CustomRPUConfig(simulator_tile_class=PulseLoopTile)
 
 
-def torch_mlp(response: ResponseDevice) -> nn.Module:
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(pairwise(SIZES)):
-        layers.append(PulsedLinear(n_in, n_out, response))
-        if i < len(SIZES) - 2:
-            layers.append(nn.Sigmoid())
-    model = nn.Sequential(*layers)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.clamp_(response.w_min, response.w_max)
-    return model
-
-
-def analog_step(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], None]:
+def train_step(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], None]:
     from aihwkit.optim import AnalogSGD
 
     optimizer = AnalogSGD(model.parameters(), lr=LR)
@@ -100,19 +94,6 @@ def analog_step(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], None
         optimizer.zero_grad()
         loss_fn(model(x), y).backward()
         optimizer.step()
-
-    return step
-
-
-def torch_step(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], None]:
-    loss_fn = nn.CrossEntropyLoss()
-
-    def step(x: torch.Tensor, y: torch.Tensor) -> None:
-        model.zero_grad()
-        loss_fn(model(x), y).backward()
-        for layer in model:
-            if isinstance(layer, PulsedLinear):
-                layer.pulse_update(LR)
 
     return step
 
@@ -150,9 +131,21 @@ def main() -> None:
         (torch.rand(BATCH, SIZES[0]), torch.randint(0, SIZES[-1], (BATCH,))) for _ in range(50)
     ]
     variants = {
-        "a": ("plugin device -> PiecewiseStep", analog_step(analog_mlp(table.device)), args.steps),
-        "b": (f"native {native.kind}", analog_step(analog_mlp(native.device)), args.steps),
-        "c": ("pure PyTorch, pulse by pulse", torch_step(torch_mlp(response)), args.torch_steps),
+        "a": (
+            "plugin device -> PiecewiseStep",
+            train_step(analog_mlp(device_config(table.device))),
+            args.steps,
+        ),
+        "b": (
+            f"native {native.kind}",
+            train_step(analog_mlp(device_config(native.device))),
+            args.steps,
+        ),
+        "c": (
+            "CustomSimulatorTile, PyTorch pulse loop",
+            train_step(analog_mlp(pulse_loop_config(response))),
+            args.torch_steps,
+        ),
     }
     for _, step, n in variants.values():  # warm-up
         time_steps(step, batches, max(2, n // 10))
