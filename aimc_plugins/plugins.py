@@ -34,6 +34,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "aimc_plugins.builtin.commands",
     "aimc_plugins.builtin.device_commands",
     "aimc_plugins.builtin.sweep_commands",
+    "aimc_plugins.builtin.author_commands",
 )
 
 
