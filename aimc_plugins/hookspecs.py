@@ -29,7 +29,8 @@ def register_devices(register: Callable[[Device], None]) -> None:
     """Register analog devices: each a :class:`~aimc_plugins.records.Device`.
 
     A device describes how one resistive element responds to pulses. Its factory returns an
-    aihwkit pulsed-device config, so training runs in aihwkit's compiled core.
+    aihwkit pulsed-device config, or a :class:`~aimc_plugins.response.ResponseDevice` (q+- in
+    Python) that the host adapts to one, so training runs in aihwkit's compiled core.
     """
 
 

@@ -97,3 +97,11 @@ def test_noise_and_variation_reach_aihwkit():
     )
     assert built.dw_min_std == 0.3 and built.dw_min_dtod == 0.1
     assert built.w_min_dtod == built.w_max_dtod == 0.05 and built.up_down_dtod == 0.02
+
+
+def test_training_setup_from_a_spec():
+    from aimc_plugins.resolve import build_setup
+
+    setup = build_setup(["power(tau=0.7, g=0.5)"], "sgd")
+    device = setup.rpu_config.device
+    assert type(device).__name__ == "PowStepDevice" and device.dw_min_dtod == 0.0
