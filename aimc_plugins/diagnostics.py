@@ -179,3 +179,13 @@ def describe(diag: Diagnostics) -> list[str]:
             "(Analog SGD's implicit penalty, per unit Sigma)"
         )
     return lines
+
+
+def zero_shifted(device: ResponseDevice, points: int = GRID_POINTS) -> ResponseDevice:
+    """``device`` shifted so that its symmetric point sits at 0 (G(0) = 0), as a residual array
+    read against a reference conductance at w* behaves. Raises ``ValueError`` without a single
+    symmetric point to shift to."""
+    point = diagnose(device, points).symmetric_point
+    if point is None:
+        raise ValueError(f"device {device.name!r} has no single symmetric point to shift to")
+    return device.shifted(point)

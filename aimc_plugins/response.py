@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
@@ -74,10 +75,27 @@ class ResponseDevice:
         w = np.asarray(w, dtype=float)
         return _call(self, "q_up", self.q_up, w), _call(self, "q_down", self.q_down, w)
 
+    def shifted(self, offset: float) -> ResponseDevice:
+        """The device read against a reference at ``offset``: ``q(w + offset)`` on the range
+        shifted by ``-offset``. With ``offset = w*`` this is the zero-shifted device residual
+        learning needs (docs/science.md); the adapter re-tabulates or re-matches it."""
+        return replace(
+            self,
+            name=f"{self.name} shifted by {offset:g}",
+            q_up=partial(_shifted, self.q_up, offset),
+            q_down=partial(_shifted, self.q_down, offset),
+            w_min=self.w_min - offset,
+            w_max=self.w_max - offset,
+        )
+
     def validated(self) -> ResponseDevice:
         """This device, after every check passes; raises :class:`ResponseError` otherwise."""
         validate(self)
         return self
+
+
+def _shifted(fn: ResponseFn, offset: float, w: np.ndarray) -> np.ndarray:
+    return fn(np.asarray(w, dtype=float) + offset)
 
 
 def _call(device: ResponseDevice, label: str, fn: ResponseFn, w: np.ndarray) -> np.ndarray:

@@ -77,3 +77,25 @@ def test_symmetric_device_is_symmetric_everywhere():
     assert diag.symmetric_everywhere
     np.testing.assert_allclose(diag.R_c, 0.0)
     assert diag.asymmetry == 0.0
+
+
+def test_zero_shifted_linear_device_is_symmetric_at_zero_and_still_native():
+    from aimc_plugins.adapter import adapt
+    from aimc_plugins.diagnostics import zero_shifted
+
+    c = 0.2
+    base = device(lambda w: (1 + c) * (1 - w / TAU), lambda w: (1 - c) * (1 + w / TAU))
+    shifted = zero_shifted(base).validated()
+    assert (shifted.w_min, shifted.w_max) == pytest.approx((-TAU - c * TAU, TAU - c * TAU))
+    assert diagnose(shifted).symmetric_point == pytest.approx(0.0, abs=1e-6)
+    up, down = shifted.evaluate(np.array([0.0]))
+    assert up[0] == pytest.approx(down[0])  # G(0) = 0
+    adapted = adapt(shifted)
+    assert adapted.kind == "SoftBounds" and adapted.device.w_max == pytest.approx(TAU * (1 - c))
+
+
+def test_zero_shift_needs_a_symmetric_point():
+    from aimc_plugins.diagnostics import zero_shifted
+
+    with pytest.raises(ValueError, match="no single symmetric point"):
+        zero_shifted(device(lambda w: np.ones_like(w), lambda w: 2 * np.ones_like(w)))
