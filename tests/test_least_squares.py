@@ -22,7 +22,7 @@ from aimc_plugins import reference_dynamics as rd
 from aimc_plugins.recipes import least_squares as ls
 from aimc_plugins.records import RunConfig
 
-N_STEPS = 4000
+N_STEPS = ls.SMALL.n_steps
 SEED = 0
 ASYMMETRIES = (0.0, 0.1, 0.2, 0.3)
 ROOT = Path(__file__).resolve().parents[1]

@@ -265,3 +265,11 @@ def test_learns_digits(optimizer: str, device: str, params: dict, epochs: int) -
     setup = build_setup([device], optimizer, params)
     result = digits.run(RunConfig(setup=setup, seed=0, epochs=epochs))
     assert result.final["test_accuracy"] > 0.5, result.final  # chance is 0.1
+
+
+@pytest.mark.parametrize("optimizer", BUILTIN)
+def test_passes_the_plugin_contract(optimizer: str) -> None:
+    """Records and built configs pickle (process-pool and Dask sweeps), defaults are valid."""
+    from aimc_plugins.testing import check_optimizer
+
+    check_optimizer(plugins.optimizers()[optimizer], train=False)

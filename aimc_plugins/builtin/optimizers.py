@@ -7,7 +7,8 @@ Every optimizer names its hyper-parameters as Wu et al. (arXiv 2502.06309) do (`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from aimc_plugins.hookspecs import hookimpl
@@ -68,42 +69,42 @@ def _ttv1(
     return TrainingSetup(config, lr=beta, description=describe("ttv1", main, residual))
 
 
-def _buffered(algorithm: str, **defaults: Any) -> Callable[..., TrainingSetup]:
-    """Factory of the buffered family (TTv2, c-TTv2, AGAD): one ``ChoppedTransferCompound`` (or
-    its ``DynamicTransferCompound`` subclass) with a digital buffer between ``P`` and ``W``.
+def _buffered(
+    devices: Sequence[Any],
+    algorithm: str,
+    fixed: Mapping[str, Any],
+    alpha: float,
+    beta: float,
+    transfer_every: float,
+    threshold: float,
+    momentum: float,
+    forget_buffer: bool,
+    max_pulses: int,
+    residual_device: str,
+    **extra: Any,
+) -> TrainingSetup:
+    """The buffered family (TTv2, c-TTv2, AGAD): one ``ChoppedTransferCompound`` (or its
+    ``DynamicTransferCompound`` subclass) with a digital buffer between ``P`` and ``W``.
 
     aihwkit's ``auto_scale`` (which makes ``fast_lr`` relative to a running gradient maximum) is
-    switched off, so that ``alpha`` is an absolute rate as in the paper."""
-
-    def factory(
-        devices: Sequence[Any],
-        alpha: float,
-        beta: float,
-        transfer_every: float,
-        threshold: float,
-        momentum: float,
-        forget_buffer: bool,
-        max_pulses: int,
-        residual_device: str,
-        **extra: Any,
-    ) -> TrainingSetup:
-        main, residual = pick_devices(devices, residual_device)
-        config = transfer_config(
-            algorithm,
-            main,
-            residual,
-            alpha=alpha,
-            transfer_every=transfer_every,
-            buffer_granularity=threshold,
-            momentum=momentum,
-            forget_buffer=forget_buffer,
-            auto_scale=False,
-            **{**defaults, **extra},
-        )
-        config.device.transfer_update.desired_bl = max_pulses
-        return TrainingSetup(config, lr=beta, description=describe(algorithm, main, residual))
-
-    return factory
+    switched off, so that ``alpha`` is an absolute rate as in the paper. ``fixed`` are compound
+    fields the algorithm pins (TTv2: no choppers); bound with :func:`functools.partial` so the
+    record pickles for worker processes."""
+    main, residual = pick_devices(devices, residual_device)
+    config = transfer_config(
+        algorithm,
+        main,
+        residual,
+        alpha=alpha,
+        transfer_every=transfer_every,
+        buffer_granularity=threshold,
+        momentum=momentum,
+        forget_buffer=forget_buffer,
+        auto_scale=False,
+        **{**fixed, **extra},
+    )
+    config.device.transfer_update.desired_bl = max_pulses
+    return TrainingSetup(config, lr=beta, description=describe(algorithm, main, residual))
 
 
 def _mixed_precision(
@@ -202,7 +203,7 @@ def register_optimizers(register: Callable[[Optimizer], None]) -> None:
     register(
         Optimizer(
             name="ttv2",
-            factory=_buffered("ttv2", in_chop_prob=0.0),
+            factory=partial(_buffered, algorithm="ttv2", fixed={"in_chop_prob": 0.0}),
             description="Tiki-Taka v2 (aihwkit ChoppedTransferCompound, no choppers): P is read "
             "into a digital buffer H <- H + beta P; one pulse on W when |H| crosses the "
             "threshold. beta is the torch optimizer's lr; alpha is fast_lr.",
@@ -213,7 +214,7 @@ def register_optimizers(register: Callable[[Optimizer], None]) -> None:
     register(
         Optimizer(
             name="c-ttv2",
-            factory=_buffered("c-ttv2"),
+            factory=partial(_buffered, algorithm="c-ttv2", fixed={}),
             description="Chopped TTv2 (aihwkit ChoppedTransferCompound): TTv2 with random sign "
             "flips of the inputs written to P, cancelling P's drift towards its symmetric point.",
             parameters=CHOPPED_PARAMS,
@@ -223,7 +224,7 @@ def register_optimizers(register: Callable[[Optimizer], None]) -> None:
     register(
         Optimizer(
             name="agad",
-            factory=_buffered("agad"),
+            factory=partial(_buffered, algorithm="agad", fixed={}),
             description="AGAD (aihwkit DynamicTransferCompound): chopped TTv2 whose transfer "
             "subtracts a running reference of P, estimated per chopper period.",
             parameters=(*CHOPPED_PARAMS, TAIL),

@@ -232,7 +232,7 @@ def default_optimizers(problem: Problem) -> dict[str, dict[str, Any]]:
 SMALL = Experiment(
     problem=Problem(d_in=8, d_out=8, n_samples=200, noise=0.5, batch_size=1),
     device=DeviceSpec(tau=3.5, dw_min=1e-3, max_bl=8),
-    n_steps=3000,
+    n_steps=4000,
 )
 
 

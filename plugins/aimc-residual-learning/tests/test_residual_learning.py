@@ -314,3 +314,13 @@ def test_learns_digits(optimizer: str, device: str, params: dict) -> None:
     setup = build_setup([device], optimizer, params)
     result = digits.run(RunConfig(setup=setup, seed=0, epochs=1))
     assert result.final["test_accuracy"] > 0.5, result.final
+
+
+@pytest.mark.parametrize("optimizer", ["rl", "rlv2"])
+def test_passes_the_plugin_contract(optimizer: str) -> None:
+    """Pickling of record and config (RLv2's tile class included), defaults, and learning with
+    the defaults on the contract's reference device."""
+    from aimc_plugins.testing import check_optimizer
+
+    report = check_optimizer(plugins.optimizers()[optimizer])
+    assert report.results["accuracy"] > 0.3
