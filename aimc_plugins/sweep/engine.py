@@ -24,6 +24,7 @@ class ExecutionOptions:
     """How to run: ``workers`` processes (0: in this process), or Dask when ``dask`` is set."""
 
     workers: int = 1
+    threads: int | None = None  # torch threads per pool worker; None: cores // workers
     dask: execute.DaskTarget | None = None
     accelerator: str = "cpu"
     show_progress: bool = True
@@ -69,7 +70,7 @@ def _backend(
         workers = 0
     if workers == 0:
         return "this process", execute.run_serial(todo, options.accelerator, progress.epoch)
-    threads = execute.threads_per_worker(workers)
+    threads = options.threads or execute.threads_per_worker(workers)
     return (
         f"process pool ({workers} workers x {threads} torch threads)",
         execute.run_pool(todo, workers, options.accelerator, progress.epoch, threads),
