@@ -71,6 +71,8 @@ def plot_learning_curves(outcomes: Sequence[RunOutcome], metric: str, path: Path
     """One panel per optimizer, one line per device (mean over seeds, band of ± one standard
     deviation); the digital baseline is drawn dashed in every panel as the reference."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     groups = _curves(outcomes, metric)
     baseline = {k: v for k, v in groups.items() if k[1] == DIGITAL_DEVICE}
     optimizers = (
@@ -94,6 +96,7 @@ def plot_learning_curves(outcomes: Sequence[RunOutcome], metric: str, path: Path
             epochs, mean, _std = _mean_std(curves)
             ax.plot(epochs, mean, "k--", marker="x", lw=1.2, label=f"{opt} (digital)")
         ax.set_title(optimizer)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric.replace("_", " "))
         ax.grid(alpha=0.3)

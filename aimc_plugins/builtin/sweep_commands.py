@@ -243,7 +243,12 @@ def register_commands(cli: click.Group) -> None:
         help="Where to write the report [default: FOLDER].",
     )
     @click.option("--title", default=None, help="Title of the report page.")
-    def report_command(folder: Path, out: Path | None, title: str | None) -> None:
+    @click.option(
+        "--recipe", default=None, help="Only runs of this recipe (a store may hold several)."
+    )
+    def report_command(
+        folder: Path, out: Path | None, title: str | None, recipe: str | None
+    ) -> None:
         """Write the ranked table (markdown, CSV), the figures and one self-contained HTML page
         from the results store in FOLDER."""
         from aimc_plugins import report
@@ -252,7 +257,7 @@ def register_commands(cli: click.Group) -> None:
         if not (folder / STORE_NAME).exists():
             raise click.UsageError(f"{folder} holds no {STORE_NAME}: run `aimc compare` first")
         with ResultsStore.in_folder(folder) as store:
-            outcomes = store.outcomes()
+            outcomes = [o for o in store.outcomes() if recipe in (None, o.spec.recipe)]
         if not outcomes:
             raise click.ClickException(f"{folder / STORE_NAME} holds no finished runs yet")
         metric, higher = report.ranking_metric(outcomes)

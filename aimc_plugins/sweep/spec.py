@@ -48,7 +48,7 @@ from typing import Any
 from aimc_plugins import plugins
 from aimc_plugins.compare import RunSpec, device_label
 from aimc_plugins.periphery import DEFAULT_PROFILE, PROFILES
-from aimc_plugins.records import resolve_params
+from aimc_plugins.records import LR_DEFAULT, resolve_params
 from aimc_plugins.resolve import DIGITAL_DEVICE, PRESET_OPTIMIZER, is_preset
 
 SPEC_KEYS = (
@@ -346,7 +346,7 @@ def _device_runs(
                 f"given, not {sorted(extra)}"
             )
         lr = given.get("lr", preset_lr)
-        params = {"lr": float(lr)} if lr is not None else {}
+        params = {"lr": float(LR_DEFAULT if lr is None else lr)}  # explicit: part of the run id
         label = entry.label or entry.name
         return [(label, entry.name, {}, PRESET_OPTIMIZER, params, "")]
     device = plugins.lookup(plugins.devices, entry.name, "device")
