@@ -28,6 +28,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--asymmetry", type=float, nargs="+", default=None, help="values of c (default 0 .1 .2 .3)"
     )
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="also run the pure-torch expected dynamics of each optimizer (dashed in the plot)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -38,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     experiment = replace(experiment, seeds=tuple(range(args.seeds)))
     if args.steps:
         experiment = replace(experiment, n_steps=args.steps)
+    if args.reference:
+        experiment = replace(experiment, reference=True)
     if args.asymmetry:
         experiment = replace(experiment, asymmetries=tuple(args.asymmetry))
     curves = ls.run_experiment(experiment, show_progress=not args.quiet)

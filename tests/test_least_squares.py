@@ -177,8 +177,12 @@ def test_recipe_rejects_unknown_options() -> None:
 def test_script_writes_plot_and_table(tmp_path: Path) -> None:
     script = runpy.run_path(str(ROOT / "recipes" / "least_squares.py"), run_name="script")
     out = tmp_path / "ls"
-    script["main"](["--out", str(out), "--steps", "100", "--asymmetry", "0.3", "--quiet"])
+    script["main"](
+        ["--out", str(out), "--steps", "100", "--asymmetry", "0.3", "--reference", "--quiet"]
+    )
     assert (out / "loss_curves.png").stat().st_size > 1000
     table = (out / "final_loss.md").read_text()
     assert "| sgd |" in table and "| ttv1 |" in table and "c = 0.3" in table
+    assert "| reference sgd |" in table
+    assert ("| reference rl |" in table) == _has_rl()
     assert (out / "final_loss.csv").read_text().startswith("optimizer,c,final_loss,std,n")

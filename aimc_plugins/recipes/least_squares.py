@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import csv
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -209,6 +210,8 @@ class Experiment:
     n_steps: int = 20000
     seeds: tuple[int, ...] = (0,)
     optimizers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    reference: bool = False
+    """Also run the expected (pure-torch) dynamics of each optimizer, as ``reference <name>``."""
 
 
 def default_optimizers(problem: Problem) -> dict[str, dict[str, Any]]:
@@ -248,7 +251,17 @@ def run_experiment(experiment: Experiment, show_progress: bool = False) -> dict[
     """Every (optimizer, c, seed) run: ``{(optimizer, c, seed): Curve}``."""
     from tqdm.auto import tqdm
 
-    optimizers = experiment.optimizers or default_optimizers(experiment.problem)
+    from aimc_plugins import plugins
+
+    optimizers = dict(experiment.optimizers or default_optimizers(experiment.problem))
+    missing = [name for name in optimizers if name not in plugins.optimizers()]
+    if missing:
+        warnings.warn(
+            f"least squares: optimizers {missing} are not registered and are left out "
+            "(rl comes with plugins/aimc-residual-learning)",
+            stacklevel=2,
+        )
+        optimizers = {k: v for k, v in optimizers.items() if k not in missing}
     jobs = [
         (name, c, seed)
         for c in experiment.asymmetries
@@ -262,7 +275,43 @@ def run_experiment(experiment: Experiment, show_progress: bool = False) -> dict[
         curves[(name, c, seed)] = train_aihwkit(
             data, setup, experiment.n_steps, seed=seed, max_bl=experiment.device.max_bl
         )
+        if experiment.reference:
+            reference = train_reference(
+                data, name, optimizers[name], c, experiment.device.tau, experiment.n_steps, seed
+            )
+            curves[(f"reference {name}", c, seed)] = reference
     return curves
+
+
+def train_reference(
+    data: Data,
+    optimizer: str,
+    params: Mapping[str, Any],
+    c: float,
+    tau: float,
+    n_steps: int,
+    seed: int = 0,
+) -> Curve:
+    """The expected dynamics of ``sgd``, ``ttv1`` or ``rl`` (residual device zero-shifted) with
+    the hyper-parameters the aihwkit run gets; the paper's whole-matrix transfer every step."""
+    from aimc_plugins import reference_dynamics as rd
+
+    response = rd.asymmetric_linear(c, tau)
+    w0 = torch.zeros_like(data.w_star)
+    grad = data.sampler(seed)
+    gamma = 0.0
+    if optimizer == "sgd":
+        run = rd.analog_sgd(grad, data.loss, w0, params["lr"], n_steps, response)
+    elif optimizer in ("ttv1", "rl"):
+        gamma = params["gamma"] if optimizer == "rl" else 0.0
+        residual = response.zero_shifted() if optimizer == "rl" else response
+        run = rd.residual_learning(
+            grad, data.loss, w0, params["alpha"], params["beta"], gamma, n_steps, response, residual
+        )
+    else:
+        raise ValueError(f"no reference dynamics for optimizer {optimizer!r}")
+    w = run.w if run.p is None else run.w + gamma * run.p
+    return Curve(run.steps, run.losses, w)
 
 
 def final_table(curves: Mapping[tuple, Curve]) -> list[dict[str, Any]]:
@@ -317,6 +366,7 @@ def run(config: RunConfig) -> RunResult:
 
 
 def write_tables(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
+    """The final-loss table as CSV (one row per optimizer and c) and markdown (optimizers x c)."""
     csv_path, md_path = out / "final_loss.csv", out / "final_loss.md"
     with csv_path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -343,6 +393,8 @@ def write_tables(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
 
 
 def plot_curves(curves: Mapping[tuple, Curve], path: Path) -> Path:
+    """Excess loss against steps, one log-scale panel per asymmetry, mean over seeds; reference
+    (expected-dynamics) curves dashed in their optimizer's colour."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -350,13 +402,16 @@ def plot_curves(curves: Mapping[tuple, Curve], path: Path) -> Path:
 
     cs = sorted({c for _, c, _ in curves})
     names = list(dict.fromkeys(name for name, _, _ in curves))
+    colors = [f"C{i}" for i in range(10)]
     fig, axes = plt.subplots(1, len(cs), figsize=(4 * len(cs), 3.4), sharey=True, squeeze=False)
     for ax, c in zip(axes[0], cs, strict=True):
         for name in names:
             runs = [curve for (n, cc, _), curve in curves.items() if n == name and cc == c]
             steps = runs[0].steps
             mean = [sum(r.losses[i] for r in runs) / len(runs) for i in range(len(steps))]
-            ax.plot(steps, mean, label=name)
+            base = name.removeprefix("reference ")
+            style = "--" if name != base else "-"
+            ax.plot(steps, mean, style, color=colors[names.index(base) % 10], label=name)
         ax.set_yscale("log")
         ax.set_title(f"c = {c:g}")
         ax.set_xlabel("step")
