@@ -139,3 +139,14 @@ def test_unpicklable_or_crashing_worker_results_become_failed_outcomes():
     (run,) = plan("digits-mlp", ["Idealized"], ["sgd"], 1, 1)
     outcome = RunOutcome(run, DONE, ({"epoch": 1, "test_accuracy": 0.5},), {"test_accuracy": 0.5})
     assert pickle.loads(pickle.dumps(outcome)) == outcome
+
+
+def test_dask_joins_a_running_scheduler(tmp_path, fake_recipe):
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        target = execute.DaskTarget(address=cluster.scheduler_address)
+        outcomes = list(execute.run_dask(fake_runs(seeds=2), target))
+    assert sorted(o.spec.seed for o in outcomes) == [0, 1]
+    assert all(o.status == DONE for o in outcomes)
