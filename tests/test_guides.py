@@ -4,23 +4,28 @@ Convention (stated in each guide): a fenced ``python`` block starting with ``# f
 is written to that file in a scratch folder on ``sys.path``; every other ``python`` block runs,
 in order, in one namespace; the ``test_*`` functions of the files named ``test_*.py`` are
 called; a ``toml`` block must parse and name the guide's module under the ``aimc_plugins``
-entry-point group. Any failure in the guide's code fails here.
+entry-point group. In a guide that runs its shell (``fit-a-device.md``), every ``bash`` line
+starting with ``aimc`` runs first, in the scratch folder. Any failure in the guide's code fails
+here.
 """
 
 from __future__ import annotations
 
 import importlib
 import re
+import shlex
 import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 GUIDES = {
     "write-a-device-plugin.md": "lab_reram",
     "write-an-optimizer-plugin.md": "lab_converters",
 }
+SHELL_GUIDES = ("fit-a-device.md",)
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 FILE_MARK = re.compile(r"^# file: (\S+)\n")
 
@@ -72,3 +77,35 @@ def test_guide_pyproject_exposes_the_module(guide):
     project = tomllib.loads(toml)
     assert project["project"]["entry-points"]["aimc_plugins"] == {module: module}
     assert project["tool"]["setuptools"]["py-modules"] == [module]
+
+
+def aimc_lines(text: str) -> list[str]:
+    return [
+        line.strip()
+        for body in blocks(text, "bash")
+        for line in body.splitlines()
+        if line.strip().startswith("aimc ")
+    ]
+
+
+@pytest.mark.parametrize("guide", SHELL_GUIDES)
+def test_guide_commands_and_code_run(guide, tmp_path, monkeypatch, fresh_plugins):
+    from aimc_plugins.cli import cli
+
+    text = (DOCS / guide).read_text(encoding="utf-8")
+    commands, scripts = aimc_lines(text), blocks(text, "python")
+    assert commands and scripts, "the guide lost its worked example"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the guide may extend it
+    before = set(sys.modules)
+    for command in commands:
+        result = CliRunner().invoke(cli, shlex.split(command)[1:])
+        assert result.exit_code == 0, f"{command}\n{result.output}"
+    namespace: dict = {"__name__": "guide_fit"}
+    try:
+        for number, script in enumerate(scripts, start=1):
+            exec(compile(script, f"{guide} python block {number}", "exec"), namespace)
+    finally:
+        for name in set(sys.modules) - before:
+            if name.startswith("lab_"):
+                del sys.modules[name]

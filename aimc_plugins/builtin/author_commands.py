@@ -135,3 +135,46 @@ def register_commands(cli: click.Group) -> None:
         for line in report_lines(fit):
             click.echo(line)
         click.echo(f"Wrote {written}\nWrote {plot}")
+
+    @cli.command(name="traces")
+    @click.argument("device")
+    @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--devices", default=256, show_default=True, type=click.IntRange(min=1))
+    @click.option("--ramps", default=8, show_default=True, type=click.IntRange(min=1))
+    @click.option("--pulses", default=100, show_default=True, type=click.IntRange(min=1))
+    @click.option(
+        "--c2c/--no-c2c", default=True, show_default=True, help="Keep cycle-to-cycle noise."
+    )
+    @click.option(
+        "--dtod/--no-dtod",
+        default=True,
+        show_default=True,
+        help="Keep device-to-device variation (each tile element is one device).",
+    )
+    @click.option("--seed", default=0, show_default=True, type=int)
+    def traces_command(
+        device: str,
+        out: Path,
+        devices: int,
+        ramps: int,
+        pulses: int,
+        c2c: bool,
+        dtod: bool,
+        seed: int,
+    ) -> None:
+        """Pulse DEVICE (any device spec, e.g. ReRamSB or "power(g=2)") on an aihwkit tile and
+        write its traces as CSV in the format `aimc fit` reads: every element starts at a random
+        weight and gets alternating ramps of PULSES up and PULSES down pulses, read after each.
+        Write noise is left out (it is a read disturbance, not a step)."""
+        from aimc_plugins.fit import write_traces
+        from aimc_plugins.fit.generate import measurement_config, pulse_traces
+        from aimc_plugins.resolve import build_device
+
+        try:
+            config = build_device(device)
+        except (KeyError, ValueError) as exc:
+            raise click.UsageError(str(exc.args[0]) if exc.args else str(exc)) from None
+        config = measurement_config(config, c2c=c2c, dtod=dtod)
+        traces = pulse_traces(config, devices, ramps, pulses, seed=seed)
+        path = write_traces(traces, out)
+        click.echo(f"Wrote {path}: {devices} device(s) x {ramps * pulses} pulses")

@@ -185,8 +185,13 @@ def smooth(
     return out, err
 
 
-def _fit_range(steps: Steps, options: FitOptions) -> tuple[float, float]:
-    lo, hi = float(steps.w.min()), float(steps.w.max())
+def _fit_range(up: Steps, down: Steps, options: FitOptions) -> tuple[float, float]:
+    """Where both directions were measured: a table beyond one direction's data would be an
+    extrapolation, so the range is the overlap, less ``trim`` at each end."""
+    lo = max(float(np.quantile(up.w, 0.001)), float(np.quantile(down.w, 0.001)))
+    hi = min(float(np.quantile(up.w, 0.999)), float(np.quantile(down.w, 0.999)))
+    if not lo < hi:
+        raise FitError("the up and down steps were measured on disjoint weight ranges")
     cut = options.trim * (hi - lo)
     lo, hi = lo + cut, hi - cut
     if not lo < 0.0 < hi:
@@ -234,7 +239,7 @@ def fit_steps(steps: Steps, name: str, options: FitOptions | None = None) -> Fit
     up, down = steps.select(1), steps.select(-1)
     if len(up) < options.min_count * 4 or len(down) < options.min_count * 4:
         raise FitError(f"too few steps: {len(up)} up and {len(down)} down")
-    lo, hi = _fit_range(steps, options)
+    lo, hi = _fit_range(up, down, options)
     edges = np.linspace(lo, hi, options.bins + 1)
     bandwidth = options.bandwidth * (hi - lo)
     nodes = np.linspace(lo, hi, options.nodes)

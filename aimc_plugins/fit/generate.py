@@ -43,7 +43,8 @@ def pulse_traces(
     seed: int = 0,
 ) -> Traces:
     """Traces of ``devices`` elements of a tile of ``config`` (used as given: zero what should
-    not be measured with :func:`measurement_config`). Ramps alternate up, down, up, ...; every
+    not be measured with :func:`measurement_config`). Ramps alternate up and down (half the
+    devices start with up, half with down); every
     element starts uniformly at random inside the device's range."""
     import torch
 
@@ -57,21 +58,25 @@ def pulse_traces(
     tile.set_weights(torch.tensor(rng.uniform(lo, hi, (rows, columns)), dtype=torch.float32))
     tile.set_learning_rate(4.0 * float(config.dw_min))  # pulse probability clips at 1: one pulse
     x = torch.ones(1, columns)
+    # half the rows start with an up ramp, half with a down ramp, so that both directions are
+    # measured everywhere, also where one direction's steps are too small to get back
+    first = np.where(np.arange(rows) % 2 == 0, 1, -1)
     reads = [tile.get_weights()[0].numpy().ravel().copy()]
-    signs = [0]
+    signs = [np.zeros(rows, dtype=np.int8)]
     for ramp in range(ramps):
-        sign = 1 if ramp % 2 == 0 else -1
-        d = torch.full((1, rows), -float(sign))  # aihwkit applies W -= lr d x^T
+        row_sign = first if ramp % 2 == 0 else -first
+        d = torch.tensor(-row_sign[None, :], dtype=torch.float32)  # aihwkit: W -= lr d x^T
         for _ in range(pulses_per_ramp):
             tile.update(x, d)
             reads.append(tile.get_weights()[0].numpy().ravel().copy())
-            signs.append(sign)
-    values = np.stack(reads)[:, :devices]  # (reads, devices)
+            signs.append(row_sign.astype(np.int8))
+    values = np.stack(reads)[:, :devices]  # (reads, devices), row-major: device = r * cols + c
+    direction = np.repeat(np.stack(signs), columns, axis=1)[:, :devices]
     n_reads = values.shape[0]
     return Traces(
         device=np.repeat(np.arange(devices), n_reads),
         pulse=np.tile(np.arange(n_reads), devices),
-        direction=np.tile(np.asarray(signs, dtype=np.int8), devices),
+        direction=direction.T.ravel(),
         value=values.T.ravel().astype(float),
         devices=tuple(f"d{i}" for i in range(devices)),
     )
