@@ -39,7 +39,7 @@ def data() -> ls.Data:
 
 @pytest.fixture(scope="module")
 def runs(data: ls.Data) -> dict[tuple[str, float], ls.Curve]:
-    """Analog SGD at every c, residual learning at every c > 0 (aihwkit, one seed)."""
+    """Analog SGD at every c, residual learning at every c > 0, RLv2 at c = 0.3 (aihwkit)."""
     params = ls.default_optimizers(ls.SMALL.problem)
     names = ("sgd", "rl") if _has_rl() else ("sgd",)
     out = {}
@@ -49,6 +49,9 @@ def runs(data: ls.Data) -> dict[tuple[str, float], ls.Curve]:
                 continue
             setup = ls.build(name, ls.soft_bounds_device(c, ls.SMALL.device), params[name])
             out[(name, c)] = ls.train_aihwkit(data, setup, N_STEPS, seed=SEED)
+    if _has_rl():
+        setup = ls.build("rlv2", ls.soft_bounds_device(0.3, ls.SMALL.device), params["rlv2"])
+        out[("rlv2", 0.3)] = ls.train_aihwkit(data, setup, N_STEPS, seed=SEED)
     return out
 
 
@@ -62,6 +65,12 @@ def test_analog_sgd_final_loss_grows_with_asymmetry(runs: dict) -> None:
 def test_residual_learning_beats_analog_sgd(runs: dict, c: float) -> None:
     rl, sgd = runs[("rl", c)].final, runs[("sgd", c)].final
     assert rl < 0.6 * sgd, (rl, sgd)
+
+
+@pytest.mark.skipif(not _has_rl(), reason="aimc-residual-learning is not installed")
+def test_rlv2_beats_analog_sgd_at_high_asymmetry(runs: dict) -> None:
+    rlv2, sgd = runs[("rlv2", 0.3)].final, runs[("sgd", 0.3)].final
+    assert rlv2 < 0.5 * sgd, (rlv2, sgd)
 
 
 def test_analog_sgd_converges_to_the_implicitly_penalised_minimiser(

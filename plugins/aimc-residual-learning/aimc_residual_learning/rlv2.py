@@ -152,6 +152,21 @@ class RLv2SimulatorTile(TransferSimulatorTile):
             # The tile's update subtracts lr * d x^T; lr is one granularity, so d = -pulses.
             self.weight_tile.tile.update(one_hot, -pulses, False, False, False, False)
 
+    def get_weights(self) -> Tensor:
+        """``W + gamma P``, the weight the network computes with (as aihwkit's compiled transfer
+        compounds report it); ``W`` alone is ``weight_tile.tile.get_weights()``."""
+        weights = self.weight_tile.tile.get_weights()
+        if self.gamma:
+            weights = weights + self.gamma * self.grad_tile.tile.get_weights()
+        return weights
+
+    def set_weights(self, weight: Tensor) -> None:
+        """Set ``W`` and clear ``P`` and the buffer, so the network computes with exactly
+        ``weight`` (with ``gamma > 0`` a leftover ``P`` would add to it)."""
+        self.weight_tile.tile.set_weights(weight)
+        self.grad_tile.tile.set_weights(torch.zeros_like(weight))
+        self.hidden_weight.zero_()
+
     def buffer(self) -> Tensor:
         """``H`` in weight units, shaped like ``W`` (out x in)."""
         return self.hidden_weight.T.clone()

@@ -296,6 +296,9 @@ def test_rlv2_reads_w_plus_gamma_p() -> None:
     sim.grad_tile.tile.set_weights(p)
     x = torch.tensor([[1.0, -2.0, 0.5, 3.0]])
     assert torch.allclose(layer(x), x @ (w + 0.5 * p).T, atol=1e-5)
+    assert torch.allclose(sim.get_weights(), w + 0.5 * p, atol=1e-6)
+    sim.set_weights(w)  # sets W and clears P: the network computes with exactly w
+    assert torch.allclose(layer(x), x @ w.T, atol=1e-5)
 
 
 # --- learning ---------------------------------------------------------------------------------
