@@ -175,7 +175,9 @@ def check_device(
     report = ContractReport(device.name)
     check_device_record(device)
     check_pickles(device, f"{device.name} (Device record)")
-    report.results["response"] = type(check_response(device, params)).__name__
+    response = check_response(device, params)
+    check_pickles(response, f"{device.name} (response)")
+    report.results["response"] = type(response).__name__
     built = device.build(**params)
     check_pickles(built, f"{device.name} (built aihwkit config)")
     report.results["aihwkit_device"] = type(built).__name__
