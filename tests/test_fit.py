@@ -323,3 +323,19 @@ def test_traces_command_pulses_any_device_spec(tmp_path):
         assert set(steps.direction[steps.device == device]) == {1, -1}
     bad = CliRunner().invoke(cli, ["traces", "no-such-device", str(path)])
     assert bad.exit_code == 2 and "unknown device" in bad.output
+
+
+@pytest.mark.slow
+def test_fitted_distribution_installs_and_passes_its_own_test(ecram_csv, tmp_path):
+    from site_install import pip_install_editable, python_with_site, run_pytest
+
+    out = tmp_path / "lab-ecram"
+    result = CliRunner().invoke(cli, ["fit", str(ecram_csv), "--name", "lab-ecram", "--out", out])
+    assert result.exit_code == 0, result.output
+    site = tmp_path / "site"
+    assert pip_install_editable(out, site).returncode == 0
+    code = "from aimc_plugins.cli import cli; cli(['devices', '--json'])"
+    listed = python_with_site(site, code, out)
+    assert "lab-ecram" in [row["name"] for row in json.loads(listed.stdout)]
+    tested = run_pytest(site, out)
+    assert tested.returncode == 0, tested.stdout[-3000:]

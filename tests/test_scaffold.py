@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from site_install import pip_install_editable, python_with_site, run_pytest
 
 from aimc_plugins.cli import cli
 from aimc_plugins.scaffold import ScaffoldError, new_plugin, plugin_names, render
 
 REPO = Path(__file__).resolve().parents[1]
 RUFF = Path(sys.executable).with_name("ruff")
-PIP_INSTALL = (sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation")
 
 
 def test_names_derive_from_one_name():
@@ -66,30 +66,15 @@ def test_generated_code_is_ruff_clean(tmp_path):
         assert done.returncode == 0, done.stdout + done.stderr
 
 
-def _python_with_site(site: Path, code: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Run ``code`` with ``site`` processed as a site directory (its ``.pth`` files included,
-    which is how an editable install hooks in), as site-packages would be."""
-    prelude = f"import site, sys; site.addsitedir({str(site)!r}); "
-    return subprocess.run(
-        [sys.executable, "-c", prelude + code], cwd=cwd, capture_output=True, text=True
-    )
-
-
 def test_new_plugin_installs_appears_and_passes_its_own_tests(tmp_path):
-    """The issue's acceptance test. ``pip install -e`` goes into a throwaway ``--target`` folder,
-    never into this environment's site-packages; the subprocesses treat that folder as a site
-    directory."""
+    """The issue's acceptance test (installation: see :mod:`site_install`)."""
     result = CliRunner().invoke(cli, ["new-plugin", "lab-kit", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     target = tmp_path / "lab-kit"
     site = tmp_path / "site"
-    install = subprocess.run(
-        [*PIP_INSTALL, "--target", str(site), "-e", str(target)],
-        capture_output=True,
-        text=True,
-    )
+    install = pip_install_editable(target, site)
     assert install.returncode == 0, install.stderr
-    listed = _python_with_site(
+    listed = python_with_site(
         site,
         "from aimc_plugins.cli import cli; cli(['plugins', '--json'])",
         cwd=tmp_path,
@@ -98,17 +83,13 @@ def test_new_plugin_installs_appears_and_passes_its_own_tests(tmp_path):
     assert rows["lab_kit"]["status"] == "ok", rows.get("lab_kit")
     assert rows["lab_kit"]["distribution"] == "lab-kit"
     assert {"register_devices", "register_optimizers"} <= set(rows["lab_kit"]["hooks"])
-    tested = _python_with_site(
-        site,
-        "import pytest; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests']))",
-        cwd=target,
-    )
+    tested = run_pytest(site, target)
     assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-2000:]
     assert "4 passed" in tested.stdout
     # editable: a change to the source is what the installed plugin runs
     device_py = target / "lab_kit" / "device.py"
     device_py.write_text(device_py.read_text().replace('"tau", 0.7', '"tau", 0.55'))
-    shown = _python_with_site(
+    shown = python_with_site(
         site,
         "from aimc_plugins import plugins; "
         "print(plugins.devices()['lab-kit-device'].parameters[0].default)",
