@@ -111,7 +111,7 @@ def _mixed_precision(
     devices: Sequence[Any],
     lr: float,
     granularity: float,
-    transfer_every: float,
+    transfer_every: int,
     n_x_bins: int,
     n_d_bins: int,
 ) -> TrainingSetup:
