@@ -38,7 +38,6 @@ from aimc_plugins.builtin.aihwkit_presets import preset_device_classes
 from aimc_plugins.cli import cli
 from aimc_plugins.fit import (
     FitError,
-    FittedResponse,
     TraceError,
     Traces,
     fit_steps,
@@ -46,8 +45,8 @@ from aimc_plugins.fit import (
     write_traces,
 )
 from aimc_plugins.fit.generate import measurement_config, pulse_traces
+from aimc_plugins.fit.recovery import recover
 from aimc_plugins.fit.traces import parse_rows
-from aimc_plugins.preset_response import response_of
 from aimc_plugins.testing import check_device
 
 PRESETS = ["ReRamSB", "EcRam", "EcRamMO", "Capacitor", "Idealized", "GokmenVlasov", "ReRamES"]
@@ -56,7 +55,6 @@ NOISE_FREE_TOLERANCE = 0.02
 NOISY_FLOOR, NOISY_SE = 0.02, 4.0
 LOW_NOISE_TOLERANCE = 0.03
 ACCURACY_MARGIN = {"EcRam": 0.05, "Capacitor": 0.05, "ReRamSB": 0.08}
-INNER = 0.9
 RUFF = Path(sys.executable).with_name("ruff")
 
 
@@ -65,25 +63,9 @@ def preset(name: str):
 
 
 @cache
-def fitted(name: str, c2c: bool, dtod: bool) -> FittedResponse:
-    config = measurement_config(preset(name), c2c=c2c, dtod=dtod)
-    traces = pulse_traces(config, devices=1024, ramps=8, pulses_per_ramp=100)
-    return fit_steps(traces.steps(), name)
-
-
-def step_errors(fit: FittedResponse, name: str):
-    """Per direction: |fitted - preset| step and the fit's standard error, both relative to the
-    preset's peak step, on the inner part of the fitted range."""
-    truth = response_of(preset(name))
-    centre, half = (fit.w_min + fit.w_max) / 2, (fit.w_max - fit.w_min) / 2 * INNER
-    w = np.linspace(centre - half, centre + half, 801)
-    true_up, true_down = truth.evaluate(w)
-    peak = truth.step * max(true_up.max(), true_down.max())
-    out = []
-    for q, se, q_true in ((fit.q_up, fit.se_up, true_up), (fit.q_down, fit.se_down, true_down)):
-        error = np.abs(fit.dw_min * np.interp(w, fit.nodes, q) - truth.step * q_true) / peak
-        out.append((error, fit.dw_min * np.interp(w, fit.nodes, se) / peak))
-    return out
+def fitted(name: str, c2c: bool, dtod: bool):
+    """The fit of 1024 devices x 800 pulses of preset ``name``, and its step errors."""
+    return recover(preset(name), name, c2c=c2c, dtod=dtod)
 
 
 # --- the CSV format ---------------------------------------------------------------------------
@@ -158,27 +140,27 @@ def test_range_without_zero_is_refused():
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_noise_free_traces_recover_the_preset_within_2_percent(name):
-    fit = fitted(name, c2c=False, dtod=False)
-    worst = max(float(error.max()) for error, _ in step_errors(fit, name))
+    fit, errors = fitted(name, c2c=False, dtod=False)
+    worst = max(float(e.error.max()) for e in errors)
     assert worst <= NOISE_FREE_TOLERANCE, worst
     assert fit.c2c_noise < 0.02 and fit.dw_min_dtod < 0.01
 
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_noisy_traces_recover_the_preset_within_the_fits_own_uncertainty(name):
-    fit = fitted(name, c2c=True, dtod=False)
-    for error, se in step_errors(fit, name):
-        excess = error - (NOISY_FLOOR + NOISY_SE * se)
-        assert excess.max() <= 0.0, (float(error.max()), float(se.max()))
+    fit, errors = fitted(name, c2c=True, dtod=False)
+    for e in errors:
+        excess = e.error - (NOISY_FLOOR + NOISY_SE * e.se)
+        assert excess.max() <= 0.0, (float(e.error.max()), float(e.se.max()))
     if name in LOW_NOISE:
-        worst = max(float(error.max()) for error, _ in step_errors(fit, name))
+        worst = max(float(e.error.max()) for e in errors)
         assert worst <= LOW_NOISE_TOLERANCE, worst
         assert fit.c2c_noise == pytest.approx(preset(name).dw_min_std, rel=0.1)
 
 
 @pytest.mark.parametrize("name", ["EcRam", "Capacitor", "Idealized", "GokmenVlasov", "EcRamMO"])
 def test_device_to_device_spread_of_the_step_is_recovered(name):
-    fit = fitted(name, c2c=True, dtod=True)
+    fit, _ = fitted(name, c2c=True, dtod=True)
     config = preset(name)
     assert fit.dw_min_dtod == pytest.approx(config.dw_min_dtod, abs=0.03)
     assert fit.c2c_noise == pytest.approx(config.dw_min_std, rel=0.1)
@@ -292,7 +274,7 @@ def _compare_training(name: str) -> None:
     from aimc_plugins.adapter import adapt
 
     measured = measurement_config(preset(name), c2c=True, dtod=True)
-    fit = fitted(name, c2c=True, dtod=True)
+    fit, _ = fitted(name, c2c=True, dtod=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         device = adapt(fit.response_device().validated()).device
