@@ -96,6 +96,21 @@ def test_families_without_an_exact_shift_are_refused_or_left_alone() -> None:
         build_setup(["Capacitor"], "rl", {"zero_shift": "require"})
 
 
+def test_rl_zero_shifts_every_registered_device_it_can() -> None:
+    """Across presets and plugin devices: whatever rl's 'auto' shift did, the residual device
+    aihwkit simulates has its symmetric point at 0 (measured), unless it says it could not."""
+    shifted = 0
+    for name in plugins.devices():
+        setup = build_setup([name], "rl")
+        if "unshifted" in setup.description:
+            continue
+        residual = setup.rpu_config.device.unit_cell_devices[0]
+        span = residual.w_max - residual.w_min
+        assert abs(measured_symmetric_point(residual, pulses=1000)) < 0.01 * span, name
+        shifted += 1
+    assert shifted >= 5
+
+
 # --- building and configs ---------------------------------------------------------------------
 
 
