@@ -167,10 +167,20 @@ def _rlv2(
 
 RLV2_N_READS = Param(
     N_READS.name,
-    1000000,
-    "columns of P read into the buffer per transfer event, cycling; capped at the layer's "
-    "input size (the default: all of P every event, as in the paper)",
-    low=1,
+    0,
+    "columns of P read into the buffer per transfer event, cycling; 0: all of them every event, "
+    "as in the paper",
+    low=0,
+)
+RLV2_BETA = Param(
+    BETA.name,
+    0.1,
+    "rate of the decaying buffer, H <- (1 - beta) H + beta P: a filter rate, not a transfer "
+    "rate (W moves by single pulses). Handed to the torch optimizer as its lr, as aihwkit's "
+    "transfer compounds do",
+    low=0.0,
+    low_inclusive=False,
+    high=1.0,
 )
 
 
@@ -205,7 +215,7 @@ def register_optimizers(register: Callable[[Optimizer], None]) -> None:
             "transfer rule in Python over aihwkit's compiled tiles (TorchTransferTile).",
             parameters=(
                 ALPHA,
-                BETA,
+                RLV2_BETA,
                 Param(GAMMA.name, 0.4, GAMMA.help, low=0.0),
                 TRANSFER_EVERY,
                 RLV2_N_READS,

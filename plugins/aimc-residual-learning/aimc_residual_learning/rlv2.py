@@ -38,7 +38,8 @@ class RLv2Compound(ChoppedTransferCompound):
 
     Of its fields RLv2 uses ``unit_cell_devices`` (``[P's device, W's device]``), ``fast_lr``
     (alpha), ``gamma``, ``transfer_every`` (in mini-batches), ``n_reads_per_transfer`` (columns
-    per transfer event), ``buffer_granularity`` (threshold in units of ``W``'s granularity),
+    per transfer event; 0, or more than the layer has: all), ``buffer_granularity`` (threshold
+    in units of ``W``'s granularity),
     ``transfer_forward`` (how ``P`` is read, read noise included) and ``transfer_update``
     (``desired_bl`` = most pulses per element and transfer).
     """
@@ -130,7 +131,8 @@ class RLv2SimulatorTile(TransferSimulatorTile):
     def _transfer(self, like: Tensor) -> None:
         """One transfer event over the next ``n_reads_per_transfer`` columns."""
         cfg = self.device_config
-        n_cols = min(max(int(cfg.n_reads_per_transfer), 1), self.t_in_size)
+        n_reads = int(cfg.n_reads_per_transfer)
+        n_cols = self.t_in_size if n_reads <= 0 else min(n_reads, self.t_in_size)
         cols = (self.next_column + torch.arange(n_cols)) % self.t_in_size
         self.next_column = int(cols[-1] + 1) % self.t_in_size
         one_hot = torch.eye(self.t_in_size, dtype=like.dtype, device=like.device)[cols]
