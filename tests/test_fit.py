@@ -7,10 +7,11 @@ Tolerances (measured with 1024 devices x 800 pulses, the sizes used here):
   fitted range, relative to the preset's peak step. Noise-free traces: within 2% (measured at
   most 0.96%, ReRamES's steep exponential; 0.02% or less for the others). With the preset's
   cycle-to-cycle noise: within 2% plus 4 of the fit's own standard errors, pointwise (the noise
-  is the limit: measured 2.6% for ReRamSB, c2c 3.75; 3.8% for ReRamES, c2c 5.0; 2.3% for
-  EcRamMO, c2c 2.0); for presets with c2c 0.3 also within 3% outright (measured 0.25-0.49%).
+  is the limit: measured 2.6-3.6% for ReRamSB, c2c 3.75; 3.8-3.9% for ReRamES, c2c 5.0;
+  1.2-2.3% for EcRamMO, c2c 2.0); for presets with c2c 0.3 also within 3% outright (measured
+  0.2-0.65%). ``python -m aimc_plugins.fit.recovery`` prints these figures.
 - cycle-to-cycle noise within 10% of the preset's (measured 0.299-0.314 for 0.3, 1.94 for 2.0;
-  the strongest, 3.75 and 5.0, come out 10% and 2% low: steps clipped at the bounds);
+  the strongest, 3.75 and 5.0, come out 8-11% and 2-5% low: steps clipped at the bounds);
   ``dw_min_dtod`` within 0.03 of the preset's (measured 0.102 / 0.105 / 0.302 / 0.296 / 0.105
   for EcRam 0.1, Capacitor 0.1, Idealized 0.3, GokmenVlasov 0.3, EcRamMO 0.1).
 - training: digits-mlp, Analog SGD lr 0.1, 2 epochs, seeds 0 and 1: the mean accuracy with the
