@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 TEMPLATE_ROOT = "templates/plugin"
 PACKAGE_DIR = "package"  # the template folder renamed to the plugin's import name
@@ -69,7 +73,7 @@ def _template_files() -> list[tuple[str, str]]:
     root = resources.files("aimc_plugins").joinpath(TEMPLATE_ROOT)
     found: list[tuple[str, str]] = []
 
-    def walk(node, prefix: str) -> None:
+    def walk(node: Traversable, prefix: str) -> None:
         for child in sorted(node.iterdir(), key=lambda c: c.name):
             path = f"{prefix}{child.name}"
             if child.is_dir():

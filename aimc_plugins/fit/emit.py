@@ -9,6 +9,7 @@ The module and the distribution come from templates (``aimc_plugins/templates/fi
 from __future__ import annotations
 
 import pprint
+from collections.abc import Iterable
 from pathlib import Path
 from string import Template
 
@@ -25,7 +26,7 @@ def _template(relative: str) -> Template:
     return Template(path.read_text(encoding="utf-8"))
 
 
-def _literal(values) -> str:
+def _literal(values: Iterable[float]) -> str:
     """A tuple literal, one value per line (as ruff format would lay it out)."""
     body = "".join(f"    {float(v)!r},\n" for v in values)
     return f"(\n{body})"
@@ -80,6 +81,7 @@ def write_module(fit: FittedResponse, path: Path, source: str) -> Path:
 
 
 def distribution_names(fit: FittedResponse) -> PluginNames:
+    """The distribution, module and entry-point names of a fitted device's plugin."""
     return plugin_names(fit.name)
 
 

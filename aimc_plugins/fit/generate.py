@@ -25,7 +25,9 @@ WRITE_NOISE_FIELDS = ("write_noise_std",)
 DTOD_FIELDS = tuple(f for f in NOISE_FIELDS if f not in C2C_FIELDS + WRITE_NOISE_FIELDS)
 
 
-def measurement_config(config: Any, c2c: bool = True, dtod: bool = True, write_noise: bool = False):
+def measurement_config(
+    config: Any, c2c: bool = True, dtod: bool = True, write_noise: bool = False
+) -> Any:
     """A copy of ``config`` with the chosen non-idealities zeroed (drift terms always are)."""
     off = [] if c2c else list(C2C_FIELDS)
     off += [] if write_noise else list(WRITE_NOISE_FIELDS)

@@ -78,7 +78,9 @@ class Traces:
     devices: tuple[str, ...]
     quantity: str = "weight"  # or "conductance"
 
-    def weights(self, g_ref: float | None = None, g_scale: float | None = None) -> tuple:
+    def weights(
+        self, g_ref: float | None = None, g_scale: float | None = None
+    ) -> tuple[np.ndarray, str]:
         """``(weights, mapping text)``: reads as weights (conductances mapped, see the module)."""
         if self.quantity == "weight":
             return self.value, "weights as given"
