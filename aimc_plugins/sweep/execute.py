@@ -9,11 +9,16 @@ Why ``spawn`` workers: aihwkit's compiled core and torch's thread pools are not 
 
 Why threads per worker: torch uses every core by default; ``N`` workers each doing so
 oversubscribe the machine and run slower together than alone. Each worker gets
-``cores // N`` torch threads, so the total never exceeds the cores.
+``cores // N`` threads, so the total never exceeds the cores. torch's own pool is set with
+``torch.set_num_threads``, but aihwkit's compiled core ships its *own* OpenMP and OpenBLAS, which
+read ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` once when loaded: workers are therefore
+started with those set (:func:`_thread_environment`). Without it, two workers on two cores ran
+each run three times slower than one worker alone (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue as queue_module
 import types
@@ -39,6 +44,25 @@ def available_cores() -> int:
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
     """torch threads for each of ``workers`` so that together they use at most the cores."""
     return max(1, (cores or available_cores()) // max(1, workers))
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _thread_environment(threads: int) -> Iterator[None]:
+    """Thread-count variables set while worker processes are started (they inherit the
+    environment), then restored: the parent's own libraries are loaded already."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def in_process_plugins() -> tuple[list[str], list[str]]:
@@ -139,15 +163,17 @@ def run_pool(
     context = multiprocessing.get_context("spawn")
     events = context.Queue() if on_epoch is not None else None
     modules, _ = in_process_plugins()
+    threads = threads or threads_per_worker(workers)
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(threads or threads_per_worker(workers), modules, events),
+        initargs=(threads, modules, events),
     )
-    futures: dict[Future[RunOutcome], RunSpec] = {
-        pool.submit(_pool_task, spec, accelerator): spec for spec in specs
-    }
+    with _thread_environment(threads):  # workers are spawned as tasks are submitted
+        futures: dict[Future[RunOutcome], RunSpec] = {
+            pool.submit(_pool_task, spec, accelerator): spec for spec in specs
+        }
     pending = set(futures)
     try:
         while pending:
@@ -213,17 +239,20 @@ def run_dask(
     modules, _ = in_process_plugins()
     cluster = None
     if target.address:
+        # A remote worker runs one task per Dask thread: one torch thread each (start remote
+        # workers with OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 for aihwkit's own pools).
         client = Client(target.address)
-        threads = 1  # a remote worker runs one task per Dask thread: one torch thread each
+        threads = 1
     else:
-        cluster = LocalCluster(
-            n_workers=target.workers,
-            threads_per_worker=1,
-            processes=target.processes,
-            dashboard_address=None,
-        )
-        client = Client(cluster)
         threads = threads_per_worker(target.workers) if target.processes else 1
+        with _thread_environment(threads):
+            cluster = LocalCluster(
+                n_workers=target.workers,
+                threads_per_worker=1,
+                processes=target.processes,
+                dashboard_address=None,
+            )
+        client = Client(cluster)
     try:
         futures = {
             client.submit(_dask_task, spec, accelerator, threads, modules, pure=False): spec
