@@ -132,7 +132,7 @@ def test_soft_bounds_device_has_the_papers_steps() -> None:
     for sign in (-1.0, 1.0):  # the tile subtracts lr * d x^T: d = -1 is one pulse up
         tile = AnalogTile(1, 1, config)
         tile.set_weights(torch.zeros(1, 1))
-        tile.set_learning_rate(spec.dw_min)
+        tile.set_learning_rate(10 * spec.dw_min)  # one pulse slot: exactly one pulse
         tile.update(torch.ones(1, 1), torch.full((1, 1), sign))
         steps.append(float(tile.get_weights()[0].flatten()[0]))
     assert steps[0] == pytest.approx(spec.dw_min * (1 + c), rel=1e-3)

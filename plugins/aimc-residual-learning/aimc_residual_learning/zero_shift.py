@@ -189,7 +189,10 @@ def measured_symmetric_point(device: Any, pulses: int = 4000) -> float:
     )
     tile = AnalogTile(1, 1, config)
     tile.set_weights(torch.zeros(1, 1))
-    tile.set_learning_rate(quiet.dw_min)
+    # With one pulse slot (desired_bl=1) and a learning rate well above the step, every update is
+    # exactly one pulse; at lr = dw_min a device whose granularity is not dw_min would pulse
+    # only with some probability, and the walk would be noisy.
+    tile.set_learning_rate(10 * quiet.dw_min)
     x = torch.ones(1, 1)
     trace = []
     for i in range(pulses):
