@@ -39,7 +39,6 @@ from __future__ import annotations
 import ast
 import difflib
 import itertools
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -66,8 +65,6 @@ SPEC_KEYS = (
 ENTRY_KEYS = ("name", "params", "grid", "label")
 SCALE_KEYS = ("epochs", "seeds", "options", "periphery")
 
-_CALL = re.compile(r"^\s*([^()\s][^()]*?)\s*(?:\((.*)\))?\s*$", re.DOTALL)
-
 
 class SpecError(ValueError):
     """A sweep spec that cannot be run as written."""
@@ -81,18 +78,15 @@ def _literal(text: str) -> Any:
 
 
 def parse_call(text: str) -> tuple[str, dict[str, Any]]:
-    """``"power(tau=0.7, g=0.5)"`` -> ``("power", {"tau": 0.7, "g": 0.5})``."""
-    match = _CALL.match(text)
-    if not match:
-        raise SpecError(f"cannot read {text!r}: expected NAME or NAME(key=value, ...)")
-    name, inner = match.group(1), match.group(2)
-    params: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in (inner or "").split(","))):
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip():
-            raise SpecError(f"cannot read {part!r} in {text!r}: expected key=value")
-        params[key.strip()] = _literal(value.strip())
-    return name, params
+    """``"power(tau=0.7, g=0.5)"`` -> ``("power", {"tau": 0.7, "g": 0.5})``, read the one way
+    every device name is read (:mod:`aimc_plugins.device_spec`), as a spec error."""
+    from aimc_plugins.device_spec import DeviceSpecError, parse_device_spec
+
+    try:
+        parsed = parse_device_spec(text)
+    except DeviceSpecError as exc:
+        raise SpecError(str(exc)) from None
+    return parsed.name, dict(parsed.params)
 
 
 def _check_keys(where: str, given: Iterable[str], known: Sequence[str]) -> None:
