@@ -51,7 +51,11 @@ def parse_device_spec(text: str) -> DeviceSpec:
         call = ast.parse(f"_({args})", mode="eval").body
     except SyntaxError as exc:
         raise DeviceSpecError(f"cannot parse the parameters of {text!r}: {exc.msg}") from None
-    assert isinstance(call, ast.Call)
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "_"):
+        # e.g. "power(g=1), exp(g=1)" parses as a tuple, "power(g=1)(g=2)" as a nested call
+        raise DeviceSpecError(
+            f"cannot parse device {text!r}: expected one NAME(key=value, ...), one device a spec"
+        )
     if call.args:
         raise DeviceSpecError(
             f"device {text!r}: parameters must be named, as in {name}(tau=0.7); "

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import keyword
 
-from aimc_plugins.device_spec import DeviceSpecError, parse_device_spec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aimc_plugins.device_spec import DeviceSpec, DeviceSpecError, parse_device_spec
 
 
 def test_plain_name():
@@ -42,3 +46,31 @@ def test_negative_and_scientific_values():
 def test_bad_specs(text, message):
     with pytest.raises(DeviceSpecError, match=message):
         parse_device_spec(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["power(g=1), exponential(g=1)", "power(tau=0.7)(g=1)", "power(g=1).x(g=3)"]
+)
+def test_anything_but_one_call_is_rejected_not_half_read(text):
+    with pytest.raises(DeviceSpecError, match="expected one NAME"):
+        parse_device_spec(text)
+
+
+_values = st.one_of(
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.booleans(),
+    st.text(max_size=12),
+)
+
+
+@given(
+    name=st.from_regex(r"[A-Za-z][A-Za-z0-9_\-]{0,15}", fullmatch=True),
+    params=st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), _values),
+)
+def test_spec_text_round_trips(name, params):
+    """Whatever str() of a spec writes, the parser reads back the same (commas and quotes in
+    strings included)."""
+    params = {k: v for k, v in params.items() if not keyword.iskeyword(k)}
+    spec = DeviceSpec(name, params)
+    assert parse_device_spec(str(spec)) == spec
