@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,7 +22,13 @@ from typing import Any
 from aimc_plugins import plugins
 from aimc_plugins.periphery import DEFAULT_PROFILE, apply_profile
 from aimc_plugins.records import RunConfig, TrainingSetup
-from aimc_plugins.resolve import DIGITAL_DEVICE, PRESET_OPTIMIZER, build_setup, is_preset
+from aimc_plugins.resolve import (
+    DIGITAL_DEVICE,
+    PRESET_OPTIMIZER,
+    build_setup,
+    is_preset,
+    optimizer_setup,
+)
 
 DONE, FAILED, DIVERGED = "done", "failed", "diverged"
 FINISHED = (DONE, FAILED, DIVERGED)
@@ -139,13 +146,13 @@ def build_run_setup(spec: RunSpec) -> TrainingSetup:
     config around them, and the periphery profile applied last (so every device and
     optimizer sits behind the same periphery)."""
     name = spec.device_name or spec.device
-    if spec.optimizer == PRESET_OPTIMIZER or name == DIGITAL_DEVICE or not spec.device_params:
+    if spec.optimizer == PRESET_OPTIMIZER or name == DIGITAL_DEVICE:
         devices = [] if name == DIGITAL_DEVICE else [name]
         setup = build_setup(devices, spec.optimizer, spec.params)
     else:
         device = plugins.lookup(plugins.devices, name, "device").build(**spec.device_params)
         record = plugins.lookup(plugins.optimizers, spec.optimizer, "optimizer")
-        setup = record.build([device] * max(record.n_devices, 1), **spec.params)
+        setup = optimizer_setup(record, [device], spec.params)
     return replace(setup, rpu_config=apply_profile(setup.rpu_config, spec.periphery))
 
 
@@ -157,7 +164,7 @@ def validate(specs: Sequence[RunSpec]) -> None:
         key = json.dumps({**spec.config(), "seed": 0}, sort_keys=True, default=str)
         if key not in seen:
             seen.add(key)
-            plugins.lookup(plugins.recipes, spec.recipe, "recipe")
+            plugins.lookup(plugins.recipes, spec.recipe, "recipe").check_options(spec.options)
             build_run_setup(spec)
 
 
@@ -188,22 +195,36 @@ def run_one(spec: RunSpec, show_progress: bool = False, accelerator: str = "cpu"
             versions=versions,
             duration_s=time.perf_counter() - start,
         )
-    final = dict(result.final)
-    history = tuple(dict(h) for h in result.history)
-    diverged = any(_is_nan(v) for h in (final, *history) for v in h.values())
+    final = _plain_metrics(result.final)
+    history = tuple(_plain_metrics(h) for h in result.history)
+    diverged = any(_not_finite(v) for h in (final, *history) for v in h.values())
     return RunOutcome(
         spec,
         DIVERGED if diverged else DONE,
         history,
         final,
-        error="metrics became NaN (diverged)" if diverged else "",
+        error="metrics became NaN or infinite (diverged)" if diverged else "",
         versions=versions,
         duration_s=time.perf_counter() - start,
     )
 
 
-def _is_nan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)
+def _plain_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Numbers as Python floats (ints kept), so numpy or torch scalars a plugin recipe returns
+    store, compare and print like any other metric."""
+    plain = {}
+    for key, value in metrics.items():
+        if hasattr(value, "item") and callable(value.item):
+            value = value.item()  # numpy and torch scalars
+        if isinstance(value, numbers.Real) and not isinstance(value, (bool, int)):
+            value = float(value)
+        plain[key] = value
+    return plain
+
+
+def _not_finite(value: Any) -> bool:
+    """NaN or infinite, whatever the number type (numpy and torch scalars included)."""
+    return isinstance(value, numbers.Real) and not math.isfinite(value)
 
 
 def run_all(specs: Sequence[RunSpec], show_progress: bool = True) -> list[RunOutcome]:

@@ -255,7 +255,9 @@ class Recipe:
     """A network, a dataset and a training loop.
 
     ``run(RunConfig) -> RunResult``. ``metric`` names the final metric a comparison ranks by;
-    ``higher_is_better`` says which way.
+    ``higher_is_better`` says which way. ``options`` is the schema of ``RunConfig.options``: a
+    sweep checks every run's options against it before training, and a recipe without a schema
+    accepts none (a typo never trains silently on a default).
     """
 
     name: str
@@ -265,7 +267,11 @@ class Recipe:
     default_epochs: int = 5
     metric: str = "test_accuracy"
     higher_is_better: bool = True
+    options: tuple[Param, ...] = ()
     plugin: str = ""
+
+    def check_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        return resolve_params(f"recipe {self.name!r} option", self.options, given)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -274,5 +280,6 @@ class Recipe:
             "dataset": self.dataset,
             "default_epochs": self.default_epochs,
             "metric": self.metric,
+            "options": [p.to_dict() for p in self.options],
             "plugin": self.plugin,
         }

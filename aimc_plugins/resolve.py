@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aimc_plugins import plugins
-from aimc_plugins.records import LR_DEFAULT, Param, TrainingSetup, resolve_params
+from aimc_plugins.records import LR_DEFAULT, Optimizer, Param, TrainingSetup, resolve_params
 
 PRESET_OPTIMIZER = "preset"
 DIGITAL_DEVICE = "floating point"  # the device column of an optimizer that takes no device
@@ -53,7 +53,14 @@ def build_setup(
     record = plugins.lookup(plugins.optimizers, optimizer, "optimizer")
     if record.n_devices == 0:
         return record.build([], **params)
-    built = [build_device(name) for name in devices]
+    return optimizer_setup(record, [build_device(name) for name in devices], params)
+
+
+def optimizer_setup(
+    record: Optimizer, built: Sequence[Any], params: Mapping[str, Any]
+) -> TrainingSetup:
+    """``record`` built around aihwkit device configs; one device serves every array."""
+    built = list(built)
     if record.n_devices and len(built) < record.n_devices:
         if len(built) == 1:
             built = built * record.n_devices  # one device for every array

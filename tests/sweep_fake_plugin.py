@@ -2,7 +2,8 @@
 outcome, so the sweep engine can be tested without minutes of aihwkit training.
 
 Metrics depend on the seed and the learning rate only. Options: ``epoch_seconds`` (sleep per
-epoch), ``diverge_seeds`` (seeds whose loss becomes NaN), ``fail_seeds`` (seeds that raise).
+epoch), ``diverge_seeds`` (seeds whose loss becomes NaN), ``overflow_seeds`` (seeds whose final
+loss is a numpy float32 infinity), ``fail_seeds`` (seeds that raise).
 """
 
 from __future__ import annotations
@@ -10,9 +11,17 @@ from __future__ import annotations
 import math
 import time
 
-from aimc_plugins import Recipe, RunConfig, RunResult, hookimpl, training
+import numpy as np
+
+from aimc_plugins import Param, Recipe, RunConfig, RunResult, hookimpl, training
 
 RECIPE = "fake-quick"
+OPTIONS = (
+    Param("epoch_seconds", 0.0, "sleep per epoch", low=0.0),
+    Param("diverge_seeds", (), "seeds whose loss becomes NaN"),
+    Param("overflow_seeds", (), "seeds whose final loss is infinite"),
+    Param("fail_seeds", (), "seeds that raise"),
+)
 
 
 def run(config: RunConfig) -> RunResult:
@@ -28,6 +37,8 @@ def run(config: RunConfig) -> RunResult:
             break
         accuracy = 0.5 + 0.1 * epoch * config.setup.lr + 0.01 * config.seed
         metrics = {"epoch": epoch, "train_loss": 1.0 / epoch, "test_accuracy": accuracy}
+        if config.seed in options.get("overflow_seeds", []) and epoch == epochs:
+            metrics["train_loss"] = np.float32("inf")
         history.append(metrics)
         training.notify_epoch(epoch, epochs, metrics)
     return RunResult(tuple(history), dict(history[-1]))
@@ -35,4 +46,12 @@ def run(config: RunConfig) -> RunResult:
 
 @hookimpl
 def register_recipes(register):
-    register(Recipe(name=RECIPE, run=run, description="instant fake recipe", default_epochs=2))
+    register(
+        Recipe(
+            name=RECIPE,
+            run=run,
+            description="instant fake recipe",
+            default_epochs=2,
+            options=OPTIONS,
+        )
+    )

@@ -71,6 +71,24 @@ def test_divergence_and_failure_are_recorded_and_the_sweep_goes_on(tmp_path, fak
         assert [o.spec.seed for o in run_sweep(runs, store, "t", retry).outcomes] == [2]
 
 
+def test_an_infinite_numpy_metric_counts_as_diverged(tmp_path, fake_recipe):
+    runs = fake_runs(seeds=2, options={"overflow_seeds": [0]})
+    with ResultsStore.in_folder(tmp_path) as store:
+        run_sweep(runs, store, "t", SERIAL)
+        by_seed = {o.spec.seed: o for o in store.outcomes()}
+    assert by_seed[0].status == DIVERGED and "infinite" in by_seed[0].error
+    assert math.isinf(by_seed[0].final["train_loss"])
+    assert by_seed[1].status == DONE
+
+
+def test_unknown_recipe_option_is_rejected_before_any_run(fake_recipe):
+    from aimc_plugins.compare import validate
+    from aimc_plugins.records import ParameterError
+
+    with pytest.raises(ParameterError, match="has no parameter 'diverge_seed'; did you mean"):
+        validate(fake_runs(options={"diverge_seed": [1]}))
+
+
 def test_training_loop_stops_on_a_nan_loss_and_reports_nan_metrics():
     import torch
     from torch import nn

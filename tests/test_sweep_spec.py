@@ -145,6 +145,13 @@ def test_parse_call_reads_literals_without_eval():
         parse_call("power(tau)")
 
 
+def test_a_device_written_with_or_without_its_defaults_is_one_run():
+    runs = plan("digits-mlp", ["power", "power(g=0.5)", "power(tau=0.7, g=0.5)"], ["sgd"], 1)
+    assert len(runs) == 1
+    assert runs[0].device_params["g"] == 0.5 and runs[0].device_params["tau"] == 0.7
+    assert len(plan("digits-mlp", ["power", "power(g=2)"], ["sgd"], 1)) == 2
+
+
 def test_run_id_is_stable_and_covers_the_whole_configuration():
     run = RunSpec("digits-mlp", "Idealized", "sgd", seed=0, epochs=2, params={"lr": 0.1})
     # A fixed value: changing how ids are computed would silently orphan every stored result.

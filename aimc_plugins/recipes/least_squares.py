@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from aimc_plugins.records import RunConfig, RunResult, TrainingSetup
+from aimc_plugins.records import Param, RunConfig, RunResult, TrainingSetup
 
 
 @dataclass(frozen=True)
@@ -330,6 +330,21 @@ def final_table(curves: Mapping[tuple, Curve]) -> list[dict[str, Any]]:
         std = math.sqrt(sum((v - mean) ** 2 for v in finals) / max(len(finals) - 1, 1))
         rows.append({"optimizer": name, "c": c, "final_loss": mean, "std": std, "n": len(finals)})
     return rows
+
+
+def options_schema() -> tuple[Param, ...]:
+    """The registered recipe's options: the small problem's sizes and noise, and the epoch
+    length."""
+    small = SMALL.problem
+    return (
+        Param("d_in", small.d_in, "inputs", low=1),
+        Param("d_out", small.d_out, "outputs", low=1),
+        Param("n_samples", small.n_samples, "samples in the data set", low=1),
+        Param("noise", small.noise, "standard deviation of the target noise", low=0.0),
+        Param("batch_size", small.batch_size, "mini-batch size", low=1),
+        Param("w_opt_std", small.w_opt_std, "standard deviation of W_opt's entries", low=0.0),
+        Param("steps_per_epoch", 500, "SGD steps per epoch", low=1),
+    )
 
 
 def problem_options(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -135,5 +135,7 @@ def _runner(name: str, build: Callable[[], nn.Module], batch_size: int) -> Calla
     return run
 
 
-run_fcn = _runner("mnist-fcn", build_fcn, batch_size=10)
-run_lenet = _runner("mnist-lenet", build_lenet, batch_size=8)
+FCN_BATCH = 10  # the paper's batch sizes
+LENET_BATCH = 8
+run_fcn = _runner("mnist-fcn", build_fcn, batch_size=FCN_BATCH)
+run_lenet = _runner("mnist-lenet", build_lenet, batch_size=LENET_BATCH)

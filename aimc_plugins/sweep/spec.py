@@ -344,9 +344,8 @@ def _device_runs(
         label = entry.label or entry.name
         return [(label, entry.name, {}, PRESET_OPTIMIZER, params, "")]
     device = plugins.lookup(plugins.devices, entry.name, "device")
-    device_params = (
-        resolve_params(f"device {entry.name!r}", device.parameters, given) if given else {}
-    )
+    # Always resolved, defaults included: "power" and "power(g=0.5)" (g's default) are one run.
+    device_params = resolve_params(f"device {entry.name!r}", device.parameters, given)
     label = device_label(entry.label or entry.name, given)
     runs = []
     for name, opt_given, opt_label in settings:
