@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from aimc_plugins.compare import DONE, RunOutcome
+from aimc_plugins.figures import pyplot
 from aimc_plugins.resolve import DIGITAL_DEVICE, PRESET_OPTIMIZER
 
 # Row kinds, in the colours the bar chart uses: aihwkit's presets beside plugin devices.
@@ -22,15 +23,6 @@ KIND_COLOURS = {
     "aihwkit preset device": "#17becf",
     "plugin device": "#d62728",
 }
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def device_kind(device_name: str, optimizer: str) -> str:
@@ -70,7 +62,7 @@ def _mean_std(curves: list[list[float]]) -> tuple[Any, Any, Any]:
 def plot_learning_curves(outcomes: Sequence[RunOutcome], metric: str, path: Path) -> Path:
     """One panel per optimizer, one line per device (mean over seeds, band of ± one standard
     deviation); the digital baseline is drawn dashed in every panel as the reference."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     groups = _curves(outcomes, metric)
@@ -113,7 +105,7 @@ def plot_learning_curves(outcomes: Sequence[RunOutcome], metric: str, path: Path
 def plot_final_bars(rows: Sequence[Any], path: Path) -> Path:
     """The final metric of every device x optimizer (mean ± std over seeds, ranked), coloured by
     where the device comes from, so aihwkit's presets and plugin devices stand side by side."""
-    plt = _pyplot()
+    plt = pyplot()
     shown = [r for r in rows if not math.isnan(r.mean)]
     height = max(2.5, 0.32 * len(shown) + 1.2)
     fig, ax = plt.subplots(figsize=(8, height))
@@ -207,7 +199,7 @@ def plot_responses(outcomes: Sequence[RunOutcome], path: Path) -> Path:
     """The response q+ (up) and q- (down) of every compared device against the weight, one
     panel per device: declared by the device where it can say, measured in the simulator
     otherwise (normalised to the largest step)."""
-    plt = _pyplot()
+    plt = pyplot()
     devices: dict[str, tuple[str, Mapping[str, Any], str]] = {}
     for outcome in outcomes:
         spec = outcome.spec

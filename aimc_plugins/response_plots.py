@@ -7,20 +7,12 @@ from pathlib import Path
 
 from aimc_plugins.characterize import Characterization
 from aimc_plugins.diagnostics import Diagnostics
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from aimc_plugins.figures import pyplot
 
 
 def plot_diagnostics(diag: Diagnostics, path: Path) -> Path:
     """Left: q+ and q-; right: F and G, each symmetric point marked with a vertical line."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     left.plot(diag.w, diag.q_up, label="q+ (up)")
     left.plot(diag.w, diag.q_down, label="q- (down)")
@@ -49,7 +41,7 @@ def plot_diagnostics(diag: Diagnostics, path: Path) -> Path:
 
 def plot_characterization(char: Characterization, path: Path) -> Path:
     """Declared q+- as lines, measured single-pulse steps as dots (with their spread if noisy)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axis = plt.subplots(figsize=(6, 4), constrained_layout=True)
     for label, declared, measured, spread in (
         ("up", char.declared_up, char.measured_up, char.spread_up),

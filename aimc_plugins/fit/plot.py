@@ -15,10 +15,9 @@ SCATTER_POINTS = 4000  # raw steps drawn per direction: enough to show the sprea
 def plot_fit(fit: FittedResponse, steps: Steps, path: Path, seed: int = 0) -> Path:
     """Left: up steps, right: down steps (as magnitudes), each with a sample of raw steps, the
     bin means with their standard errors, and the fitted ``dw_min q(w)`` with a 2-SE band."""
-    import matplotlib
+    from aimc_plugins.figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)

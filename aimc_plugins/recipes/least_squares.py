@@ -415,10 +415,9 @@ def write_tables(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
 def plot_curves(curves: Mapping[tuple, Curve], path: Path) -> Path:
     """Excess loss against steps, one log-scale panel per asymmetry, mean over seeds; reference
     (expected-dynamics) curves dashed in their optimizer's colour."""
-    import matplotlib
+    from aimc_plugins.figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     cs = sorted({c for _, c, _ in curves})
     names = list(dict.fromkeys(name for name, _, _ in curves))
