@@ -22,9 +22,15 @@ class UnsupportedDevice(TypeError):
     """No response derivation exists for this aihwkit device class."""
 
 
-def _scales(device: Any) -> tuple[float, float]:
-    up_down = float(device.up_down)
+def step_scales(up_down: float) -> tuple[float, float]:
+    """Up and down step relative to ``dw_min`` for aihwkit's ``up_down``, as the compiled core
+    applies it (only the smaller direction shrinks; see the module doc)."""
+    up_down = float(up_down)
     return 1.0 + min(up_down, 0.0), 1.0 - max(up_down, 0.0)
+
+
+def _scales(device: Any) -> tuple[float, float]:
+    return step_scales(device.up_down)
 
 
 def _constant(value: float, w: np.ndarray) -> np.ndarray:

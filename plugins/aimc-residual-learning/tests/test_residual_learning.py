@@ -49,6 +49,17 @@ def _devices() -> dict[str, Any]:
         "pow step": PowStepDevice(
             w_max=1, w_min=-1, dw_min=0.01, up_down=0.2, pow_gamma=2.0, pow_gamma_dtod=0.0
         ),
+        # pow_up_down: aihwkit's core shortens only one exponent (not gamma (1 +- b) both ways)
+        "pow step, exponent bias": PowStepDevice(
+            w_max=1,
+            w_min=-1,
+            dw_min=0.01,
+            up_down=-0.1,
+            pow_gamma=2.5,
+            pow_gamma_dtod=0.0,
+            pow_up_down=0.3,
+            pow_up_down_dtod=0.0,
+        ),
         "piecewise": PiecewiseStepDevice(
             w_max=1,
             w_min=-1,
