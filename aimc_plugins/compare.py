@@ -195,6 +195,7 @@ def run_one(spec: RunSpec, show_progress: bool = False, accelerator: str = "cpu"
             versions=versions,
             duration_s=time.perf_counter() - start,
         )
+    versions["deterministic"] = determinism(accelerator)
     final = _plain_metrics(result.final)
     history = tuple(_plain_metrics(h) for h in result.history)
     diverged = any(_not_finite(v) for h in (final, *history) for v in h.values())
@@ -207,6 +208,19 @@ def run_one(spec: RunSpec, show_progress: bool = False, accelerator: str = "cpu"
         versions=versions,
         duration_s=time.perf_counter() - start,
     )
+
+
+def determinism(accelerator: str) -> str:
+    """``yes`` when this process's runs repeat bitwise from their seed, else ``no: why``
+    (stored with every run, so a table built from unseeded runs says so)."""
+    from aimc_plugins.simulator_seed import status
+
+    seeded, reason = status()
+    if not seeded:
+        return f"no: aihwkit's generators are unseeded ({reason})"
+    if accelerator != "cpu":
+        return "no: aihwkit's CUDA generators are seeded on the device, not from the run's seed"
+    return "yes"
 
 
 def _plain_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from aimc_plugins.records import RunConfig, RunResult, TrainingSetup
+from aimc_plugins.simulator_seed import seed_simulator
 
 Batches = Callable[[], "torch.utils.data.DataLoader"]
 EpochCallback = Callable[[int, int, dict[str, float]], None]
@@ -64,10 +65,14 @@ def check_accelerator(name: str) -> str:
     return name
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int) -> bool:
+    """Seed Python, numpy, torch and aihwkit's compiled generators; call it before building
+    analog layers. Returns whether aihwkit's generators could be seeded (see
+    :mod:`aimc_plugins.simulator_seed`): without that, analog runs do not repeat bitwise."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    return seed_simulator(seed)
 
 
 def to_analog(model: nn.Module, setup: TrainingSetup) -> nn.Module:

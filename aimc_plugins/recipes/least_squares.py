@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from aimc_plugins.records import Param, RunConfig, RunResult, TrainingSetup
+from aimc_plugins.training import seed_everything
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def train_aihwkit(
     from aihwkit.nn import AnalogLinear
     from aihwkit.optim import AnalogSGD
 
-    torch.manual_seed(seed)
+    seed_everything(seed)
     d_out, d_in = data.w_opt.shape
     layer = AnalogLinear(
         d_in, d_out, bias=False, rpu_config=_ideal_periphery(setup.rpu_config, max_bl)
