@@ -121,9 +121,10 @@ def _slot_offset(path: str, symbol: str) -> int | None:
         data = handle.read()
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         raise ValueError("not a little-endian 64-bit ELF file")
-    shoff, = struct.unpack_from("<Q", data, 0x28)
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
     shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
-    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    header = "<IIQQQQIIQQ"  # Elf64_Shdr
+    sections = [struct.unpack_from(header, data, shoff + i * shentsize) for i in range(shnum)]
     for _name, kind, _flags, _addr, offset, size, link, _info, _align, entsize in sections:
         if kind != 4 or not entsize:  # SHT_RELA
             continue
