@@ -27,7 +27,9 @@ the layer's input size to match the paper exactly.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aimc_plugins.records import Param, ParameterError
@@ -57,13 +59,27 @@ TRANSFER_EVERY = Param(
     low=0.0,
     low_inclusive=False,
 )
+ALL_COLUMNS = 1 << 24
+"""What ``n_reads_per_transfer = 0`` is handed to aihwkit as: more columns than any tile has.
+aihwkit 1.1.0's compiled ``TransferCompound`` reads ``min(n_reads_per_transfer, columns)``
+columns per transfer (measured: 100 reads on a 4-column tile write each column once), so one
+shared config transfers every column of every tile, whatever each layer's width."""
+
 N_READS = Param(
     "n_reads_per_transfer",
-    1,
-    "columns of P read and written onto W per transfer, cycling through the columns; the "
-    "paper's whole-matrix transfer is this = the layer's input size",
-    low=1,
+    0,
+    "columns of P read and written onto W per transfer, cycling through the columns; 0: all "
+    "of the tile's columns, the paper's whole-matrix transfer, so the per-element transfer "
+    "rate beta / transfer_every does not depend on the layer's width",
+    low=0,
 )
+
+
+def aihwkit_reads(n_reads_per_transfer: int) -> int:
+    """``n_reads_per_transfer`` as aihwkit's compiled transfer compound takes it (0: all)."""
+    return ALL_COLUMNS if n_reads_per_transfer <= 0 else int(n_reads_per_transfer)
+
+
 RESIDUAL_DEVICE = Param(
     "residual_device",
     "",
@@ -168,3 +184,96 @@ def describe(name: str, main: Any, residual: Any) -> str:
     """``ttv1: W on SoftBounds, P on PowStep`` (device classes, for tables and logs)."""
     main_name, residual_name = type(main).__name__, type(residual).__name__
     return f"{name}: W on {main_name}, P on {residual_name}"
+
+
+MIN_WRITES_PER_COLUMN = 10.0
+"""Below this many transfers per column of ``W`` over a run, a transfer optimizer is judged too
+slow for the run's budget. Measured (docs/transfer-defaults.md): ttv1 with one read per
+mini-batch writes each column of digits-mlp's 64-column layer ~2 times an epoch and reached 0.20
+after one epoch and 0.59 after three (~6 writes), where Analog SGD reached 0.82 and 0.92; with
+32 reads (~67 writes an epoch) it matched Analog SGD."""
+
+
+@dataclass(frozen=True)
+class TransferWrites:
+    """How often a run's transfer schedule writes each column of ``W``.
+
+    ``per_tile`` maps a tile's column count to the writes each of its columns gets over the
+    run; ``writes_per_column`` is the fewest (the widest tile's). ``note`` is empty when every
+    tile gets at least ``MIN_WRITES_PER_COLUMN`` writes, else one line for a results table.
+    """
+
+    writes_per_column: float
+    per_tile: dict[int, float]
+    note: str
+
+
+def tile_columns(layer_inputs: Sequence[int], max_input_size: int) -> list[int]:
+    """Columns per tile of layers with these input sizes: aihwkit splits a layer wider than
+    ``max_input_size`` (``rpu_config.mapping``; 0: never) into equal tiles (784 -> 2 x 392)."""
+    columns = []
+    for size in layer_inputs:
+        n_tiles = math.ceil(size / max_input_size) if max_input_size > 0 else 1
+        columns.append(math.ceil(size / max(n_tiles, 1)))
+    return columns
+
+
+def transfer_writes(
+    rpu_config: Any,
+    layer_inputs: Sequence[int],
+    n_minibatches: int,
+    batch_size: int | None = None,
+    threshold: float = MIN_WRITES_PER_COLUMN,
+) -> TransferWrites | None:
+    """How many times each column of ``W`` gets a transfer in a run of ``n_minibatches``, for a
+    model whose analog layers have ``layer_inputs`` inputs; ``None`` if ``rpu_config`` has no
+    transfer compound (Analog SGD, mixed precision, digital).
+
+    Why: aihwkit's transfer compounds write ``n_reads_per_transfer`` columns of ``P`` onto ``W``
+    per transfer, one transfer every ``transfer_every`` mini-batches, so a wide tile's columns
+    are written rarely. A preset tuned for a long run may then barely move ``W`` in a short
+    recipe, and its row in a results table says "slow schedule", not "bad algorithm". Applies
+    to any config, aihwkit presets included: the chopped compounds read one column per
+    transfer whatever ``n_reads_per_transfer`` says; ``n_reads_per_transfer <= 0`` (RLv2) and
+    values above the column count read every column. With ``units_in_mbatch`` and a
+    ``batch_size``, a fractional ``transfer_every`` is rounded to whole mat-vecs as aihwkit
+    does; without ``units_in_mbatch``, ``transfer_every`` counts mat-vecs and ``batch_size`` is
+    needed (assumed 1 when not given).
+    """
+    from aihwkit.simulator.configs.compounds import ChoppedTransferCompound, TransferCompound
+
+    compound = getattr(rpu_config, "device", None)
+    if not isinstance(compound, TransferCompound):
+        return None
+    every = float(compound.transfer_every)
+    batch = max(int(batch_size or 1), 1)
+    if every <= 0:
+        per_batch = 0.0
+    elif compound.units_in_mbatch and batch_size is None:
+        per_batch = 1.0 / every
+    else:
+        matvecs = every * batch if compound.units_in_mbatch else every
+        per_batch = batch / max(round(matvecs), 1)
+    reads = int(compound.n_reads_per_transfer)
+    if isinstance(compound, ChoppedTransferCompound) and type(compound).__module__.startswith(
+        "aihwkit."
+    ):
+        reads = 1  # aihwkit's compiled chopped transfer: exactly one read per transfer
+    mapping = getattr(rpu_config, "mapping", None)
+    max_input = int(getattr(mapping, "max_input_size", 0) or 0)
+    per_tile: dict[int, float] = {}
+    for columns in tile_columns(layer_inputs, max_input):
+        read = columns if reads <= 0 else min(reads, columns)
+        per_tile[columns] = n_minibatches * per_batch * read / columns
+    fewest = min(per_tile.values()) if per_tile else math.inf
+    note = ""
+    if fewest < threshold:
+        widest = max(per_tile, key=lambda c: (-per_tile[c], c))
+        note = (
+            f"slow transfer schedule: each column of W is written {fewest:.1f} times in "
+            f"{n_minibatches} mini-batches ({widest}-column tile, "
+            f"{'all' if reads <= 0 else min(reads, widest)} column(s) per transfer, "
+            f"{per_batch:.3g} transfers per mini-batch); below {threshold:g} W barely moves. "
+            "Raise n_reads_per_transfer, lower transfer_every, or train longer"
+        )
+    return TransferWrites(fewest, per_tile, note)

@@ -23,6 +23,7 @@ from aimc_plugins.transfer import (
     N_READS,
     RESIDUAL_DEVICE,
     TRANSFER_EVERY,
+    aihwkit_reads,
     describe,
     pick_devices,
     transfer_config,
@@ -87,7 +88,7 @@ def _rl(
         residual,
         alpha=alpha,
         transfer_every=transfer_every,
-        n_reads_per_transfer=n_reads_per_transfer,
+        n_reads_per_transfer=aihwkit_reads(n_reads_per_transfer),
         gamma=gamma,
     )
     return TrainingSetup(config, lr=beta, description=f"{describe('rl', main, residual)} ({note})")
@@ -172,6 +173,14 @@ RLV2_N_READS = Param(
     "as in the paper",
     low=0,
 )
+RLV2_MAX_PULSES = Param(
+    MAX_PULSES.name,
+    8,
+    "most pulses one transfer event fires on an element of W. The paper fires one; at one "
+    "pulse per event W lagged far behind P on digits and least squares (see "
+    "docs/transfer-defaults.md), 8 keeps up with Analog SGD on the Idealized device",
+    low=1,
+)
 RLV2_BETA = Param(
     BETA.name,
     0.1,
@@ -220,7 +229,7 @@ def register_optimizers(register: Callable[[Optimizer], None]) -> None:
                 TRANSFER_EVERY,
                 RLV2_N_READS,
                 RLV2_THRESHOLD,
-                MAX_PULSES,
+                RLV2_MAX_PULSES,
                 BUFFER_DECAY,
                 RESIDUAL_DEVICE,
                 ZERO_SHIFT,

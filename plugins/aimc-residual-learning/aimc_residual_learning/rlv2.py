@@ -49,6 +49,10 @@ class RLv2Compound(ChoppedTransferCompound):
 
     in_chop_prob: float = 0.0
 
+    units_in_mbatch: bool = True
+    """:class:`RLv2SimulatorTile` counts ``transfer_every`` in update calls (mini-batches); set
+    so that readers of the config (``aimc_plugins.transfer.transfer_writes``) count alike."""
+
 
 class RLv2SimulatorTile(TransferSimulatorTile):
     """The two compiled tiles of :class:`TransferSimulatorTile` with RLv2's transfer rule.

@@ -333,7 +333,7 @@ def test_rlv2_reads_w_plus_gamma_p() -> None:
 @pytest.mark.parametrize(
     ("optimizer", "device", "params"),
     [
-        ("rl", "Idealized", {"alpha": 0.1, "beta": 1.0, "n_reads_per_transfer": 32}),
+        ("rl", "Idealized", {}),  # defaults: every column per transfer
         ("rlv2", "Capacitor", {}),
     ],
 )
