@@ -10,6 +10,10 @@ noise, no device-to-device variation), and the forward / backward passes are per
 only the update rule differs between optimizers.
 
 The reported loss is the *excess* loss ``f(W) - f(W*)`` of the weight the layer uses.
+
+Two sizes are defined here: :data:`SMALL` (the repository's quick check) and :data:`AUTHORS`, the
+problem of the authors' published least-squares script (50 inputs, 1 output, 100 noiseless
+samples, full-batch gradients, weights starting at 1, 1000 steps).
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from aimc_plugins.training import seed_everything
 @dataclass(frozen=True)
 class Problem:
     """Sizes and noise of one least-squares problem; the paper's Figure 2 is ``d_in=50,
-    d_out=100`` (the defaults)."""
+    d_out=100`` (the defaults). ``batch_size >= n_samples`` means full-batch gradients (every
+    sample each step, no sampling noise), as in the authors' script."""
 
     d_in: int = 50
     d_out: int = 100
@@ -78,13 +83,19 @@ class Data:
         x, y = (self.x, self.y) if index is None else (self.x[index], self.y[index])
         return (x @ w.T - y).T @ x / len(x)
 
+    def batch_index(self, generator: torch.Generator) -> Tensor | None:
+        """The next mini-batch's sample indices (with replacement); ``None`` (all samples) when
+        the batch is the whole data set, so that full-batch runs see the exact gradient."""
+        if self.batch_size >= len(self.x):
+            return None
+        return torch.randint(len(self.x), (self.batch_size,), generator=generator)
+
     def sampler(self, seed: int) -> Any:
         """A stochastic gradient: each call draws a fresh mini-batch."""
         generator = torch.Generator().manual_seed(seed)
 
         def grad(w: Tensor) -> Tensor:
-            index = torch.randint(len(self.x), (self.batch_size,), generator=generator)
-            return self.gradient(w, index)
+            return self.gradient(w, self.batch_index(generator))
 
         return grad
 
@@ -112,11 +123,13 @@ def make_data(problem: Problem) -> Data:
 
 def soft_bounds_device(c: float, spec: DeviceSpec) -> Any:
     """aihwkit's ``SoftBoundsDevice`` with the paper's asymmetric linear response
-    ``q+ = (1+c)(1 - w/tau)``, ``q- = (1-c)(1 + w/tau)`` (steps ``dw_min q±``).
+    ``q+ = (1+c)(1 - w/tau)``, ``q- = (1-c)(1 + w/tau)`` (steps ``dw_min q±``): ``c`` here is
+    always the *paper's* asymmetry.
 
-    aihwkit 1.1.0's compiled core keeps ``dw_min`` for the larger direction and scales the other
-    by ``1 - up_down`` (measured; its docstring says ``1 ± up_down``), hence
-    ``dw_min (1 + c)`` and ``up_down = 2c / (1 + c)``.
+    aihwkit 1.1.0's compiled core keeps ``dw_min`` for the up direction and scales the down
+    direction by ``1 - up_down`` (measured; its docstring says ``1 ± up_down``), hence
+    ``dw_min (1 + c)`` and ``up_down = 2c / (1 + c)``. Conversely an aihwkit device with
+    ``up_down = u`` is the paper's device at ``c = u / (2 - u)`` (docs/optimizers.md).
     """
     from aihwkit.simulator.configs import SoftBoundsDevice
 
@@ -167,8 +180,14 @@ def train_aihwkit(
     seed: int = 0,
     max_bl: int = 8,
     n_points: int = 50,
+    w0: float = 0.0,
 ) -> Curve:
-    """Train an aihwkit ``AnalogLinear`` (no bias) from ``W = 0`` with ``setup``."""
+    """Train an aihwkit ``AnalogLinear`` (no bias) from ``W = w0`` (every entry) with ``setup``.
+
+    A start away from the device's symmetric point (the authors use ``w0 = 1``) is what exposes
+    the bias of Analog SGD and of an unshifted residual device. For the two-array optimizers
+    ``set_weights`` puts the start on ``W`` and clears ``P``, so the network starts at ``w0``.
+    """
     from aihwkit.nn import AnalogLinear
     from aihwkit.optim import AnalogSGD
 
@@ -177,7 +196,7 @@ def train_aihwkit(
     layer = AnalogLinear(
         d_in, d_out, bias=False, rpu_config=_ideal_periphery(setup.rpu_config, max_bl)
     )
-    layer.set_weights(torch.zeros(d_out, d_in))
+    layer.set_weights(torch.full((d_out, d_in), float(w0)))
     optimizer = AnalogSGD(layer.parameters(), lr=setup.lr)
     optimizer.regroup_param_groups(layer)
     x, y = data.x.float(), data.y.float()
@@ -189,10 +208,11 @@ def train_aihwkit(
 
     steps, losses = [0], [data.loss(current())]
     for step in range(1, n_steps + 1):
-        index = torch.randint(len(x), (data.batch_size,), generator=generator)
+        index = data.batch_index(generator)
+        xb, yb = (x, y) if index is None else (x[index], y[index])
         optimizer.zero_grad()
-        out = layer(x[index])
-        loss = 0.5 * ((out - y[index]) ** 2).sum(dim=1).mean()
+        out = layer(xb)
+        loss = 0.5 * ((out - yb) ** 2).sum(dim=1).mean()
         loss.backward()
         optimizer.step()
         if step % every == 0 or step == n_steps:
@@ -203,7 +223,13 @@ def train_aihwkit(
 
 @dataclass(frozen=True)
 class Experiment:
-    """The Figure 2 comparison: each optimizer (with its hyper-parameters) at each asymmetry."""
+    """The Figure 2 comparison: each optimizer (with its hyper-parameters) at each asymmetry.
+
+    ``optimizers`` maps a label (the table's row name) to hyper-parameters; a label that is not
+    a registered optimizer names it under the reserved key ``"optimizer"``, so one optimizer can
+    appear with two settings (``"rl (no shift)": {"optimizer": "rl", "zero_shift": "off"}``).
+    Empty means :func:`default_optimizers`.
+    """
 
     problem: Problem = field(default_factory=Problem)
     device: DeviceSpec = field(default_factory=DeviceSpec)
@@ -213,6 +239,8 @@ class Experiment:
     optimizers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     reference: bool = False
     """Also run the expected (pure-torch) dynamics of each optimizer, as ``reference <name>``."""
+    w0: float = 0.0
+    """Every weight's start value (the paper's ``W_0``)."""
 
 
 def default_optimizers(problem: Problem) -> dict[str, dict[str, Any]]:
@@ -224,14 +252,32 @@ def default_optimizers(problem: Problem) -> dict[str, dict[str, Any]]:
     ``gamma / 2 * sqrt(alpha * lambda / beta)`` (``lambda`` a curvature of ``f``, about 1 here):
     ``beta = alpha * gamma^2 / 4`` makes it critically damped. An underdamped choice (large
     ``beta``) rings and leaves a much higher noise floor.
+
+    Every hyper-parameter is explicit (the plugins' defaults of the time these tables were
+    measured), so that a change of a default does not move the documented results.
     """
-    transfer = {"n_reads_per_transfer": problem.d_in, "transfer_every": 1.0}
+    transfer = {
+        "n_reads_per_transfer": problem.d_in,
+        "transfer_every": 1.0,
+        "residual_device": "",
+    }
     return {
         "sgd": {"lr": 0.01},
         "ttv1": {"alpha": 0.01, "beta": 0.0025, **transfer},
-        "rl": {"alpha": 0.01, "beta": 0.0025, "gamma": 1.0, **transfer},
+        "rl": {"alpha": 0.01, "beta": 0.0025, "gamma": 1.0, "zero_shift": "auto", **transfer},
         # RLv2's buffer beta is a filter rate, not a transfer rate: W moves one pulse at a time.
-        "rlv2": {"alpha": 0.02, "beta": 0.1, "gamma": 2.0},
+        "rlv2": {
+            "alpha": 0.02,
+            "beta": 0.1,
+            "gamma": 2.0,
+            "transfer_every": 1.0,
+            "n_reads_per_transfer": 0,
+            "threshold": 1.0,
+            "max_pulses": 1,
+            "buffer_decay": True,
+            "residual_device": "",
+            "zero_shift": "auto",
+        },
     }
 
 
@@ -240,6 +286,59 @@ SMALL = Experiment(
     device=DeviceSpec(tau=3.5, dw_min=1e-3, max_bl=8),
     n_steps=4000,
 )
+
+
+def authors_optimizers(lr: float = 0.8, gamma: float = 0.4) -> dict[str, dict[str, Any]]:
+    """The authors' script's optimizers, every hyper-parameter explicit so that a change of a
+    plugin's defaults cannot move the published comparison.
+
+    ``lr = alpha = beta``; the transfer reads all 50 columns every step (the paper's
+    whole-matrix transfer). Residual learning runs with the residual device zero-shifted
+    (``require``: fail rather than silently run unshifted) and, as an ablation, unshifted.
+    RLv2's ``W`` moves only by buffer pulses: one per transfer (its earlier default) leaves it
+    far from the optimum after 1000 steps, so it fires up to 8, as many as a gradient update.
+    """
+    transfer = {"transfer_every": 1.0, "n_reads_per_transfer": 50, "residual_device": ""}
+    rl = {"alpha": lr, "beta": lr, "gamma": gamma, **transfer}
+    return {
+        "sgd": {"lr": lr},
+        "ttv1": {"alpha": lr, "beta": lr, **transfer},
+        "rl": {**rl, "zero_shift": "require"},
+        "rl (no shift)": {"optimizer": "rl", **rl, "zero_shift": "off"},
+        "rlv2": {
+            "alpha": lr,
+            "beta": lr,
+            "gamma": gamma,
+            "transfer_every": 1.0,
+            "n_reads_per_transfer": 0,
+            "threshold": 1.0,
+            "max_pulses": 8,
+            "buffer_decay": True,
+            "residual_device": "",
+            "zero_shift": "require",
+        },
+    }
+
+
+AUTHORS = Experiment(
+    problem=Problem(d_in=50, d_out=1, n_samples=100, noise=0.0, batch_size=100, w_opt_std=0.5),
+    device=DeviceSpec(tau=3.5, dw_min=1e-4, max_bl=8),
+    n_steps=1000,
+    seeds=(0, 1, 2),
+    optimizers=authors_optimizers(),
+    w0=1.0,
+)
+"""The authors' published least-squares script: 50 inputs, 1 output, 100 noiseless samples
+(full batch), ``tau = 3.5``, ``dw_min = 1e-4``, at most 8 pulses per update,
+``lr = alpha = beta = 0.8``, ``gamma = 0.4``, 1000 steps from ``W_0 = 1``. ``W_opt``'s scale
+(0.5) is this repository's choice."""
+
+
+def optimizer_of(label: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The registered optimizer a table label stands for, and its hyper-parameters without the
+    reserved ``"optimizer"`` key (see :class:`Experiment`)."""
+    rest = dict(params)
+    return str(rest.pop("optimizer", label)), rest
 
 
 def build(optimizer: str, device: Any, params: Mapping[str, Any]) -> TrainingSetup:
@@ -256,8 +355,10 @@ def run_experiment(experiment: Experiment, show_progress: bool = False) -> dict[
 
     from aimc_plugins import plugins
 
-    optimizers = dict(experiment.optimizers or default_optimizers(experiment.problem))
-    missing = [name for name in optimizers if name not in plugins.optimizers()]
+    labelled = experiment.optimizers or default_optimizers(experiment.problem)
+    optimizers = {label: optimizer_of(label, params) for label, params in labelled.items()}
+    registered = plugins.optimizers()
+    missing = [label for label, (name, _) in optimizers.items() if name not in registered]
     if missing:
         warnings.warn(
             f"least squares: optimizers {missing} are not registered and are left out "
@@ -272,17 +373,30 @@ def run_experiment(experiment: Experiment, show_progress: bool = False) -> dict[
         for seed in experiment.seeds
     ]
     curves = {}
-    for name, c, seed in tqdm(jobs, disable=not show_progress, desc="least squares"):
+    for label, c, seed in tqdm(jobs, disable=not show_progress, desc="least squares"):
+        name, params = optimizers[label]
         data = make_data(replace(experiment.problem, seed=seed))
-        setup = build(name, soft_bounds_device(c, experiment.device), optimizers[name])
-        curves[(name, c, seed)] = train_aihwkit(
-            data, setup, experiment.n_steps, seed=seed, max_bl=experiment.device.max_bl
+        setup = build(name, soft_bounds_device(c, experiment.device), params)
+        curves[(label, c, seed)] = train_aihwkit(
+            data,
+            setup,
+            experiment.n_steps,
+            seed=seed,
+            max_bl=experiment.device.max_bl,
+            w0=experiment.w0,
         )
         if experiment.reference and name in REFERENCE_MODELS:
             reference = train_reference(
-                data, name, optimizers[name], c, experiment.device.tau, experiment.n_steps, seed
+                data,
+                name,
+                params,
+                c,
+                experiment.device.tau,
+                experiment.n_steps,
+                seed,
+                w0=experiment.w0,
             )
-            curves[(f"reference {name}", c, seed)] = reference
+            curves[(f"reference {label}", c, seed)] = reference
     return curves
 
 
@@ -297,22 +411,33 @@ def train_reference(
     tau: float,
     n_steps: int,
     seed: int = 0,
+    w0: float = 0.0,
 ) -> Curve:
-    """The expected dynamics of ``sgd``, ``ttv1`` or ``rl`` (residual device zero-shifted) with
-    the hyper-parameters the aihwkit run gets; the paper's whole-matrix transfer every step."""
+    """The expected dynamics of ``sgd``, ``ttv1`` or ``rl`` (residual device zero-shifted unless
+    ``zero_shift`` is ``"off"``) with the hyper-parameters the aihwkit run gets, from ``W = w0``;
+    the paper's whole-matrix transfer every step."""
     from aimc_plugins import reference_dynamics as rd
 
     response = rd.asymmetric_linear(c, tau)
-    w0 = torch.zeros_like(data.w_star)
+    start = torch.full_like(data.w_star, float(w0))
     grad = data.sampler(seed)
     gamma = 0.0
     if optimizer == "sgd":
-        run = rd.analog_sgd(grad, data.loss, w0, params["lr"], n_steps, response)
+        run = rd.analog_sgd(grad, data.loss, start, params["lr"], n_steps, response)
     elif optimizer in ("ttv1", "rl"):
         gamma = params["gamma"] if optimizer == "rl" else 0.0
-        residual = response.zero_shifted() if optimizer == "rl" else response
+        shifted = optimizer == "rl" and params.get("zero_shift", "auto") != "off"
+        residual = response.zero_shifted() if shifted else response
         run = rd.residual_learning(
-            grad, data.loss, w0, params["alpha"], params["beta"], gamma, n_steps, response, residual
+            grad,
+            data.loss,
+            start,
+            params["alpha"],
+            params["beta"],
+            gamma,
+            n_steps,
+            response,
+            residual,
         )
     else:
         raise ValueError(f"no reference dynamics for optimizer {optimizer!r}")
