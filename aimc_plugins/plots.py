@@ -103,18 +103,30 @@ def plot_learning_curves(outcomes: Sequence[RunOutcome], metric: str, path: Path
 
 
 def plot_final_bars(rows: Sequence[Any], path: Path) -> Path:
-    """The final metric of every device x optimizer (mean ± std over seeds, ranked), coloured by
-    where the device comes from, so aihwkit's presets and plugin devices stand side by side."""
+    """The final metric of every device x optimizer (mean over seeds, ranked), coloured by where
+    the device comes from, so aihwkit's presets and plugin devices stand side by side.
+
+    Error bars are the 95% confidence interval of the mean (``ci_low`` / ``ci_high`` of the
+    report's rows), not the standard deviation: overlapping bars then read as "not separated",
+    the same rule as the table's letter groups, which each label carries in brackets. A row with
+    one finished run has no interval and is drawn without a bar, labelled n=1."""
     plt = pyplot()
     shown = [r for r in rows if not math.isnan(r.mean)]
     height = max(2.5, 0.32 * len(shown) + 1.2)
     fig, ax = plt.subplots(figsize=(8, height))
-    labels = [f"{r.device} / {r.optimizer}" for r in shown]
+    labels = [f"{r.device} / {r.optimizer} {_group_label(r)}" for r in shown]
     colours = [KIND_COLOURS.get(r.kind, "#2ca02c") for r in shown]
     positions = list(range(len(shown)))[::-1]
-    ax.barh(positions, [r.mean for r in shown], xerr=[r.std for r in shown], color=colours)
+    below = [_finite_or_zero(r.mean - getattr(r, "ci_low", math.nan)) for r in shown]
+    above = [_finite_or_zero(getattr(r, "ci_high", math.nan) - r.mean) for r in shown]
+    ax.barh(positions, [r.mean for r in shown], xerr=[below, above], capsize=3, color=colours)
     ax.set_yticks(positions, labels, fontsize="small")
-    ax.set_xlabel(f"final {shown[0].metric.replace('_', ' ')}" if shown else "no finished runs")
+    ax.set_xlabel(
+        f"final {shown[0].metric.replace('_', ' ')} (mean over seeds; error bars: 95% CI of the "
+        "mean)"
+        if shown
+        else "no finished runs"
+    )
     ax.grid(axis="x", alpha=0.3)
     from matplotlib.patches import Patch
 
@@ -127,6 +139,19 @@ def plot_final_bars(rows: Sequence[Any], path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _finite_or_zero(value: float) -> float:
+    """An error-bar length matplotlib can draw: no bar where a row has no interval."""
+    return value if math.isfinite(value) else 0.0
+
+
+def _group_label(row: Any) -> str:
+    """``[a]``-style letter group of a report row, or ``[n=1]`` where it has no interval."""
+    group = getattr(row, "group", "")
+    if getattr(row, "n_done", 0) < 2:
+        return "[n=1]"
+    return f"[{group}]" if group else ""
 
 
 def _declared_response(name: str, params: Mapping[str, Any]) -> tuple[Any, Any, Any] | None:

@@ -55,6 +55,11 @@ def test_spec_name_defaults_to_file_and_scale_overrides(tmp_path):
         load_spec(path, scale="huge")
 
 
+def test_a_spec_without_seeds_runs_three(tmp_path):
+    path = write(tmp_path, 'recipe = "digits-mlp"\ndevices = ["Idealized"]\noptimizers = ["sgd"]\n')
+    assert [r.seed for r in check(load_spec(path))] == [0, 1, 2]
+
+
 def test_device_with_parameters_from_string_and_grid(tmp_path):
     pytest.importorskip("aimc_paper_devices")
     path = write(
@@ -63,6 +68,7 @@ def test_device_with_parameters_from_string_and_grid(tmp_path):
         recipe = "digits-mlp"
         devices = ["power(tau=0.7, g=1)", { name = "exponential", grid = { g = [1, 2] } }]
         optimizers = ["sgd"]
+        seeds = 1
         """,
     )
     runs = check(load_spec(path))
@@ -203,6 +209,11 @@ def test_shipped_specs_are_valid():
 def test_paper_spec_has_the_papers_grid():
     pytest.importorskip("aimc_paper_devices")
     runs = expand(load_spec(SPECS / "paper-mnist.toml"))
-    assert len(runs) == (2 * 9 * 2 + 1) * 3
+    assert len(runs) == (3 * 3 + 1) * 3  # 3 devices x sgd / tiki-taka / rl, and digital; 3 seeds
     assert {r.periphery for r in runs} == {"paper"}
+    assert {(r.device_name, r.device_params["g"]) for r in runs if "g" in r.device_params} == {
+        ("power", 2.0),
+        ("exponential", 1.0),
+        ("power", 0.5),
+    }
     assert len(expand(load_spec(SPECS / "paper-mnist.toml", scale="full"))) == len(runs)

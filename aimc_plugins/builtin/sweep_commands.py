@@ -11,6 +11,7 @@ import click
 
 from aimc_plugins.builtin.commands import parse_params
 from aimc_plugins.hookspecs import hookimpl
+from aimc_plugins.sweep.spec import DEFAULT_SEEDS
 
 DEFAULT_FLAGS_OUT = Path("aimc-compare")
 SPECS_OUT = Path("sweeps")
@@ -64,7 +65,7 @@ def _runs_from_flags(
         recipe or "digits-mlp",
         devices,
         optimizers or ("sgd",),
-        seeds or 2,
+        seeds or DEFAULT_SEEDS,
         epochs,
         params,
         options,
@@ -121,7 +122,8 @@ def register_commands(cli: click.Group) -> None:
         "--seeds",
         type=click.IntRange(min=1),
         default=None,
-        help="Number of seeds (0, 1, ...) per configuration [default: the spec's, or 2].",
+        help="Number of seeds (0, 1, ...) per configuration [default: the spec's, or "
+        f"{DEFAULT_SEEDS}; at least 3 for a usable confidence interval].",
     )
     @click.option(
         "--epochs",
@@ -263,6 +265,8 @@ def register_commands(cli: click.Group) -> None:
         metric, higher = report.ranking_metric(outcomes)
         paths = report.write_report(outcomes, out or folder, metric, higher, title or folder.name)
         click.echo(report.markdown_table(report.summarize(outcomes, metric, higher)))
+        for note in report.run_notes(outcomes):
+            click.echo(f"note: {note}")
         click.echo("Wrote " + ", ".join(str(p) for p in paths))
 
 
@@ -334,6 +338,8 @@ def _run_and_report(
         metric, higher = report.ranking_metric(outcomes)
         paths = report.write_report(outcomes, out, metric, higher, name)
         click.echo(report.markdown_table(report.summarize(outcomes, metric, higher)))
+        for note in report.run_notes(outcomes):
+            click.echo(f"note: {note}")
         click.echo("Wrote " + ", ".join(str(p) for p in paths))
     if outcomes and all(o.status == "failed" for o in outcomes):
         sys.exit(1)
