@@ -108,6 +108,7 @@ class RunOutcome:
     error: str = ""
     versions: Mapping[str, str] = field(default_factory=dict)
     duration_s: float = 0.0
+    notes: tuple[str, ...] = ()
 
 
 def plan(
@@ -207,6 +208,7 @@ def run_one(spec: RunSpec, show_progress: bool = False, accelerator: str = "cpu"
         error="metrics became NaN or infinite (diverged)" if diverged else "",
         versions=versions,
         duration_s=time.perf_counter() - start,
+        notes=tuple(getattr(result, "notes", ())),
     )
 
 

@@ -244,10 +244,14 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class RunResult:
-    """A finished run: one metrics dict per epoch (``history``) and the final metrics."""
+    """A finished run: one metrics dict per epoch (``history``) and the final metrics.
+
+    ``notes`` are caveats a reader of the results must see next to the numbers (for example a
+    transfer schedule too slow for the run's budget), one line each."""
 
     history: tuple[Mapping[str, float], ...]
     final: Mapping[str, float]
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 from aimc_plugins.compare import FINISHED, RunOutcome, RunSpec
 
 STORE_NAME = "results.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: runs.notes
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS runs (
     final TEXT NOT NULL DEFAULT '{}',
     versions TEXT NOT NULL DEFAULT '{}',
     duration_s REAL NOT NULL DEFAULT 0,
-    finished_at REAL NOT NULL
+    finished_at REAL NOT NULL,
+    notes TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS epochs (
     run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
@@ -71,8 +72,11 @@ class ResultsStore:
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.executescript(_SCHEMA)  # idempotent: CREATE ... IF NOT EXISTS
         with self._transaction():
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
+            if "notes" not in columns:  # a store written before schema 2 keeps its runs
+                self._conn.execute("ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '[]'")
             self._conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
 
@@ -107,8 +111,8 @@ class ResultsStore:
             self._conn.execute("DELETE FROM epochs WHERE run_id = ?", (spec.run_id,))
             self._conn.execute(
                 "INSERT OR REPLACE INTO runs (run_id, sweep, recipe, device, optimizer, seed, "
-                "epochs, config, spec, status, error, final, versions, duration_s, finished_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "epochs, config, spec, status, error, final, versions, duration_s, finished_at, "
+                "notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     spec.run_id,
                     sweep,
@@ -125,6 +129,7 @@ class ResultsStore:
                     _dumps(dict(outcome.versions)),
                     outcome.duration_s,
                     time.time(),
+                    _dumps(list(outcome.notes)),
                 ),
             )
             self._conn.executemany(
@@ -156,8 +161,8 @@ class ResultsStore:
             histories.setdefault(run_id, []).append(json.loads(metrics))
         known = {f.name for f in fields(RunSpec)}
         outcomes = []
-        for run_id, spec, status, error, final, versions, duration in self._conn.execute(
-            "SELECT run_id, spec, status, error, final, versions, duration_s FROM runs "
+        for run_id, spec, status, error, final, versions, duration, notes in self._conn.execute(
+            "SELECT run_id, spec, status, error, final, versions, duration_s, notes FROM runs "
             "ORDER BY finished_at"
         ):
             if wanted is not None and run_id not in wanted:
@@ -172,6 +177,7 @@ class ResultsStore:
                     error=error,
                     versions=json.loads(versions),
                     duration_s=duration,
+                    notes=tuple(json.loads(notes)),
                 )
             )
         return outcomes
