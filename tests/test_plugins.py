@@ -199,3 +199,263 @@ def test_plugins_may_add_cli_commands(fresh_plugins):
     result = CliRunner().invoke(group, ["hello"])
     assert result.exit_code == 0 and "hello from a plugin" in result.output
     assert "devices" in group.commands  # the built-in commands use the same hook
+
+
+# --- the host goes through pluggy: ordering, wrappers, tracing ---------------------------------
+
+
+class SameNameDevice:
+    """Registers ``in-test-device`` too, and notes when it was called."""
+
+    def __init__(self, calls: list[str], label: str) -> None:
+        self.calls, self.label = calls, label
+
+    @hookimpl
+    def register_devices(self, register):
+        self.calls.append(self.label)
+        register(Device(name="in-test-device", factory=constant_device, description=self.label))
+
+
+class TryFirstSameNameDevice(SameNameDevice):
+    @hookimpl(tryfirst=True)
+    def register_devices(self, register):
+        super().register_devices(register)
+
+
+def test_tryfirst_plugin_runs_first_and_wins_a_name_clash(fresh_plugins):
+    calls: list[str] = []
+    plugins.register(SameNameDevice(calls, "plain"), name="plain-plugin")
+    plugins.register(TryFirstSameNameDevice(calls, "eager"), name="eager-plugin")
+    assert plugins.devices()["in-test-device"].plugin == "eager-plugin"
+    assert calls == ["eager", "plain"]
+    [failure] = [f for f in plugins.failures if f.plugin == "plain-plugin"]
+    assert "eager-plugin" in failure.error and "takes precedence" in failure.error
+
+
+def test_hook_wrapper_sees_every_call_and_a_broken_wrapper_is_reported(fresh_plugins):
+    seen: list[str] = []
+
+    class Watching:
+        @hookimpl(wrapper=True)
+        def register_devices(self, register):
+            result = yield
+            seen.append("call")
+            return result
+
+    class Broken:
+        @hookimpl(wrapper=True)
+        def register_devices(self, register):
+            raise RuntimeError("wrapper bug")
+            yield
+
+    plugins.register(InTestPlugin(), name="in-test")
+    plugins.register(Watching(), name="watching")
+    plugins.register(Broken(), name="broken-wrapper")
+    devices = plugins.devices()
+    implementers = [i for i in plugins.pm.hook.register_devices.get_hookimpls() if not i.wrapper]
+    assert len(seen) == len(implementers)  # once around each plugin's call
+    assert "in-test-device" in devices and "ReRamSB" in devices
+    broken = [f for f in plugins.failures if f.plugin == "broken-wrapper"]
+    assert len(broken) == 1 and "wrapper bug" in broken[0].error
+    assert not [f for f in plugins.failures if f.plugin == "in-test"]
+
+
+def test_trace_variable_prints_each_hook_call(fresh_plugins, monkeypatch, capsys):
+    monkeypatch.setenv(plugins.TRACE_ENV_VAR, "1")
+    plugins.reload_plugins()
+    plugins.register(InTestPlugin(), name="in-test")
+    plugins.devices()
+    lines = capsys.readouterr().err.splitlines()
+    mine = [line for line in lines if "register_devices plugin=in-test " in line]
+    assert len(mine) == 1 and mine[0].startswith("aimc trace: ") and mine[0].endswith(" ms")
+    assert any("plugin=aimc_plugins.builtin.aihwkit_presets" in line for line in lines)
+
+
+def test_no_trace_without_the_variable(fresh_plugins, monkeypatch, capsys):
+    monkeypatch.delenv(plugins.TRACE_ENV_VAR, raising=False)
+    plugins.reload_plugins()
+    plugins.devices()
+    assert "aimc trace" not in capsys.readouterr().err
+
+
+# --- isolation, caching, clashes, explanations ---------------------------------------------------
+
+
+def test_system_exit_in_a_hook_is_contained_and_reported(fresh_plugins):
+    import click
+
+    class Exiting:
+        @hookimpl
+        def register_devices(self, register):
+            raise SystemExit(3)
+
+        @hookimpl
+        def register_commands(self, cli):
+            raise SystemExit("stray sys.exit()")
+
+    plugins.register(Exiting(), name="exiting-plugin")
+    plugins.register(InTestPlugin(), name="in-test")
+    assert "in-test-device" in plugins.devices()
+    group = click.Group()
+    plugins.add_commands(group)
+    assert "devices" in group.commands  # every other plugin's commands are there
+    hooks = {f.hook: f.error for f in plugins.failures if f.plugin == "exiting-plugin"}
+    assert hooks["register_devices"] == "SystemExit: 3"
+    assert "stray sys.exit()" in hooks["register_commands"]
+
+
+def test_keyboard_interrupt_still_interrupts(fresh_plugins):
+    class Interrupted:
+        @hookimpl
+        def register_recipes(self, register):
+            raise KeyboardInterrupt
+
+    plugins.register(Interrupted(), name="interrupted")
+    with pytest.raises(KeyboardInterrupt):
+        plugins.recipes()
+
+
+def test_registration_runs_once_until_plugins_change(fresh_plugins):
+    calls: list[str] = []
+    plugins.register(SameNameDevice(calls, "counted"), name="counted-plugin")
+    for _ in range(3):
+        plugins.devices()
+        plugins.presets()
+        plugins.lookup(plugins.devices, "in-test-device", "device")
+        plugins.plugin_infos()
+    assert calls == ["counted"]
+    assert set(plugins.registration_times()["counted-plugin"]) == {"register_devices"}
+    plugins.register(InTestPlugin(), name="in-test")  # plugins changed: collect again
+    plugins.devices()
+    assert calls == ["counted", "counted"]
+    plugins.unregister("in-test")
+    plugins.devices()
+    assert calls == ["counted", "counted", "counted"]
+
+
+def test_plugins_command_names_a_slow_plugin(fresh_plugins, monkeypatch):
+    import time
+
+    from click.testing import CliRunner
+
+    from aimc_plugins.cli import cli
+
+    class Slow:
+        @hookimpl
+        def register_recipes(self, register):
+            time.sleep(0.2)
+
+    plugins.register(Slow(), name="slow-plugin")
+    monkeypatch.setattr(plugins, "SLOW_REGISTRATION_S", 0.1)
+    result = CliRunner().invoke(cli, ["plugins"], catch_exceptions=False)
+    assert result.exit_code == 0
+    [line] = [
+        line for line in result.output.splitlines() if "slow-plugin" in line and "slow:" in line
+    ]
+    assert "register_recipes" in line
+    info = {i.name: i for i in plugins.plugin_infos()}["slow-plugin"]
+    assert info.seconds >= 0.2 and info.to_dict()["seconds"] >= 0.2
+
+
+def test_entry_point_name_clash_names_both_distributions(installed):
+    one = GOOD_PLUGIN.replace("third-party-constant", "clash-one")
+    two = GOOD_PLUGIN.replace("third-party-constant", "clash-two")
+    installed("aimc-clash-one", "aimc_clash_one", one, entry_name="clashing")
+    installed("aimc-clash-two", "aimc_clash_two", two, entry_name="clashing")
+    plugins.reload_plugins()
+    info = {i.name: i for i in plugins.plugin_infos()}
+    assert info["clashing"].status == "ok"
+    winner = info["clashing"].distribution
+    loser = ({"aimc-clash-one", "aimc-clash-two"} - {winner}).pop()
+    hidden = info[f"clashing ({loser})"]
+    assert hidden.status == "failed" and hidden.distribution == loser
+    assert winner in hidden.error and loser in hidden.error
+    assert plugins.distributions()[f"clashing ({loser})"][0] == loser
+    with pytest.raises(KeyError, match=f"clashing \\({loser}\\)"):
+        plugins.lookup(plugins.devices, loser.removeprefix("aimc-"), "device")
+
+
+def test_device_named_like_a_preset_is_reported_as_a_clash(fresh_plugins):
+    class PresetNamed:
+        @hookimpl
+        def register_devices(self, register):
+            register(Device(name="TikiTakaReRamSBPreset", factory=constant_device))
+
+    plugins.register(PresetNamed(), name="preset-named")
+    assert "TikiTakaReRamSBPreset" not in plugins.devices()
+    assert plugins.presets()["TikiTakaReRamSBPreset"].plugin.endswith("aihwkit_presets")
+    [failure] = [f for f in plugins.failures if f.plugin == "preset-named"]
+    assert (
+        "preset-named" in failure.error and "aimc_plugins.builtin.aihwkit_presets" in failure.error
+    )
+    assert DuplicateNameError.__name__ in failure.error
+    with pytest.raises(KeyError, match="Plugin 'preset-named' registered a device of that name"):
+        plugins.lookup(plugins.devices, "TikiTakaReRamSBPreset", "device")
+
+
+def test_unknown_name_of_a_failed_plugin_is_explained(installed):
+    from aimc_plugins.resolve import build_device
+
+    half = """
+from aimc_plugins import Device, hookimpl
+
+@hookimpl
+def register_devices(register):
+    register(Device(name="half-registered", factory=dict))
+    raise RuntimeError("lost the calibration table")
+"""
+    installed("aimc-half", "aimc_half", half)
+    installed("aimc-broken", "aimc_broken", "raise ImportError('needs libfoo')\n")
+    plugins.reload_plugins()
+    with pytest.raises(KeyError) as given:
+        build_device("half-registered")
+    message = str(given.value)
+    assert "unknown device 'half-registered'" in message
+    assert "'aimc_half' registered a device of that name" in message
+    assert "lost the calibration table" in message
+    with pytest.raises(KeyError) as given:
+        build_device("lab_rram(tau=0.7)")
+    message = str(given.value)  # a name no one gave: both failed plugins may provide it
+    assert "'aimc_broken' (import: ImportError: needs libfoo)" in message
+    assert "'aimc_half' (register_devices" in message
+    with pytest.raises(KeyError) as given:
+        plugins.lookup(plugins.optimizers, "nope", "optimizer")
+    assert "aimc_half" not in str(given.value)  # its register_devices has nothing to do with it
+
+
+def test_every_failure_of_a_plugin_is_listed(fresh_plugins):
+    from click.testing import CliRunner
+
+    from aimc_plugins.cli import cli
+
+    class ManyFaults:
+        @hookimpl
+        def register_devices(self, register):
+            register(Device(name="ReRamSB", factory=constant_device))
+            register(Device(name="PCM", factory=constant_device))
+
+        @hookimpl
+        def register_presets(self, register):
+            register(Device(name="not-a-preset", factory=constant_device))
+
+    plugins.register(ManyFaults(), name="many-faults")
+    info = {i.name: i for i in plugins.plugin_infos()}["many-faults"]
+    assert len(info.errors) == 3
+    assert sum("'ReRamSB'" in e for e in info.errors) == 1
+    assert sum("'PCM'" in e for e in info.errors) == 1
+    assert sum("expects Preset records" in e for e in info.errors) == 1
+    assert info.error == "; ".join(info.errors)
+    output = CliRunner().invoke(cli, ["plugins"], catch_exceptions=False).output
+    assert all(error in output for error in info.errors)
+
+
+def test_unhashable_plugin_is_refused_by_name(fresh_plugins):
+    from dataclasses import dataclass
+
+    @dataclass
+    class Unhashable:
+        calibration: str = "x"
+
+    with pytest.raises(TypeError, match="unhashable-plugin"):
+        plugins.register(Unhashable(), name="unhashable-plugin")
+    assert "ReRamSB" in plugins.devices()

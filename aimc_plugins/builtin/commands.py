@@ -48,18 +48,25 @@ def register_commands(cli: click.Group) -> None:
     @cli.command(name="plugins")
     @json_option
     def plugins_command(as_json: bool) -> None:
-        """List installed plugins, what they provide, and any that failed."""
+        """List installed plugins, what they provide, every failure, and slow registrations."""
         infos = plugins.plugin_infos()
         if as_json:
             echo_json([info.to_dict() for info in infos])
             return
-        print_table(
-            (
-                (i.name, i.distribution, i.version, i.status, i.error or ", ".join(i.hooks))
-                for i in infos
-            ),
-            ("name", "distribution", "version", "status", "hooks / error"),
-        )
+        rows = []
+        for i in infos:
+            first, *more = i.errors or (", ".join(i.hooks),)
+            rows.append((i.name, i.distribution, i.version, i.status, first))
+            rows += [("", "", "", "", error) for error in more]  # one line per failure
+        print_table(rows, ("name", "distribution", "version", "status", "hooks / error"))
+        times = plugins.registration_times()
+        for i in infos:
+            if i.seconds > plugins.SLOW_REGISTRATION_S:
+                parts = ", ".join(f"{hook} {s:.1f} s" for hook, s in times[i.name].items())
+                click.echo(
+                    f"slow: plugin {i.name} took {i.seconds:.1f} s to register ({parts}); "
+                    "commands that list or resolve names wait for it once per process"
+                )
 
     @cli.command(name="devices")
     @json_option

@@ -71,7 +71,7 @@ def in_process_plugins() -> tuple[list[str], list[str]]:
     plugins.load_plugins()
     modules, unreachable = [], []
     for name, plugin in plugins.pm.list_name_plugin():
-        if name in plugins._distributions or plugins.pm.is_blocked(name):
+        if name in plugins.distributions() or plugins.pm.is_blocked(name):
             continue  # built-in or entry point: the worker loads it itself
         if isinstance(plugin, types.ModuleType) and plugin.__name__ != "__main__":
             modules.append(plugin.__name__)

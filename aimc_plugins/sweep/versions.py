@@ -33,7 +33,8 @@ def environment_versions() -> dict[str, str]:
 
     plugins.load_plugins()
     versions = dict(_software())
+    known = plugins.distributions()
     for name, _ in plugins.pm.list_name_plugin():
-        distribution, version = plugins._distributions.get(name, ("", ""))
+        distribution, version = known.get(name, ("", ""))
         versions[f"plugin:{name}"] = f"{distribution} {version}".strip() or "in-process"
     return versions
