@@ -1,7 +1,7 @@
 """Response-function devices: a device described by its pulse response q+(w), q-(w) in Python.
 
 One up pulse moves a weight by ``dw_min * q_up(w)``, one down pulse by ``-dw_min * q_down(w)``
-(see docs/science.md). A :class:`ResponseDevice` holds those two vectorised functions with the
+(see docs/theory.md). A :class:`ResponseDevice` holds those two vectorised functions with the
 working range, the step size and the non-idealities; :mod:`aimc_plugins.adapter` turns it into
 an aihwkit device so that training never calls back into Python per pulse.
 
@@ -78,7 +78,7 @@ class ResponseDevice:
     def shifted(self, offset: float) -> ResponseDevice:
         """The device read against a reference at ``offset``: ``q(w + offset)`` on the range
         shifted by ``-offset``. With ``offset = w*`` this is the zero-shifted device residual
-        learning needs (docs/science.md); the adapter re-tabulates or re-matches it."""
+        learning needs (docs/theory.md); the adapter re-tabulates or re-matches it."""
         return replace(
             self,
             name=f"{self.name} shifted by {offset:g}",

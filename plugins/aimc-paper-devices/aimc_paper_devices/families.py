@@ -2,7 +2,7 @@
 
 The responses are module-level functions bound with :func:`functools.partial`, so a device
 pickles (to a worker process, say) as plain data. All live on ``[-tau, tau]`` with
-``dw_min = 2 tau / n_states``; docs/science.md states the formulas.
+``dw_min = 2 tau / n_states``; docs/theory.md states the formulas.
 """
 
 from __future__ import annotations
