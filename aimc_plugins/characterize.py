@@ -11,6 +11,7 @@ zeroed in a copy of the config; with noise on, many rows repeat the grid and the
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,13 +71,33 @@ class Characterization:
         }
 
 
+def zero_fields(config: Any, names: Iterable[str]) -> Any:
+    """A copy of an aihwkit device config with each field in ``names`` that it has set to 0.
+
+    The one place the noise and device-to-device terms of a config are switched off, so that a
+    measurement (:func:`quiet`, :mod:`aimc_plugins.fit.generate`, the residual-learning plugin's
+    zero shift) sees the mean device; names a family lacks are skipped, not errors, because
+    aihwkit's device classes each carry a different subset.
+    """
+    fields = {f.name for f in dataclasses.fields(config)}
+    return dataclasses.replace(config, **{k: 0.0 for k in names if k in fields})
+
+
 def quiet(config: Any) -> Any:
     """A copy of an aihwkit device config with every noise and variation term at zero."""
-    fields = {f.name for f in dataclasses.fields(config)}
-    return dataclasses.replace(config, **{k: 0.0 for k in NOISE_FIELDS if k in fields})
+    return zero_fields(config, NOISE_FIELDS)
 
 
-def _single_pulse_tile(config: Any, rows: int, columns: int, seed: int) -> Any:
+def single_pulse_tile(config: Any, rows: int = 1, columns: int = 1, seed: int = 1) -> Any:
+    """An aihwkit ``AnalogTile`` of ``config`` on which one update is at most one pulse per element.
+
+    One bit slot (``desired_bl = 1``) and no update or bit-length management: with a learning
+    rate above the device's ``dw_min`` the pulse probability clips at 1, so every update with
+    ``|d x| = 1`` fires exactly one pulse (``d = -1`` up, ``d = +1`` down, as aihwkit applies
+    ``W -= lr d x^T``). Characterisation, the fit traces and the measured symmetric point all
+    read the compiled device through this tile, so they measure the same thing.
+    ``seed`` is the config's ``construction_seed`` (the device-to-device draws).
+    """
     from aihwkit.simulator.configs import SingleRPUConfig
     from aihwkit.simulator.tiles import AnalogTile
 
@@ -95,7 +116,7 @@ def measure_steps(
     ``dw_min`` so that the pulse probability clips at 1."""
     import torch
 
-    tile = _single_pulse_tile(config, rows, len(w), seed)
+    tile = single_pulse_tile(config, rows, len(w), seed)
     start = torch.tensor(np.tile(w, (rows, 1)), dtype=torch.float32)
     x = torch.ones(1, len(w))
     steps = []

@@ -1,4 +1,4 @@
-"""Theory diagnostics of a response, computed numerically from q+ and q- (docs/science.md).
+"""Theory diagnostics of a response, computed numerically from q+ and q- (docs/theory.md).
 
 ``F = (q- + q+) / 2`` scales every update; ``G = (q- - q+) / 2`` biases it, and Analog SGD drifts
 to a root of G, the symmetric point ``w*``. ``R = G / F`` integrated from ``w*`` (``R_c``) is the
@@ -9,6 +9,7 @@ response gets the same treatment as the closed-form families.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,6 +100,30 @@ def _roots(w: np.ndarray, g: np.ndarray, atol: float) -> tuple[list[float], list
     return roots, stable
 
 
+def find_symmetric_point(
+    asymmetry: Callable[[float], float], low: float, high: float, steps: int = 200
+) -> float:
+    """The symmetric point ``w*`` (``G(w*) = 0``) of a response whose asymmetric part
+    ``asymmetry`` changes sign once on ``[low, high]``, by bisection.
+
+    Bisection, not a grid or Newton: G of an admissible response is monotone (q+ falls, q- rises
+    with w) but need not be smooth (tabulated responses are piecewise linear), and a caller may
+    hand in G in any representation (numpy, torch, an aihwkit config's mean response) as long as
+    it maps a float to a float. This is the one root finder of the project for a single symmetric
+    point; :func:`diagnose` scans a grid instead because it must find every root and tell the
+    stable ones apart. ``steps`` beyond ~60 only confirm the float64 limit already reached.
+    """
+    g_low = asymmetry(low)
+    for _ in range(steps):
+        mid = 0.5 * (low + high)
+        g_mid = asymmetry(mid)
+        if (g_mid > 0) == (g_low > 0):
+            low, g_low = mid, g_mid
+        else:
+            high = mid
+    return 0.5 * (low + high)
+
+
 def _antiderivative(w: np.ndarray, r: np.ndarray, origin: float) -> np.ndarray:
     """Cumulative trapezoid integral of r, shifted to vanish at ``origin``."""
     steps = np.diff(w) * (r[1:] + r[:-1]) / 2.0
@@ -115,6 +140,8 @@ def diagnose(device: ResponseDevice, points: int = GRID_POINTS) -> Diagnostics:
     scale = float(np.max(np.abs(big_f))) or 1.0
     atol = 1e-9 * scale
     everywhere = bool(np.all(np.abs(big_g) <= atol))
+    roots: list[float]
+    stable: list[float]
     if everywhere:
         roots, stable = [], []
     else:
@@ -184,7 +211,10 @@ def describe(diag: Diagnostics) -> list[str]:
 def zero_shifted(device: ResponseDevice, points: int = GRID_POINTS) -> ResponseDevice:
     """``device`` shifted so that its symmetric point sits at 0 (G(0) = 0), as a residual array
     read against a reference conductance at w* behaves. Raises ``ValueError`` without a single
-    symmetric point to shift to."""
+    symmetric point to shift to.
+
+    The grid diagnosis picks the point, so a device with several roots of G is shifted to its one
+    stable root (the one Analog SGD, and so the residual array, would drift to)."""
     point = diagnose(device, points).symmetric_point
     if point is None:
         raise ValueError(f"device {device.name!r} has no single symmetric point to shift to")

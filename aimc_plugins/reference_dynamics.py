@@ -11,11 +11,14 @@ whole array of identical devices.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from aimc_plugins.diagnostics import find_symmetric_point
 
 Gradient = Callable[[Tensor], Tensor]
 
@@ -54,22 +57,21 @@ class Response:
         return self.asymmetric_part(w) / self.symmetric_part(w)
 
     def symmetric_point(self) -> float:
-        """``w*`` with ``G(w*) = 0``, by bisection over the range (``G`` is increasing for every
-        admissible response: ``q+`` falls and ``q-`` rises with ``w``)."""
-        low, high = self.w_min - self.shift, self.w_max - self.shift
-        for _ in range(100):
-            mid = 0.5 * (low + high)
-            if float(self.asymmetric_part(torch.tensor(mid, dtype=torch.float64))) > 0:
-                high = mid
-            else:
-                low = mid
-        return 0.5 * (low + high)
+        """``w*`` with ``G(w*) = 0`` on this (possibly shifted) range, found by the project's one
+        root finder, :func:`aimc_plugins.diagnostics.find_symmetric_point`."""
+
+        def asymmetry(w: float) -> float:
+            return float(self.asymmetric_part(torch.tensor(w, dtype=torch.float64)))
+
+        return find_symmetric_point(asymmetry, self.w_min - self.shift, self.w_max - self.shift)
 
     def zero_shifted(self) -> Response:
-        """The same device read against a reference at its symmetric point: ``G(0) = 0``."""
-        return Response(
-            self.q_plus, self.q_minus, self.w_min, self.w_max, self.shift + self.symmetric_point()
-        )
+        """The same device read against a reference at its symmetric point: ``G(0) = 0``.
+
+        Only the offset is added here; the point comes from :meth:`symmetric_point`, so the
+        zero shift of this torch reference and of :func:`aimc_plugins.diagnostics.zero_shifted`
+        agree by construction."""
+        return dataclasses.replace(self, shift=self.shift + self.symmetric_point())
 
     def clamp(self, w: Tensor) -> Tensor:
         return w.clamp(self.w_min - self.shift, self.w_max - self.shift)

@@ -98,3 +98,29 @@ def test_noise_on_measures_mean_and_spread():
     np.testing.assert_allclose(result.spread_up, 0.3 * result.declared_up, rtol=0.25)
     assert result.max_error < 0.15
     assert result.max_error > 1e-4  # the noise is really there
+
+
+def test_zero_fields_zeroes_what_the_config_has_and_skips_the_rest():
+    from aihwkit.simulator.configs import ConstantStepDevice
+
+    from aimc_plugins.characterize import zero_fields
+
+    config = ConstantStepDevice(dw_min_std=0.3, dw_min_dtod=0.2, up_down_dtod=0.1)
+    quiet_config = zero_fields(config, ("dw_min_std", "up_down_dtod", "no_such_field"))
+    assert (quiet_config.dw_min_std, quiet_config.up_down_dtod) == (0.0, 0.0)
+    assert quiet_config.dw_min_dtod == 0.2  # not named: kept
+    assert config.dw_min_std == 0.3  # a copy: the original is untouched
+
+
+def test_single_pulse_tile_fires_exactly_one_pulse_per_update():
+    import torch
+    from aihwkit.simulator.configs import ConstantStepDevice
+
+    from aimc_plugins.characterize import single_pulse_tile
+
+    tile = single_pulse_tile(ConstantStepDevice(dw_min=0.01, dw_min_std=0.0, dw_min_dtod=0.0))
+    tile.set_weights(torch.zeros(1, 1))
+    tile.set_learning_rate(0.5)  # 50 dw_min requested: one bit slot still holds one pulse
+    tile.update(torch.ones(1, 1), -torch.ones(1, 1))
+    # one pulse of 0.01 (to the device's own granularity), not the 0.5 asked for
+    assert float(tile.get_weights()[0].flatten()[0]) == pytest.approx(0.01, rel=0.05)

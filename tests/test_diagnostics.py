@@ -1,4 +1,4 @@
-"""Diagnostics of known responses against their closed forms (docs/science.md)."""
+"""Diagnostics of known responses against their closed forms (docs/theory.md)."""
 
 from __future__ import annotations
 
@@ -99,3 +99,16 @@ def test_zero_shift_needs_a_symmetric_point():
 
     with pytest.raises(ValueError, match="no single symmetric point"):
         zero_shifted(device(lambda w: np.ones_like(w), lambda w: 2 * np.ones_like(w)))
+
+
+def test_find_symmetric_point_is_the_root_of_a_monotone_asymmetric_part():
+    """Bisection on G = w / tau - c (the asymmetric linear family) lands on c tau, also where G
+    is only piecewise linear (a table) and where it falls rather than rises."""
+    from aimc_plugins.diagnostics import find_symmetric_point
+
+    c = 0.3
+    assert find_symmetric_point(lambda w: w / TAU - c, -TAU, TAU) == pytest.approx(c * TAU)
+    table = ([-TAU, -0.2, 0.5, TAU], [-1.0, -0.1, 0.6, 0.9])  # root at -0.2 + 0.1 * 0.7 / 0.7
+    g = lambda w: float(np.interp(w, *table))  # noqa: E731
+    assert find_symmetric_point(g, -TAU, TAU) == pytest.approx(-0.1, abs=1e-12)
+    assert find_symmetric_point(lambda w: c - w / TAU, -TAU, TAU) == pytest.approx(c * TAU)

@@ -119,18 +119,12 @@ def test_reference_dynamics_agree_with_aihwkit(runs: dict, data: ls.Data) -> Non
 
 def test_soft_bounds_device_has_the_papers_steps() -> None:
     """aihwkit's device steps dw_min (1 + c) up and dw_min (1 - c) down at w = 0."""
-    from aihwkit.simulator.configs import SingleRPUConfig
-    from aihwkit.simulator.parameters import UpdateParameters
-    from aihwkit.simulator.tiles import AnalogTile
+    from aimc_plugins.characterize import single_pulse_tile
 
     spec, c = ls.DeviceSpec(dw_min=0.01), 0.2
-    config = SingleRPUConfig(
-        device=ls.soft_bounds_device(c, spec),
-        update=UpdateParameters(desired_bl=1, update_management=False, update_bl_management=False),
-    )
     steps = []
     for sign in (-1.0, 1.0):  # the tile subtracts lr * d x^T: d = -1 is one pulse up
-        tile = AnalogTile(1, 1, config)
+        tile = single_pulse_tile(ls.soft_bounds_device(c, spec))
         tile.set_weights(torch.zeros(1, 1))
         tile.set_learning_rate(10 * spec.dw_min)  # one pulse slot: exactly one pulse
         tile.update(torch.ones(1, 1), torch.full((1, 1), sign))

@@ -9,12 +9,11 @@ management), so the traces are what aihwkit's compiled core does, not a re-imple
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
 
-from aimc_plugins.characterize import NOISE_FIELDS, _single_pulse_tile
+from aimc_plugins.characterize import NOISE_FIELDS, single_pulse_tile, zero_fields
 from aimc_plugins.fit.traces import Traces
 from aimc_plugins.preset_response import response_of
 
@@ -33,8 +32,7 @@ def measurement_config(
     off += [] if write_noise else list(WRITE_NOISE_FIELDS)
     off += [f for f in DTOD_FIELDS if not dtod or f in ("diffusion", "lifetime")]
     off.append("corrupt_devices_prob")
-    fields = {f.name for f in dataclasses.fields(config)}
-    return dataclasses.replace(config, **{k: 0.0 for k in off if k in fields})
+    return zero_fields(config, off)
 
 
 def pulse_traces(
@@ -54,7 +52,7 @@ def pulse_traces(
     lo, hi = max(response.w_min, float(config.w_min)), min(response.w_max, float(config.w_max))
     columns = int(np.ceil(np.sqrt(devices)))
     rows = int(np.ceil(devices / columns))
-    tile = _single_pulse_tile(config, rows, columns, seed)
+    tile = single_pulse_tile(config, rows, columns, seed)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     tile.set_weights(torch.tensor(rng.uniform(lo, hi, (rows, columns)), dtype=torch.float32))

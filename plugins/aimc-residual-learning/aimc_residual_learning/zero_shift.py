@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable
 from typing import Any
 
 from aimc_plugins.preset_response import step_scales
@@ -36,20 +35,6 @@ from aimc_plugins.preset_response import step_scales
 
 class ZeroShiftError(ValueError):
     """The device's family cannot be zero-shifted by changing aihwkit parameters."""
-
-
-def _bisect(g: Callable[[float], float], low: float, high: float, steps: int = 200) -> float:
-    """A root of ``g`` on ``[low, high]`` (``g`` changes sign there); bisection, because the
-    asymmetric part of a response is monotone but not always smooth (tables)."""
-    g_low = g(low)
-    for _ in range(steps):
-        mid = 0.5 * (low + high)
-        g_mid = g(mid)
-        if (g_mid > 0) == (g_low > 0):
-            low, g_low = mid, g_mid
-        else:
-            high = mid
-    return 0.5 * (low + high)
 
 
 def _soft_bounds_point(device: Any) -> float:
@@ -60,9 +45,11 @@ def _soft_bounds_point(device: Any) -> float:
 
 def _response_point(device: Any) -> float:
     """The root of ``G`` of the device's mean response, as :mod:`aimc_plugins.preset_response`
-    derives it (the derivation the tests check against single pulses on aihwkit tiles)."""
+    derives it (the derivation the tests check against single pulses on aihwkit tiles), found by
+    the framework's root finder so that the plugin and ``aimc show`` cannot disagree on w*."""
     import numpy as np
 
+    from aimc_plugins.diagnostics import find_symmetric_point
     from aimc_plugins.preset_response import response_of
 
     response = response_of(device)
@@ -71,7 +58,7 @@ def _response_point(device: Any) -> float:
         at = np.array([w])
         return float(response.q_down(at)[0] - response.q_up(at)[0])
 
-    return _bisect(asymmetry, device.w_min, device.w_max)
+    return find_symmetric_point(asymmetry, device.w_min, device.w_max)
 
 
 def symmetric_point(device: Any) -> float:
@@ -149,29 +136,18 @@ def measured_symmetric_point(device: Any, pulses: int = 4000) -> float:
     get there; give ``pulses`` accordingly.
     """
     import torch
-    from aihwkit.simulator.configs import SingleRPUConfig
-    from aihwkit.simulator.parameters import UpdateParameters
-    from aihwkit.simulator.tiles import AnalogTile
 
-    quiet = copy.deepcopy(device)
-    # write noise too: it is what a read sees, and it would scatter the average (ReRamArrayHfO2:
-    # 0.58 dw_min per write).
-    noise = ("dw_min_dtod", "dw_min_std", "write_noise_std", "up_down_dtod")
-    for name in (*noise, "w_max_dtod", "w_min_dtod"):
-        if hasattr(quiet, name):
-            setattr(quiet, name, 0.0)
-    if hasattr(quiet, "reference_std"):
-        quiet.reference_std = 0.0
-    config = SingleRPUConfig(
-        device=quiet,
-        update=UpdateParameters(desired_bl=1, update_management=False, update_bl_management=False),
-    )
-    tile = AnalogTile(1, 1, config)
+    from aimc_plugins.characterize import quiet, single_pulse_tile
+
+    # write noise too is off: it is what a read sees, and it would scatter the average
+    # (ReRamArrayHfO2: 0.58 dw_min per write).
+    quiet_device = quiet(device)
+    tile = single_pulse_tile(quiet_device)
     tile.set_weights(torch.zeros(1, 1))
     # With one pulse slot (desired_bl=1) and a learning rate well above the step, every update is
     # exactly one pulse; at lr = dw_min a device whose granularity is not dw_min would pulse
     # only with some probability, and the walk would be noisy.
-    tile.set_learning_rate(10 * quiet.dw_min)
+    tile.set_learning_rate(10 * quiet_device.dw_min)
     x = torch.ones(1, 1)
     trace = []
     for i in range(pulses):
