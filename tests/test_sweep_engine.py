@@ -150,13 +150,40 @@ def test_dask_local_cluster_runs_the_sweep(tmp_path, fake_recipe):
         assert all(o.status == DONE for o in store.outcomes())
 
 
-def test_unpicklable_or_crashing_worker_results_become_failed_outcomes():
+def test_outcomes_pickle_for_the_pool_and_dask():
     # The outcome type carries only plain data: it must pickle for the pool and Dask.
     import pickle
 
     (run,) = plan("digits-mlp", ["Idealized"], ["sgd"], 1, 1)
     outcome = RunOutcome(run, DONE, ({"epoch": 1, "test_accuracy": 0.5},), {"test_accuracy": 0.5})
     assert pickle.loads(pickle.dumps(outcome)) == outcome
+
+
+def test_a_result_that_cannot_come_back_becomes_a_failed_outcome(fake_recipe):
+    """The worker finishes, but its outcome fails to pickle on the way back: that run (only)
+    is a FAILED outcome naming the error, and the pool goes on with the others."""
+    runs = fake_runs(seeds=2, options={"unpicklable_seeds": [1]})
+    outcomes = {o.spec.seed: o for o in execute.run_pool(runs, 1, threads=1)}
+    assert sorted(outcomes) == [0, 1]
+    assert outcomes[0].status == DONE
+    assert outcomes[1].status == FAILED
+    assert outcomes[1].error.startswith("worker: ")
+    assert "this note cannot be pickled" in outcomes[1].error
+
+
+def test_a_killed_worker_stops_the_pool_with_worker_died(fake_recipe):
+    """A worker killed mid-run (SIGKILL, as the OOM killer does) breaks the pool: run_pool raises
+    WorkerDied, telling the user to resume, instead of hanging or reporting a made-up outcome."""
+    runs = fake_runs(seeds=1, options={"die_seeds": [0]})
+    with pytest.raises(execute.WorkerDied, match="worker process died"):
+        list(execute.run_pool(runs, 1, threads=1))
+
+
+def test_the_dying_fake_recipe_refuses_to_kill_the_test_process(tmp_path, fake_recipe):
+    runs = fake_runs(seeds=1, options={"die_seeds": [0]})
+    with ResultsStore.in_folder(tmp_path) as store:
+        (outcome,) = run_sweep(runs, store, "t", SERIAL).outcomes
+    assert outcome.status == FAILED and "only kills worker processes" in outcome.error
 
 
 def test_dask_joins_a_running_scheduler(tmp_path, fake_recipe):
