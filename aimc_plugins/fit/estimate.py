@@ -134,7 +134,10 @@ def table_device(
     q_up: tuple[float, ...],
     q_down: tuple[float, ...],
     dw_min: float,
-    **noise: float,
+    *,
+    c2c_noise: float = 0.0,
+    dw_min_dtod: float = 0.0,
+    up_down_dtod: float = 0.0,
 ) -> ResponseDevice:
     """A :class:`ResponseDevice` from a table (picklable: the functions are partials)."""
     return ResponseDevice(
@@ -144,7 +147,9 @@ def table_device(
         w_min=float(nodes[0]),
         w_max=float(nodes[-1]),
         dw_min=float(dw_min),
-        **noise,
+        c2c_noise=c2c_noise,
+        dw_min_dtod=dw_min_dtod,
+        up_down_dtod=up_down_dtod,
     )
 
 

@@ -11,7 +11,7 @@ and never in tests.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -105,7 +105,7 @@ def build_resnet18(classes: int = 10) -> nn.Module:
 
 def last_layer_analog(model: nn.Module, setup: TrainingSetup) -> nn.Module:
     """Only the classifier on analog tiles; the convolutional body stays digital."""
-    model.fc = to_analog(model.fc, setup)
+    model.fc = to_analog(cast(nn.Module, model.fc), setup)
     return model
 
 

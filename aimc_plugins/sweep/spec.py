@@ -42,7 +42,7 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from aimc_plugins import plugins
 from aimc_plugins.compare import RunSpec, device_label
@@ -116,7 +116,7 @@ class _Entry:
     label: str = ""
 
     @classmethod
-    def parse(cls, value: Any, where: str = "entry") -> _Entry:
+    def parse(cls, value: Any, where: str = "entry") -> Self:
         """From ``"name"``, ``"name(k=v)"`` or a ``{name, params, grid, label}`` table."""
         if isinstance(value, str):
             name, params = parse_call(value)
@@ -247,10 +247,7 @@ def spec_from_dict(data: Mapping[str, Any], default_name: str = "sweep") -> Swee
 
 def load_spec(path: str | Path, scale: str | None = None) -> SweepSpec:
     """Read a TOML spec; errors name the file."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
+    import tomllib
 
     path = Path(path)
     try:
