@@ -48,6 +48,7 @@ _SLOT_TYPES = {_R_X86_64_GLOB_DAT, _R_X86_64_JUMP_SLOT, _R_AARCH64_GLOB_DAT, _R_
 
 @dataclass
 class _State:
+    attempted: bool = False
     patched: bool = False
     reason: str = "not attempted yet"
 
@@ -66,10 +67,11 @@ def seed_simulator(seed: int) -> bool:
     Call it before building analog layers (``seed_everything`` in :mod:`aimc_plugins.training`
     does). Returns whether that holds; see the module docstring for when it cannot.
     """
-    if not _state.patched:
+    if not _state.attempted:  # once per process: a core that cannot be patched stays so
+        _state.attempted = True
         _install()
-        if not _state.patched:
-            return False
+    if not _state.patched:
+        return False
     libc = ctypes.CDLL(None)
     # glibc treats srand(0) as srand(1): mix the seed so that seeds 0 and 1 differ.
     libc.srand(ctypes.c_uint(_mix32(seed)))
