@@ -1,16 +1,27 @@
 """aimc-plugins: a plugin framework around IBM aihwkit for analog in-memory training research.
 
-Plugin authors need only :data:`hookimpl` and the record types::
+This module is the public API: plugins, recipes, notebooks and the documentation import from
+here, and everything named in ``__all__`` keeps its meaning across releases. Deeper modules
+may change. Plugin authors need only :data:`hookimpl` and the record types::
 
     from aimc_plugins import hookimpl, Device
 
     @hookimpl
     def register_devices(register):
         register(Device(name="my-device", factory=make_my_device))
+
+The records and ``hookimpl`` load at once (they need only pluggy); everything else loads on
+first use, so ``import aimc_plugins`` and the listing commands stay fast (torch and aihwkit
+take seconds to import).
 """
 
-from aimc_plugins.hookspecs import hookimpl
-from aimc_plugins.records import (
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from aimc_plugins.host.hookspecs import hookimpl
+from aimc_plugins.host.records import (
     Device,
     Optimizer,
     Param,
@@ -20,17 +31,163 @@ from aimc_plugins.records import (
     RunConfig,
     RunResult,
     TrainingSetup,
+    as_dict,
 )
 
+# name -> module that defines it (loaded on first attribute access)
+_LAZY: dict[str, str] = {
+    "plugins": "aimc_plugins.host.plugins",
+    # devices
+    "ResponseDevice": "aimc_plugins.devices.response",
+    "ResponseError": "aimc_plugins.devices.response",
+    "response_of": "aimc_plugins.devices.config_response",
+    "step_scales": "aimc_plugins.devices.config_response",
+    "UnsupportedDevice": "aimc_plugins.devices.config_response",
+    "diagnose": "aimc_plugins.devices.diagnostics",
+    "find_symmetric_point": "aimc_plugins.devices.diagnostics",
+    "characterize": "aimc_plugins.devices.characterize",
+    "measure_steps": "aimc_plugins.devices.characterize",
+    "quiet": "aimc_plugins.devices.characterize",
+    "single_pulse_tile": "aimc_plugins.devices.characterize",
+    "DeviceRef": "aimc_plugins.devices.names",
+    "adapted_device": "aimc_plugins.devices.build",
+    "device_config": "aimc_plugins.devices.build",
+    "device_response": "aimc_plugins.devices.build",
+    "parse_device_ref": "aimc_plugins.devices.names",
+    # training
+    "build_device": "aimc_plugins.training.setup",
+    "build_setup": "aimc_plugins.training.setup",
+    "seed_everything": "aimc_plugins.training.loop",
+    "train_classifier": "aimc_plugins.training.loop",
+    "to_analog": "aimc_plugins.training.loop",
+    "PlannedRun": "aimc_plugins.training.identity",
+    "RunOutcome": "aimc_plugins.training.run",
+    "run_one": "aimc_plugins.training.run",
+    "ALPHA": "aimc_plugins.training.transfer",
+    "BETA": "aimc_plugins.training.transfer",
+    "MAX_PULSES": "aimc_plugins.training.transfer",
+    "N_READS": "aimc_plugins.training.transfer",
+    "RESIDUAL_DEVICE": "aimc_plugins.training.transfer",
+    "TRANSFER_EVERY": "aimc_plugins.training.transfer",
+    "aihwkit_reads": "aimc_plugins.training.transfer",
+    "describe_transfer": "aimc_plugins.training.transfer",
+    "pick_devices": "aimc_plugins.training.transfer",
+    "transfer_config": "aimc_plugins.training.transfer",
+    "transfer_setup": "aimc_plugins.training.transfer",
+    # sweeps
+    "SweepSpec": "aimc_plugins.sweep.spec",
+    "load_spec": "aimc_plugins.sweep.spec",
+    "plan": "aimc_plugins.sweep.spec",
+    # author's kit
+    "check_device": "aimc_plugins.kit.testing",
+    "check_optimizer": "aimc_plugins.kit.testing",
+    "table_device": "aimc_plugins.kit.fit",
+    "preset_device_classes": "aimc_plugins.builtin.presets",
+}
+
+if TYPE_CHECKING:  # the lazy names, for type checkers and editors
+    from aimc_plugins.builtin.presets import preset_device_classes
+    from aimc_plugins.devices.build import adapted_device, device_config, device_response
+    from aimc_plugins.devices.characterize import (
+        characterize,
+        measure_steps,
+        quiet,
+        single_pulse_tile,
+    )
+    from aimc_plugins.devices.config_response import UnsupportedDevice, response_of, step_scales
+    from aimc_plugins.devices.diagnostics import diagnose, find_symmetric_point
+    from aimc_plugins.devices.names import DeviceRef, parse_device_ref
+    from aimc_plugins.devices.response import ResponseDevice, ResponseError
+    from aimc_plugins.host import plugins
+    from aimc_plugins.kit.fit import table_device
+    from aimc_plugins.kit.testing import check_device, check_optimizer
+    from aimc_plugins.sweep.spec import SweepSpec, load_spec, plan
+    from aimc_plugins.training.identity import PlannedRun
+    from aimc_plugins.training.loop import seed_everything, to_analog, train_classifier
+    from aimc_plugins.training.run import RunOutcome, run_one
+    from aimc_plugins.training.setup import build_device, build_setup
+    from aimc_plugins.training.transfer import (
+        ALPHA,
+        BETA,
+        MAX_PULSES,
+        N_READS,
+        RESIDUAL_DEVICE,
+        TRANSFER_EVERY,
+        aihwkit_reads,
+        describe_transfer,
+        pick_devices,
+        transfer_config,
+        transfer_setup,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aimc_plugins' has no attribute {name!r}")
+    loaded = importlib.import_module(module)
+    value = loaded if module.endswith("." + name) else getattr(loaded, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 __all__ = [
+    "ALPHA",
+    "BETA",
+    "MAX_PULSES",
+    "N_READS",
+    "RESIDUAL_DEVICE",
+    "TRANSFER_EVERY",
     "Device",
+    "DeviceRef",
     "Optimizer",
     "Param",
     "ParameterError",
+    "PlannedRun",
     "Preset",
     "Recipe",
+    "ResponseDevice",
+    "ResponseError",
     "RunConfig",
+    "RunOutcome",
     "RunResult",
+    "SweepSpec",
     "TrainingSetup",
+    "UnsupportedDevice",
+    "adapted_device",
+    "aihwkit_reads",
+    "as_dict",
+    "build_device",
+    "build_setup",
+    "characterize",
+    "check_device",
+    "check_optimizer",
+    "describe_transfer",
+    "device_config",
+    "device_response",
+    "diagnose",
+    "find_symmetric_point",
     "hookimpl",
+    "load_spec",
+    "measure_steps",
+    "parse_device_ref",
+    "pick_devices",
+    "plan",
+    "plugins",
+    "preset_device_classes",
+    "quiet",
+    "response_of",
+    "run_one",
+    "seed_everything",
+    "single_pulse_tile",
+    "step_scales",
+    "table_device",
+    "to_analog",
+    "train_classifier",
+    "transfer_config",
+    "transfer_setup",
 ]

@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from aimc_plugins import plugins
-from aimc_plugins.characterize import characterize
-from aimc_plugins.preset_response import UnsupportedDevice
+from aimc_plugins.devices.build import adapted_device, device_response
+from aimc_plugins.devices.characterize import characterize
+from aimc_plugins.devices.config_response import UnsupportedDevice
+from aimc_plugins.host import plugins
 
 
 def main() -> None:
@@ -31,7 +32,7 @@ def main() -> None:
         try:
             with warnings.catch_warnings(record=True):
                 warnings.simplefilter("always")
-                response, adapted = record.response(), record.adapted()
+                response, adapted = device_response(record), adapted_device(record)
         except UnsupportedDevice:
             continue
         result = characterize(response, adapted.device, args.points, kind=adapted.kind)

@@ -28,10 +28,11 @@ from itertools import pairwise
 import torch
 from torch import nn
 
-from aimc_plugins import plugins
-from aimc_plugins.adapter import adapt, match_native
-from aimc_plugins.device_spec import parse_device_spec
-from aimc_plugins.response import ResponseDevice
+from aimc_plugins.devices.adapter import adapt, match_native
+from aimc_plugins.devices.build import device_response
+from aimc_plugins.devices.names import parse_device_ref
+from aimc_plugins.devices.response import ResponseDevice
+from aimc_plugins.host import plugins
 
 SIZES = (784, 256, 128, 10)
 BATCH = 10
@@ -118,8 +119,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    spec = parse_device_spec(args.device)
-    response = plugins.lookup(plugins.devices, spec.name, "device").response(**spec.params)
+    spec = parse_device_ref(args.device)
+    response = device_response(plugins.lookup(plugins.devices, spec.name, "device"), spec.params)
     native = match_native(response)
     if native is None:
         raise SystemExit(f"{args.device} has no native aihwkit equivalent to compare against")

@@ -13,15 +13,16 @@ import argparse
 import statistics
 from collections import defaultdict
 
-from aimc_plugins.compare import DONE, RunOutcome, plan
 from aimc_plugins.sweep.execute import run_pool
+from aimc_plugins.sweep.spec import plan
+from aimc_plugins.training.run import DONE, RunOutcome
 
 DEVICES = ("ReRamSB", "EcRam", "power(tau=0.7, g=1)")
 OPTIMIZERS = ("sgd", "ttv1")
 
 
 def _by_id(outcomes: list[RunOutcome]) -> dict[str, RunOutcome]:
-    return {o.spec.run_id: o for o in outcomes}
+    return {o.run.run_id: o for o in outcomes}
 
 
 def main() -> None:
@@ -40,9 +41,9 @@ def main() -> None:
     for run_id, outcome in first.items():
         again = second[run_id]
         same = outcome.status == again.status == DONE and outcome.history == again.history
-        identical[outcome.spec.label].append(same)
+        identical[outcome.run.label].append(same)
         if outcome.status == DONE:
-            finals[outcome.spec.label].append(outcome.final["test_accuracy"])
+            finals[outcome.run.label].append(outcome.final["test_accuracy"])
 
     print(f"digits-mlp, {args.epochs} epochs, seeds 0..{args.seeds - 1}, computed twice")
     print(f"{'device / optimizer':40} {'repeated bitwise':>17} {'std over seeds':>15}")

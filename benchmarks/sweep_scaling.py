@@ -21,10 +21,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from aimc_plugins.compare import DONE, plan
 from aimc_plugins.sweep import execute
 from aimc_plugins.sweep.engine import ExecutionOptions, run_sweep
+from aimc_plugins.sweep.spec import plan
 from aimc_plugins.sweep.store import ResultsStore
+from aimc_plugins.training.run import DONE
 
 
 def timed(runs: list, options: ExecutionOptions) -> tuple[float, float]:

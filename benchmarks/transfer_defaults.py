@@ -31,11 +31,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from aimc_plugins import plugins
-from aimc_plugins.recipes import digits
-from aimc_plugins.records import RunConfig, RunResult
-from aimc_plugins.resolve import build_setup
-from aimc_plugins.training import seed_everything, train_classifier
+from aimc_plugins.builtin.recipes import digits
+from aimc_plugins.host import plugins
+from aimc_plugins.host.records import RunConfig, RunResult
+from aimc_plugins.training.loop import seed_everything, train_classifier
+from aimc_plugins.training.setup import build_setup
 
 DEVICE = "Idealized"
 WIDE_SIDE = 22  # 22 x 22 = 484 inputs: one tile (aihwkit's default max_input_size is 512)

@@ -5,7 +5,7 @@
 In sweeps the same recipe runs as `aimc compare --recipe digits-mlp ...` (same run ids).
 """
 
-from aimc_plugins.recipes.script import command
+from aimc_plugins.cli.recipe_script import command
 
 if __name__ == "__main__":
     command("digits-mlp")()

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from aimc_plugins.recipes import least_squares as ls
+from aimc_plugins.builtin.recipes import least_squares as ls
 
-PAPER = ls.Experiment(problem=ls.Problem(), device=ls.DeviceSpec(), n_steps=20000)
+PAPER = ls.Experiment(problem=ls.Problem(), device=ls.LeastSquaresDevice(), n_steps=20000)
 SIZES = {"small": ls.SMALL, "paper": PAPER, "authors": ls.AUTHORS}
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aimc_plugins import plugins
+from aimc_plugins.host import plugins
 
 
 @pytest.fixture

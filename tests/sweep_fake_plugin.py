@@ -18,7 +18,8 @@ import time
 
 import numpy as np
 
-from aimc_plugins import Param, Recipe, RunConfig, RunResult, hookimpl, training
+from aimc_plugins import Param, Recipe, RunConfig, RunResult, hookimpl
+from aimc_plugins.training import loop as training
 
 RECIPE = "fake-quick"
 OPTIONS = (

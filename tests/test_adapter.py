@@ -8,13 +8,13 @@ import warnings
 import numpy as np
 import pytest
 
-from aimc_plugins.adapter import (
+from aimc_plugins.devices.adapter import (
     MAX_NODES,
     PiecewiseCapWarning,
     adapt,
     tabulate,
 )
-from aimc_plugins.response import ResponseDevice
+from aimc_plugins.devices.response import ResponseDevice
 
 TAU = 0.7
 STEP = 2 * TAU / 1200
@@ -130,7 +130,7 @@ def test_piecewise_uses_the_fewest_nodes_within_tolerance(g):
 def _measured_error(config, g: float) -> float:
     """Max relative error of single-pulse steps measured on a tile of ``config`` against
     ``q+- = expm1(g (1 -+ w / tau)) / expm1(g)``, floored at 5% of the peak as the adapter is."""
-    from aimc_plugins.characterize import measure_steps, quiet
+    from aimc_plugins.devices.characterize import measure_steps, quiet
 
     w = np.linspace(-TAU + 2 * STEP, TAU - 2 * STEP, 401).astype(np.float32).astype(float)
     up, down = measure_steps(quiet(config), w, lr=4 * STEP)

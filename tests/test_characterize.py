@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aimc_plugins.builtin.aihwkit_presets import preset_device_classes
-from aimc_plugins.characterize import characterize, quiet
-from aimc_plugins.preset_response import UnsupportedDevice, response_of
+from aimc_plugins.builtin.presets import preset_device_classes
+from aimc_plugins.devices.characterize import characterize, quiet
+from aimc_plugins.devices.config_response import UnsupportedDevice, response_of
 
 EXACT = 1e-5  # beyond float32 rounding, a derived response must match to this
 
@@ -103,7 +103,7 @@ def test_noise_on_measures_mean_and_spread():
 def test_zero_fields_zeroes_what_the_config_has_and_skips_the_rest():
     from aihwkit.simulator.configs import ConstantStepDevice
 
-    from aimc_plugins.characterize import zero_fields
+    from aimc_plugins.devices.characterize import zero_fields
 
     config = ConstantStepDevice(dw_min_std=0.3, dw_min_dtod=0.2, up_down_dtod=0.1)
     quiet_config = zero_fields(config, ("dw_min_std", "up_down_dtod", "no_such_field"))
@@ -116,7 +116,7 @@ def test_single_pulse_tile_fires_exactly_one_pulse_per_update():
     import torch
     from aihwkit.simulator.configs import ConstantStepDevice
 
-    from aimc_plugins.characterize import single_pulse_tile
+    from aimc_plugins.devices.characterize import single_pulse_tile
 
     tile = single_pulse_tile(ConstantStepDevice(dw_min=0.01, dw_min_std=0.0, dw_min_dtod=0.0))
     tile.set_weights(torch.zeros(1, 1))

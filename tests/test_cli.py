@@ -13,7 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from conftest import make_distribution
 
-from aimc_plugins.cli import cli
+from aimc_plugins.cli.main import cli
 
 
 def invoke(*args: str):
@@ -25,7 +25,7 @@ def test_plugins_json_lists_builtins_with_distribution_and_hooks():
     result = invoke("plugins", "--json")
     assert result.exit_code == 0
     rows = {row["name"]: row for row in json.loads(result.output)}
-    presets = rows["aimc_plugins.builtin.aihwkit_presets"]
+    presets = rows["aimc_plugins.builtin.presets"]
     assert presets["status"] == "ok"
     assert presets["distribution"] == "aimc-plugins"
     assert set(presets["hooks"]) == {"register_devices", "register_presets"}

@@ -8,7 +8,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from aimc_plugins.cli import cli
+from aimc_plugins.cli.main import cli
 
 
 def _measured_symmetric_point(preset: str) -> float:
@@ -18,7 +18,7 @@ def _measured_symmetric_point(preset: str) -> float:
     import numpy as np
     from aihwkit.simulator.presets import devices
 
-    from aimc_plugins.characterize import measure_steps, quiet
+    from aimc_plugins.devices.characterize import measure_steps, quiet
 
     config = getattr(devices, f"{preset}PresetDevice")()
     inner = 0.95 * np.array([config.w_min, config.w_max])  # one pulse stays inside the bounds

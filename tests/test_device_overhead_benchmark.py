@@ -12,7 +12,7 @@ SCRIPT = Path(__file__).parents[1] / "benchmarks" / "device_overhead.py"
 
 
 def test_benchmark_smoke():
-    from aimc_plugins import plugins
+    from aimc_plugins.host import plugins
 
     if "power" not in plugins.devices():
         pytest.skip("aimc-paper-devices is not installed")

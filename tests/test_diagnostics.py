@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aimc_plugins.diagnostics import describe, diagnose
-from aimc_plugins.response import ResponseDevice
+from aimc_plugins.devices.diagnostics import describe, diagnose
+from aimc_plugins.devices.response import ResponseDevice
 
 TAU = 0.7
 
@@ -80,8 +80,8 @@ def test_symmetric_device_is_symmetric_everywhere():
 
 
 def test_zero_shifted_linear_device_is_symmetric_at_zero_and_still_native():
-    from aimc_plugins.adapter import adapt
-    from aimc_plugins.diagnostics import zero_shifted
+    from aimc_plugins.devices.adapter import adapt
+    from aimc_plugins.devices.diagnostics import zero_shifted
 
     c = 0.2
     base = device(lambda w: (1 + c) * (1 - w / TAU), lambda w: (1 - c) * (1 + w / TAU))
@@ -95,7 +95,7 @@ def test_zero_shifted_linear_device_is_symmetric_at_zero_and_still_native():
 
 
 def test_zero_shift_needs_a_symmetric_point():
-    from aimc_plugins.diagnostics import zero_shifted
+    from aimc_plugins.devices.diagnostics import zero_shifted
 
     with pytest.raises(ValueError, match="no single symmetric point"):
         zero_shifted(device(lambda w: np.ones_like(w), lambda w: 2 * np.ones_like(w)))
@@ -104,7 +104,7 @@ def test_zero_shift_needs_a_symmetric_point():
 def test_find_symmetric_point_is_the_root_of_a_monotone_asymmetric_part():
     """Bisection on G = w / tau - c (the asymmetric linear family) lands on c tau, also where G
     is only piecewise linear (a table) and where it falls rather than rises."""
-    from aimc_plugins.diagnostics import find_symmetric_point
+    from aimc_plugins.devices.diagnostics import find_symmetric_point
 
     c = 0.3
     assert find_symmetric_point(lambda w: w / TAU - c, -TAU, TAU) == pytest.approx(c * TAU)

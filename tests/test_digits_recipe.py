@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from aimc_plugins import plugins
-from aimc_plugins.records import RunConfig
-from aimc_plugins.resolve import build_setup
+from aimc_plugins.host import plugins
+from aimc_plugins.host.records import RunConfig
+from aimc_plugins.training.setup import build_setup
 
 
 def run(device: str, optimizer: str, epochs: int, seed: int = 0):
@@ -30,8 +30,8 @@ def test_digital_baseline_learns_and_is_seed_reproducible():
 def test_analog_setup_really_uses_aihwkit_tiles():
     from aihwkit.nn import AnalogLinear
 
-    from aimc_plugins.recipes.digits import build_mlp
-    from aimc_plugins.training import to_analog
+    from aimc_plugins.builtin.recipes.digits import build_mlp
+    from aimc_plugins.training.loop import to_analog
 
     model = to_analog(build_mlp(), build_setup(["ReRamSB"], "sgd"))
     layers = [m for m in model.modules() if isinstance(m, AnalogLinear)]

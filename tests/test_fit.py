@@ -9,7 +9,7 @@ Tolerances (measured with 1024 devices x 800 pulses, the sizes used here):
   cycle-to-cycle noise: within 2% plus 4 of the fit's own standard errors, pointwise (the noise
   is the limit: measured 2.6-3.6% for ReRamSB, c2c 3.75; 3.8-3.9% for ReRamES, c2c 5.0;
   1.2-2.3% for EcRamMO, c2c 2.0); for presets with c2c 0.3 also within 3% outright (measured
-  0.2-0.65%). ``python -m aimc_plugins.fit.recovery`` prints these figures.
+  0.2-0.65%). ``python -m aimc_plugins.kit.fit.recovery`` prints these figures.
 - cycle-to-cycle noise within 10% of the preset's (measured 0.299-0.314 for 0.3, 1.94 for 2.0;
   the strongest, 3.75 and 5.0, come out 8-11% and 2-5% low: steps clipped at the bounds);
   ``dw_min_dtod`` within 0.03 of the preset's (measured 0.102 / 0.105 / 0.302 / 0.296 / 0.105
@@ -34,10 +34,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from aimc_plugins import RunConfig, TrainingSetup, plugins
-from aimc_plugins.builtin.aihwkit_presets import preset_device_classes
-from aimc_plugins.cli import cli
-from aimc_plugins.fit import (
+from aimc_plugins import RunConfig, TrainingSetup, device_response
+from aimc_plugins.builtin.presets import preset_device_classes
+from aimc_plugins.cli.main import cli
+from aimc_plugins.host import plugins
+from aimc_plugins.kit.fit import (
     FitError,
     TraceError,
     Traces,
@@ -45,10 +46,10 @@ from aimc_plugins.fit import (
     read_traces,
     write_traces,
 )
-from aimc_plugins.fit.generate import measurement_config, pulse_traces
-from aimc_plugins.fit.recovery import recover
-from aimc_plugins.fit.traces import parse_rows
-from aimc_plugins.testing import check_device
+from aimc_plugins.kit.fit.generate import measurement_config, pulse_traces
+from aimc_plugins.kit.fit.recovery import recover
+from aimc_plugins.kit.fit.traces import parse_rows
+from aimc_plugins.kit.testing import check_device
 
 PRESETS = ["ReRamSB", "EcRam", "EcRamMO", "Capacitor", "Idealized", "GokmenVlasov", "ReRamES"]
 LOW_NOISE = ["EcRam", "Capacitor", "Idealized", "GokmenVlasov"]  # c2c 0.3
@@ -206,7 +207,7 @@ def test_fit_command_writes_a_distribution_that_passes_the_contract(
         assert report.results["accuracy"] >= 0.5
         plugins.register(module, name="lab_ecram")
         assert plugins.devices()["lab-ecram"].plugin == "lab_ecram"
-        from aimc_plugins.resolve import build_device
+        from aimc_plugins.training.setup import build_device
 
         quiet = build_device("lab-ecram(c2c_noise=0, dw_min_dtod=0)")
         assert quiet.dw_min_std == 0.0 and type(quiet).__name__ == "PiecewiseStepDevice"
@@ -226,7 +227,7 @@ def test_fit_command_module_only_and_json(ecram_csv, tmp_path):
     assert Path(summary["plot"]).exists()
     module = _load(module_path, "fitted_ecram")
     try:
-        device = module.fitted_device().response()
+        device = device_response(module.fitted_device())
         assert device.w_min < 0 < device.w_max
         assert module.FIT["c2c_noise"] == pytest.approx(summary["c2c_noise"])
     finally:
@@ -264,7 +265,7 @@ def test_bad_file_is_a_usage_error(tmp_path):
 
 
 def _accuracy(device, seed: int, epochs: int = 2) -> float:
-    from aimc_plugins.periphery import single_device_config
+    from aimc_plugins.training.periphery import single_device_config
 
     recipe = plugins.recipes()["digits-mlp"]
     setup = TrainingSetup(single_device_config(device), lr=0.1)
@@ -272,7 +273,7 @@ def _accuracy(device, seed: int, epochs: int = 2) -> float:
 
 
 def _compare_training(name: str) -> None:
-    from aimc_plugins.adapter import adapt
+    from aimc_plugins.devices.adapter import adapt
 
     measured = measurement_config(preset(name), c2c=True, dtod=True)
     fit, _ = fitted(name, c2c=True, dtod=True)
@@ -317,7 +318,7 @@ def test_fitted_distribution_installs_and_passes_its_own_test(ecram_csv, tmp_pat
     assert result.exit_code == 0, result.output
     site = tmp_path / "site"
     assert pip_install_editable(out, site).returncode == 0
-    code = "from aimc_plugins.cli import cli; cli(['devices', '--json'])"
+    code = "from aimc_plugins.cli.main import cli; cli(['devices', '--json'])"
     listed = python_with_site(site, code, out)
     assert "lab-ecram" in [row["name"] for row in json.loads(listed.stdout)]
     tested = run_pytest(site, out)

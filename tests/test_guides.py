@@ -90,7 +90,7 @@ def aimc_lines(text: str) -> list[str]:
 
 @pytest.mark.parametrize("guide", SHELL_GUIDES)
 def test_guide_commands_and_code_run(guide, tmp_path, monkeypatch, fresh_plugins):
-    from aimc_plugins.cli import cli
+    from aimc_plugins.cli.main import cli
 
     text = (DOCS / guide).read_text(encoding="utf-8")
     commands, scripts = aimc_lines(text), blocks(text, "python")

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from aimc_plugins import plugins
-from aimc_plugins import reference_dynamics as rd
-from aimc_plugins.recipes import least_squares as ls
-from aimc_plugins.records import RunConfig
+from aimc_plugins.builtin.recipes import least_squares as ls
+from aimc_plugins.devices import reference_dynamics as rd
+from aimc_plugins.host import plugins
+from aimc_plugins.host.records import RunConfig
 
 N_STEPS = ls.SMALL.n_steps
 SEED = 0
@@ -119,9 +119,9 @@ def test_reference_dynamics_agree_with_aihwkit(runs: dict, data: ls.Data) -> Non
 
 def test_soft_bounds_device_has_the_papers_steps() -> None:
     """aihwkit's device steps dw_min (1 + c) up and dw_min (1 - c) down at w = 0."""
-    from aimc_plugins.characterize import single_pulse_tile
+    from aimc_plugins.devices.characterize import single_pulse_tile
 
-    spec, c = ls.DeviceSpec(dw_min=0.01), 0.2
+    spec, c = ls.LeastSquaresDevice(dw_min=0.01), 0.2
     steps = []
     for sign in (-1.0, 1.0):  # the tile subtracts lr * d x^T: d = -1 is one pulse up
         tile = single_pulse_tile(ls.soft_bounds_device(c, spec))
@@ -257,7 +257,7 @@ def test_aihwkit_up_down_is_the_papers_c_over_2_minus_c() -> None:
     ``dw_min = d / (1 + c)``. ``soft_bounds_device`` inverts this (``u = 2c / (1 + c)``)."""
     from aihwkit.simulator.configs import SoftBoundsReferenceDevice
 
-    from aimc_plugins.characterize import measure_steps, quiet
+    from aimc_plugins.devices.characterize import measure_steps, quiet
 
     tau, d = 3.5, 0.01
     w = torch.linspace(-3.0, 3.0, 13).double().numpy()
@@ -268,7 +268,7 @@ def test_aihwkit_up_down_is_the_papers_c_over_2_minus_c() -> None:
         step = d / (1 + c)
         assert up[0] == pytest.approx(step * (1 + c) * (1 - w / tau), rel=1e-3)
         assert down[0] == pytest.approx(step * (1 - c) * (1 + w / tau), rel=1e-3)
-        ours = ls.soft_bounds_device(c, ls.DeviceSpec(tau=tau, dw_min=step))
+        ours = ls.soft_bounds_device(c, ls.LeastSquaresDevice(tau=tau, dw_min=step))
         assert ours.up_down == pytest.approx(u) and ours.dw_min == pytest.approx(d)
 
 

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 import torch
 
-from aimc_plugins import Device, ParameterError, hookimpl, plugins
-from aimc_plugins.records import RunConfig
-from aimc_plugins.resolve import build_setup
+from aimc_plugins import Device, ParameterError, hookimpl
+from aimc_plugins.host import plugins
+from aimc_plugins.host.records import RunConfig, as_dict
+from aimc_plugins.training.setup import build_setup
 
 BUILTIN = ("digital", "sgd", "ttv1", "ttv2", "c-ttv2", "agad", "mp")
 ANALOG = BUILTIN[1:]
@@ -38,7 +39,7 @@ def test_all_builtin_optimizers_are_registered_with_schemas() -> None:
     for name in BUILTIN:
         assert name in records, name
         assert records[name].plugin == "aimc_plugins.builtin.optimizers"
-        schema = records[name].to_dict()["parameters"]
+        schema = as_dict(records[name])["parameters"]
         assert schema and all(p["help"] and p["range"] for p in schema)
 
 
@@ -260,7 +261,7 @@ DIGITS_CASES = [
 
 @pytest.mark.parametrize(("optimizer", "device", "params", "epochs"), DIGITS_CASES)
 def test_learns_digits(optimizer: str, device: str, params: dict, epochs: int) -> None:
-    from aimc_plugins.recipes import digits
+    from aimc_plugins.builtin.recipes import digits
 
     setup = build_setup([device], optimizer, params)
     result = digits.run(RunConfig(setup=setup, seed=0, epochs=epochs))
@@ -270,6 +271,6 @@ def test_learns_digits(optimizer: str, device: str, params: dict, epochs: int) -
 @pytest.mark.parametrize("optimizer", BUILTIN)
 def test_passes_the_plugin_contract(optimizer: str) -> None:
     """Records and built configs pickle (process-pool and Dask sweeps), defaults are valid."""
-    from aimc_plugins.testing import check_optimizer
+    from aimc_plugins.kit.testing import check_optimizer
 
     check_optimizer(plugins.optimizers()[optimizer], train=False)

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from aimc_plugins.compare import DONE, RunOutcome, RunSpec
 from aimc_plugins.sweep.execute import run_pool, run_serial
 from aimc_plugins.sweep.spec import expand, load_spec
+from aimc_plugins.training.identity import PlannedRun
+from aimc_plugins.training.run import DONE, RunOutcome
 
 SPEC = Path(__file__).resolve().parents[1] / "recipes" / "specs" / "paper-mnist.toml"
 CHANCE = 0.1
@@ -26,15 +27,15 @@ def _finals(outcomes: list[RunOutcome]) -> dict[tuple[float, str, str], list[flo
     """(g, family, optimizer) -> final accuracies, every run checked to have finished."""
     finals: dict[tuple[float, str, str], list[float]] = defaultdict(list)
     for outcome in outcomes:
-        assert outcome.status == DONE, (outcome.spec.label, outcome.error)
-        spec = outcome.spec
+        assert outcome.status == DONE, (outcome.run.label, outcome.error)
+        spec = outcome.run
         key = (spec.device_params.get("g", 0.0), spec.device_name, spec.optimizer)
         finals[key].append(outcome.final["test_accuracy"])
     return finals
 
 
 def test_smoke_scale_separates_residual_learning_from_analog_sgd_at_g_2() -> None:
-    runs: list[RunSpec] = [
+    runs: list[PlannedRun] = [
         run
         for run in expand(load_spec(SPEC, scale="smoke"))
         if run.device_name == "power" and run.device_params["g"] == 2.0

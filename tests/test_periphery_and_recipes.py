@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from aimc_plugins import periphery
-from aimc_plugins.compare import DONE, FAILED, build_run_setup, plan, run_one
+from aimc_plugins.sweep.spec import plan
+from aimc_plugins.training import periphery
+from aimc_plugins.training.run import DONE, FAILED, run_one
+from aimc_plugins.training.setup import setup_for
 
 
 def test_paper_profile_sets_the_papers_periphery_on_any_config():
@@ -44,13 +46,13 @@ def test_default_profile_keeps_aihwkit_defaults_and_digital_has_none():
 
 def test_run_spec_periphery_reaches_the_built_config():
     (run,) = plan("digits-mlp", ["Idealized"], ["sgd"], 1, 1, periphery="paper")
-    assert build_run_setup(run).rpu_config.update.desired_bl == 32
+    assert setup_for(run).rpu_config.update.desired_bl == 32
 
 
 def test_mnist_networks_have_the_papers_shapes():
     import torch
 
-    from aimc_plugins.recipes import mnist
+    from aimc_plugins.builtin.recipes import mnist
 
     fcn = [m.weight.shape for m in mnist.build_fcn() if isinstance(m, torch.nn.Linear)]
     assert fcn == [(256, 784), (128, 256), (10, 128)]
@@ -109,8 +111,8 @@ def test_resnet_last_layer_only_is_analog(monkeypatch):
     from aihwkit.nn import AnalogLinear
     from torch import nn
 
-    from aimc_plugins.recipes.cifar_resnet import last_layer_analog
-    from aimc_plugins.resolve import build_setup
+    from aimc_plugins.builtin.recipes.cifar_resnet import last_layer_analog
+    from aimc_plugins.training.setup import build_setup
 
     model = nn.Sequential()
     model.body = nn.Conv2d(3, 4, 3)
@@ -122,7 +124,7 @@ def test_resnet_last_layer_only_is_analog(monkeypatch):
 def test_cuda_accelerator_says_what_is_missing():
     from aihwkit.simulator import rpu_base
 
-    from aimc_plugins.training import AcceleratorError, check_accelerator
+    from aimc_plugins.training.loop import AcceleratorError, check_accelerator
 
     assert check_accelerator("cpu") == "cpu"
     if rpu_base.cuda.is_compiled():

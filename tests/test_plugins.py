@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from aimc_plugins import Device, Preset, hookimpl, plugins
-from aimc_plugins.plugins import DuplicateNameError
+from aimc_plugins import Device, Preset, hookimpl
+from aimc_plugins.devices.build import device_config
+from aimc_plugins.host import plugins
+from aimc_plugins.host.plugins import DuplicateNameError
+from aimc_plugins.host.records import as_dict
 
 GOOD_PLUGIN = """
 from aimc_plugins import Device, hookimpl
@@ -36,14 +39,14 @@ def test_in_test_plugin_registers_and_unregisters(fresh_plugins):
     name = plugins.register(InTestPlugin(), name="in-test")
     record = plugins.devices()["in-test-device"]
     assert record.plugin == "in-test"
-    assert type(record.build()).__name__ == "ConstantStepDevice"
+    assert type(device_config(record)).__name__ == "ConstantStepDevice"
     plugins.unregister(name)
     assert "in-test-device" not in plugins.devices()
 
 
 def test_records_are_frozen_and_stamped_with_their_plugin():
     record = plugins.devices()["ReRamSB"]
-    assert record.plugin == "aimc_plugins.builtin.aihwkit_presets"
+    assert record.plugin == "aimc_plugins.builtin.presets"
     with pytest.raises(AttributeError):
         record.name = "other"  # type: ignore[misc]
 
@@ -152,7 +155,7 @@ def test_all_aihwkit_preset_devices_are_registered_and_build():
         "ReRamArrayHfO2",
     } == set(presets)
     for record in presets.values():
-        assert isinstance(record.build(), PulsedDevice)
+        assert isinstance(device_config(record), PulsedDevice)
         assert record.description
 
 
@@ -268,7 +271,7 @@ def test_trace_variable_prints_each_hook_call(fresh_plugins, monkeypatch, capsys
     lines = capsys.readouterr().err.splitlines()
     mine = [line for line in lines if "register_devices plugin=in-test " in line]
     assert len(mine) == 1 and mine[0].startswith("aimc trace: ") and mine[0].endswith(" ms")
-    assert any("plugin=aimc_plugins.builtin.aihwkit_presets" in line for line in lines)
+    assert any("plugin=aimc_plugins.builtin.presets" in line for line in lines)
 
 
 def test_no_trace_without_the_variable(fresh_plugins, monkeypatch, capsys):
@@ -338,7 +341,7 @@ def test_plugins_command_names_a_slow_plugin(fresh_plugins, monkeypatch):
 
     from click.testing import CliRunner
 
-    from aimc_plugins.cli import cli
+    from aimc_plugins.cli.main import cli
 
     class Slow:
         @hookimpl
@@ -354,7 +357,7 @@ def test_plugins_command_names_a_slow_plugin(fresh_plugins, monkeypatch):
     ]
     assert "register_recipes" in line
     info = {i.name: i for i in plugins.plugin_infos()}["slow-plugin"]
-    assert info.seconds >= 0.2 and info.to_dict()["seconds"] >= 0.2
+    assert info.seconds >= 0.2 and as_dict(info)["seconds"] >= 0.2
 
 
 def test_entry_point_name_clash_names_both_distributions(installed):
@@ -383,18 +386,16 @@ def test_device_named_like_a_preset_is_reported_as_a_clash(fresh_plugins):
 
     plugins.register(PresetNamed(), name="preset-named")
     assert "TikiTakaReRamSBPreset" not in plugins.devices()
-    assert plugins.presets()["TikiTakaReRamSBPreset"].plugin.endswith("aihwkit_presets")
+    assert plugins.presets()["TikiTakaReRamSBPreset"].plugin.endswith("builtin.presets")
     [failure] = [f for f in plugins.failures if f.plugin == "preset-named"]
-    assert (
-        "preset-named" in failure.error and "aimc_plugins.builtin.aihwkit_presets" in failure.error
-    )
+    assert "preset-named" in failure.error and "aimc_plugins.builtin.presets" in failure.error
     assert DuplicateNameError.__name__ in failure.error
     with pytest.raises(KeyError, match="Plugin 'preset-named' registered a device of that name"):
         plugins.lookup(plugins.devices, "TikiTakaReRamSBPreset", "device")
 
 
 def test_unknown_name_of_a_failed_plugin_is_explained(installed):
-    from aimc_plugins.resolve import build_device
+    from aimc_plugins.training.setup import build_device
 
     half = """
 from aimc_plugins import Device, hookimpl
@@ -426,7 +427,7 @@ def register_devices(register):
 def test_every_failure_of_a_plugin_is_listed(fresh_plugins):
     from click.testing import CliRunner
 
-    from aimc_plugins.cli import cli
+    from aimc_plugins.cli.main import cli
 
     class ManyFaults:
         @hookimpl

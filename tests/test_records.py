@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aimc_plugins.records import Param, ParameterError, resolve_params
+from aimc_plugins.host.records import Param, ParameterError, resolve_params
 
 SCHEMA = (
     Param("lr", 0.1, "learning rate", low=0.0, low_inclusive=False),

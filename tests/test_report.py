@@ -9,10 +9,12 @@ import pytest
 import sweep_fake_plugin
 from click.testing import CliRunner
 
-from aimc_plugins import plugins, report
-from aimc_plugins.cli import cli
-from aimc_plugins.compare import DIVERGED, DONE, RunOutcome, plan
+from aimc_plugins.cli.main import cli
+from aimc_plugins.host import plugins
+from aimc_plugins.report import summary as report
+from aimc_plugins.sweep.spec import plan
 from aimc_plugins.sweep.store import ResultsStore
+from aimc_plugins.training.run import DIVERGED, DONE, RunOutcome
 
 
 def outcome(run, accuracy, status=DONE):

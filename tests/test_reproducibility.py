@@ -1,21 +1,22 @@
 """A run's seed determines its numbers: the same run computed twice (in this process, and in a
 spawned worker like a sweep's) gives bitwise-identical per-epoch metrics, with aihwkit's
 compiled generators (which seed themselves from the clock) seeded through
-:mod:`aimc_plugins.simulator_seed`."""
+:mod:`aimc_plugins.training.simulator_seed`."""
 
 from __future__ import annotations
 
 import torch
 
-from aimc_plugins.compare import DONE, RunSpec, run_one
-from aimc_plugins.simulator_seed import seed_simulator, status
 from aimc_plugins.sweep.execute import run_pool
+from aimc_plugins.training.identity import PlannedRun
+from aimc_plugins.training.run import DONE, run_one
+from aimc_plugins.training.simulator_seed import seed_simulator, status
 
 # Noisy on purpose: cycle-to-cycle noise and device-to-device spread (ReRamSB), and a transfer
 # compound whose tiles are copied (ttv1), are where unseeded generators show first.
 RUNS = [
-    RunSpec(recipe="digits-mlp", device="ReRamSB", optimizer="sgd", seed=3, epochs=1),
-    RunSpec(
+    PlannedRun(recipe="digits-mlp", device="ReRamSB", optimizer="sgd", seed=3, epochs=1),
+    PlannedRun(
         recipe="digits-mlp",
         device="ReRamSB",
         optimizer="ttv1",
@@ -26,7 +27,7 @@ RUNS = [
 ]
 
 
-def _history(spec: RunSpec) -> tuple:
+def _history(spec: PlannedRun) -> tuple:
     outcome = run_one(spec)
     assert outcome.status == DONE, outcome.error
     assert outcome.versions["deterministic"] == "yes"
@@ -45,7 +46,7 @@ def test_same_run_twice_in_one_process_is_bitwise_identical() -> None:
 def test_a_spawned_worker_computes_the_same_numbers() -> None:
     here = {spec.run_id: _history(spec) for spec in RUNS}
     there = {
-        outcome.spec.run_id: tuple(tuple(sorted(e.items())) for e in outcome.history)
+        outcome.run.run_id: tuple(tuple(sorted(e.items())) for e in outcome.history)
         for outcome in run_pool(RUNS, workers=2, threads=1)
     }
     assert there == here

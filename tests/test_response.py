@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aimc_plugins.response import ResponseDevice, ResponseError, validate
+from aimc_plugins.devices.response import ResponseDevice, ResponseError, validate
 
 
 def soft_bounds(**overrides) -> ResponseDevice:

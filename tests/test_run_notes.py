@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from aimc_plugins.compare import DONE, RunSpec, run_one
-from aimc_plugins.report import run_notes
+from aimc_plugins.report.summary import run_notes
 from aimc_plugins.sweep.store import ResultsStore
+from aimc_plugins.training.identity import PlannedRun
+from aimc_plugins.training.run import DONE, run_one
 
-SLOW = RunSpec(
+SLOW = PlannedRun(
     recipe="digits-mlp",
     device="Idealized",
     optimizer="ttv1",
@@ -68,4 +69,4 @@ def test_a_store_written_before_notes_existed_still_opens(tmp_path: Path) -> Non
         )
     with ResultsStore.in_folder(tmp_path) as store:
         (outcome,) = store.outcomes()
-    assert outcome.notes == () and outcome.spec.device == "Idealized"
+    assert outcome.notes == () and outcome.run.device == "Idealized"

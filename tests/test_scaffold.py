@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from site_install import pip_install_editable, python_with_site, run_pytest
 
-from aimc_plugins.cli import cli
-from aimc_plugins.scaffold import ScaffoldError, new_plugin, plugin_names, render
+from aimc_plugins.cli.main import cli
+from aimc_plugins.kit.scaffold import ScaffoldError, new_plugin, plugin_names, render
 
 REPO = Path(__file__).resolve().parents[1]
 RUFF = Path(sys.executable).with_name("ruff")
@@ -76,7 +76,7 @@ def test_new_plugin_installs_appears_and_passes_its_own_tests(tmp_path):
     assert install.returncode == 0, install.stderr
     listed = python_with_site(
         site,
-        "from aimc_plugins.cli import cli; cli(['plugins', '--json'])",
+        "from aimc_plugins.cli.main import cli; cli(['plugins', '--json'])",
         cwd=tmp_path,
     )
     rows = {row["name"]: row for row in json.loads(listed.stdout)}

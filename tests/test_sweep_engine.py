@@ -9,11 +9,12 @@ import sqlite3
 import pytest
 import sweep_fake_plugin
 
-from aimc_plugins import plugins
-from aimc_plugins.compare import DIVERGED, DONE, FAILED, RunOutcome, plan
+from aimc_plugins.host import plugins
 from aimc_plugins.sweep import execute
 from aimc_plugins.sweep.engine import ExecutionOptions, run_sweep
+from aimc_plugins.sweep.spec import plan
 from aimc_plugins.sweep.store import ResultsStore
+from aimc_plugins.training.run import DIVERGED, DONE, FAILED, RunOutcome
 
 SERIAL = ExecutionOptions(workers=0, show_progress=False)
 
@@ -33,11 +34,11 @@ def test_store_round_trips_outcomes_with_epochs_and_versions(tmp_path, fake_reci
     with ResultsStore.in_folder(tmp_path) as store:
         report = run_sweep(runs, store, "t", SERIAL)
         assert report.ran == 2 and report.skipped == 0
-        stored = {o.spec.run_id: o for o in store.outcomes()}
+        stored = {o.run.run_id: o for o in store.outcomes()}
         assert store.integrity_ok()
     assert set(stored) == {r.run_id for r in runs}
     outcome = stored[runs[1].run_id]
-    assert outcome.spec == runs[1]
+    assert outcome.run == runs[1]
     assert outcome.status == DONE
     assert [h["epoch"] for h in outcome.history] == [1, 2]
     assert outcome.final["test_accuracy"] == pytest.approx(0.5 + 0.2 * 0.1 + 0.01)
@@ -60,7 +61,7 @@ def test_divergence_and_failure_are_recorded_and_the_sweep_goes_on(tmp_path, fak
     runs = fake_runs(seeds=4, options={"diverge_seeds": [1], "fail_seeds": [2]})
     with ResultsStore.in_folder(tmp_path) as store:
         run_sweep(runs, store, "t", SERIAL)
-        by_seed = {o.spec.seed: o for o in store.outcomes()}
+        by_seed = {o.run.seed: o for o in store.outcomes()}
         assert store.count() == {DONE: 2, DIVERGED: 1, FAILED: 1}
         assert by_seed[1].status == DIVERGED and math.isnan(by_seed[1].final["test_accuracy"])
         assert "NaN" in by_seed[1].error
@@ -68,22 +69,22 @@ def test_divergence_and_failure_are_recorded_and_the_sweep_goes_on(tmp_path, fak
         # Failed runs are finished: skipped unless asked to retry them.
         assert run_sweep(runs, store, "t", SERIAL).ran == 0
         retry = ExecutionOptions(workers=0, show_progress=False, retry_failed=True)
-        assert [o.spec.seed for o in run_sweep(runs, store, "t", retry).outcomes] == [2]
+        assert [o.run.seed for o in run_sweep(runs, store, "t", retry).outcomes] == [2]
 
 
 def test_an_infinite_numpy_metric_counts_as_diverged(tmp_path, fake_recipe):
     runs = fake_runs(seeds=2, options={"overflow_seeds": [0]})
     with ResultsStore.in_folder(tmp_path) as store:
         run_sweep(runs, store, "t", SERIAL)
-        by_seed = {o.spec.seed: o for o in store.outcomes()}
+        by_seed = {o.run.seed: o for o in store.outcomes()}
     assert by_seed[0].status == DIVERGED and "infinite" in by_seed[0].error
     assert math.isinf(by_seed[0].final["train_loss"])
     assert by_seed[1].status == DONE
 
 
 def test_unknown_recipe_option_is_rejected_before_any_run(fake_recipe):
-    from aimc_plugins.compare import validate
-    from aimc_plugins.records import ParameterError
+    from aimc_plugins.host.records import ParameterError
+    from aimc_plugins.training.setup import validate
 
     with pytest.raises(ParameterError, match="has no parameter 'diverge_seed'; did you mean"):
         validate(fake_runs(options={"diverge_seed": [1]}))
@@ -94,8 +95,8 @@ def test_training_loop_stops_on_a_nan_loss_and_reports_nan_metrics():
     from torch import nn
     from torch.utils.data import DataLoader, TensorDataset
 
-    from aimc_plugins.records import RunConfig, TrainingSetup
-    from aimc_plugins.training import train_classifier
+    from aimc_plugins.host.records import RunConfig, TrainingSetup
+    from aimc_plugins.training.loop import train_classifier
 
     model = nn.Linear(4, 3)
     with torch.no_grad():
@@ -118,7 +119,7 @@ def test_process_pool_runs_in_spawned_workers_with_in_process_plugins(tmp_path, 
     runs = fake_runs(seeds=3)
     events = []
     outcomes = list(execute.run_pool(runs, 2, on_epoch=lambda *e: events.append(e), threads=1))
-    assert sorted(o.spec.run_id for o in outcomes) == sorted(r.run_id for r in runs)
+    assert sorted(o.run.run_id for o in outcomes) == sorted(r.run_id for r in runs)
     assert all(o.status == DONE for o in outcomes)
     assert all(o.versions["plugin:sweep_fake_plugin"] for o in outcomes)
     assert len(events) >= 1  # epoch progress travels back from the workers
@@ -146,7 +147,7 @@ def test_dask_local_cluster_runs_the_sweep(tmp_path, fake_recipe):
     with ResultsStore.in_folder(tmp_path) as store:
         report = run_sweep(runs, store, "t", options)
         assert report.backend.startswith("dask")
-        assert sorted(o.spec.seed for o in store.outcomes()) == [0, 1]
+        assert sorted(o.run.seed for o in store.outcomes()) == [0, 1]
         assert all(o.status == DONE for o in store.outcomes())
 
 
@@ -163,7 +164,7 @@ def test_a_result_that_cannot_come_back_becomes_a_failed_outcome(fake_recipe):
     """The worker finishes, but its outcome fails to pickle on the way back: that run (only)
     is a FAILED outcome naming the error, and the pool goes on with the others."""
     runs = fake_runs(seeds=2, options={"unpicklable_seeds": [1]})
-    outcomes = {o.spec.seed: o for o in execute.run_pool(runs, 1, threads=1)}
+    outcomes = {o.run.seed: o for o in execute.run_pool(runs, 1, threads=1)}
     assert sorted(outcomes) == [0, 1]
     assert outcomes[0].status == DONE
     assert outcomes[1].status == FAILED
@@ -193,5 +194,5 @@ def test_dask_joins_a_running_scheduler(tmp_path, fake_recipe):
     ) as cluster:
         target = execute.DaskTarget(address=cluster.scheduler_address)
         outcomes = list(execute.run_dask(fake_runs(seeds=2), target))
-    assert sorted(o.spec.seed for o in outcomes) == [0, 1]
+    assert sorted(o.run.seed for o in outcomes) == [0, 1]
     assert all(o.status == DONE for o in outcomes)

@@ -28,7 +28,7 @@ optimizers = ["digital"]
 
 
 def aimc(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
-    command = [sys.executable, "-c", "from aimc_plugins.cli import main; main()", *args]
+    command = [sys.executable, "-c", "from aimc_plugins.cli.main import main; main()", *args]
     return subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
     )

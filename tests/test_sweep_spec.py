@@ -7,9 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from aimc_plugins.compare import RunSpec, plan
-from aimc_plugins.resolve import DIGITAL_DEVICE
-from aimc_plugins.sweep.spec import SpecError, check, expand, load_spec, parse_call, spec_from_dict
+from aimc_plugins.sweep.spec import (
+    SpecError,
+    check,
+    expand,
+    load_spec,
+    parse_call,
+    plan,
+    spec_from_dict,
+)
+from aimc_plugins.training.identity import PlannedRun
+from aimc_plugins.training.setup import DIGITAL_DEVICE
 
 SPECS = Path(__file__).resolve().parents[1] / "recipes" / "specs"
 
@@ -159,21 +167,23 @@ def test_a_device_written_with_or_without_its_defaults_is_one_run():
 
 
 def test_run_id_is_stable_and_covers_the_whole_configuration():
-    run = RunSpec("digits-mlp", "Idealized", "sgd", seed=0, epochs=2, params={"lr": 0.1})
+    run = PlannedRun("digits-mlp", "Idealized", "sgd", seed=0, epochs=2, params={"lr": 0.1})
     # A fixed value: changing how ids are computed would silently orphan every stored result.
     # It is the SHA-256 of the configuration's canonical JSON:
     # {"device":"Idealized","device_params":{},"epochs":2,"optimizer":"sgd","options":{},
     #  "params":{"lr":0.1},"periphery":"aihwkit","recipe":"digits-mlp","seed":0}
     assert run.run_id == "702b98131daad361"
-    assert RunSpec("digits-mlp", "Idealized", "sgd", 0, 2, {"lr": 0.1}).run_id == run.run_id
-    relabelled = RunSpec("digits-mlp", "Idealized", "sgd", 0, 2, {"lr": 0.1}, optimizer_label="x")
+    assert PlannedRun("digits-mlp", "Idealized", "sgd", 0, 2, {"lr": 0.1}).run_id == run.run_id
+    relabelled = PlannedRun(
+        "digits-mlp", "Idealized", "sgd", 0, 2, {"lr": 0.1}, optimizer_label="x"
+    )
     assert relabelled.run_id == run.run_id  # a label is not configuration
     for changed in (
-        RunSpec("digits-mlp", "Idealized", "sgd", 1, 2, {"lr": 0.1}),
-        RunSpec("digits-mlp", "Idealized", "sgd", 0, 3, {"lr": 0.1}),
-        RunSpec("digits-mlp", "Idealized", "sgd", 0, 2, {"lr": 0.2}),
-        RunSpec("digits-mlp", "Idealized", "sgd", 0, 2, {"lr": 0.1}, options={"n_train": 5}),
-        RunSpec("digits-mlp", "Idealized", "sgd", 0, 2, {"lr": 0.1}, periphery="paper"),
+        PlannedRun("digits-mlp", "Idealized", "sgd", 1, 2, {"lr": 0.1}),
+        PlannedRun("digits-mlp", "Idealized", "sgd", 0, 3, {"lr": 0.1}),
+        PlannedRun("digits-mlp", "Idealized", "sgd", 0, 2, {"lr": 0.2}),
+        PlannedRun("digits-mlp", "Idealized", "sgd", 0, 2, {"lr": 0.1}, options={"n_train": 5}),
+        PlannedRun("digits-mlp", "Idealized", "sgd", 0, 2, {"lr": 0.1}, periphery="paper"),
     ):
         assert changed.run_id != run.run_id
 

@@ -3,16 +3,18 @@ with a message that names the check."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
 import pytest
 
-from aimc_plugins import Device, Optimizer, Param, TrainingSetup, plugins
-from aimc_plugins.adapter import Adapted
-from aimc_plugins.response import ResponseDevice
-from aimc_plugins.testing import (
+from aimc_plugins import Device, Optimizer, Param, TrainingSetup
+from aimc_plugins.devices.adapter import Adapted
+from aimc_plugins.devices.build import adapted_device
+from aimc_plugins.devices.response import ResponseDevice
+from aimc_plugins.host import plugins
+from aimc_plugins.kit.testing import (
     ContractError,
     check_device,
     check_fidelity,
@@ -81,24 +83,23 @@ def test_out_of_range_parameter_is_rejected_before_any_tile_is_built():
         check_device(GOOD, {"tau": 0.01}, train=False)
 
 
-@dataclass(frozen=True)
-class MisAdapted(Device):
-    """A device whose adapter silently doubles the step: what a wrong constant looks like."""
+def test_fidelity_check_catches_a_wrong_adapter(monkeypatch):
+    """An adapter that silently doubles the step: what a wrong constant looks like."""
+    from aimc_plugins.kit import testing
 
-    def adapted(self, **params):
-        good = super().adapted(**params)
+    def mis_adapted(record, params=None):
+        good = adapted_device(record, params)
         doubled = replace(good.device, dw_min=2 * good.device.dw_min)
         return Adapted(doubled, good.kind, good.error, note="broken on purpose")
 
-
-def test_fidelity_check_catches_a_wrong_adapter():
+    monkeypatch.setattr(testing, "adapted_device", mis_adapted)
     with pytest.raises(ContractError, match="adapter fidelity"):
-        check_fidelity(MisAdapted("kit-broken", make_soft))
+        check_fidelity(Device("kit-broken", make_soft))
 
 
 def test_a_setup_that_cannot_learn_fails_the_training_check():
-    from aimc_plugins.periphery import single_device_config
-    from aimc_plugins.resolve import build_device
+    from aimc_plugins.training.periphery import single_device_config
+    from aimc_plugins.training.setup import build_device
 
     frozen = TrainingSetup(single_device_config(build_device("Idealized")), lr=1e-7)
     with pytest.raises(ContractError, match=r"'learns' failed.*chance is 0\.1"):

@@ -1,14 +1,20 @@
 """The transfer family's tuned defaults (docs/transfer-defaults.md) learn, and
-:func:`aimc_plugins.transfer.transfer_writes` counts a schedule's writes per column as aihwkit
+:func:`aimc_plugins.training.transfer.transfer_writes` counts a schedule's writes per column as
+aihwkit
 runs it."""
 
 from __future__ import annotations
 
 import pytest
 
-from aimc_plugins import plugins
-from aimc_plugins.resolve import build_setup
-from aimc_plugins.transfer import ALL_COLUMNS, MIN_WRITES_PER_COLUMN, tile_columns, transfer_writes
+from aimc_plugins.host import plugins
+from aimc_plugins.training.setup import build_setup
+from aimc_plugins.training.transfer import (
+    ALL_COLUMNS,
+    MIN_WRITES_PER_COLUMN,
+    tile_columns,
+    transfer_writes,
+)
 
 TRANSFER_OPTIMIZERS = ("ttv1", "ttv2", "c-ttv2", "agad", "rl", "rlv2")
 DIGITS_MINIBATCHES = 135  # digits-mlp: 1347 training images, batch 10
@@ -18,7 +24,7 @@ DIGITS_MINIBATCHES = 135  # digits-mlp: 1347 training images, batch 10
 def test_defaults_pass_the_contract_and_learn(optimizer: str) -> None:
     """One epoch of digits at the defaults on Idealized reaches the contract's 0.3 (seeded, so
     this repeats exactly; the defaults reached 0.55-0.87 here, see the doc)."""
-    from aimc_plugins.testing import check_optimizer
+    from aimc_plugins.kit.testing import check_optimizer
 
     report = check_optimizer(plugins.optimizers()[optimizer])
     assert report.results["accuracy"] >= 0.3
@@ -101,10 +107,11 @@ MARGIN_TO_SGD = {"ttv1": 0.06, "rl": 0.06, "rlv2": 0.06, "ttv2": 0.35, "c-ttv2":
 
 @pytest.mark.slow
 def test_defaults_come_within_their_margin_of_analog_sgd_on_idealized() -> None:
-    from aimc_plugins.compare import DONE, RunSpec, run_one
+    from aimc_plugins.training.identity import PlannedRun
+    from aimc_plugins.training.run import DONE, run_one
 
     def accuracy(optimizer: str) -> float:
-        spec = RunSpec(
+        spec = PlannedRun(
             recipe="digits-mlp", device="Idealized", optimizer=optimizer, seed=0, epochs=3
         )
         outcome = run_one(spec)

@@ -2,7 +2,8 @@
 
 Every optimizer names its hyper-parameters as Wu et al. (arXiv 2502.06309) do (``alpha``,
 ``beta``, ``gamma``) and maps them explicitly onto aihwkit 1.1.0's fields; see
-:mod:`aimc_plugins.transfer` for the transfer family's mapping and the learning-rate role swap.
+:mod:`aimc_plugins.training.transfer` for the transfer family's mapping and the learning-rate role
+swap.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from aimc_plugins.hookspecs import hookimpl
-from aimc_plugins.records import LR_DEFAULT, Optimizer, Param, TrainingSetup
-from aimc_plugins.transfer import (
+from aimc_plugins.host.hookspecs import hookimpl
+from aimc_plugins.host.records import LR_DEFAULT, Optimizer, Param, TrainingSetup
+from aimc_plugins.training.transfer import (
     ALPHA,
     BETA,
     BUFFER_THRESHOLD,
@@ -26,9 +27,7 @@ from aimc_plugins.transfer import (
     RESIDUAL_DEVICE,
     TRANSFER_EVERY,
     aihwkit_reads,
-    describe,
-    pick_devices,
-    transfer_config,
+    transfer_setup,
 )
 
 LR = Param(
@@ -41,7 +40,7 @@ def _digital(devices: Sequence[Any], lr: float) -> TrainingSetup:
 
 
 def _analog_sgd(devices: Sequence[Any], lr: float) -> TrainingSetup:
-    from aimc_plugins.periphery import single_device_config
+    from aimc_plugins.training.periphery import single_device_config
 
     return TrainingSetup(
         rpu_config=single_device_config(devices[0]),
@@ -58,17 +57,16 @@ def _ttv1(
     n_reads_per_transfer: int,
     residual_device: str,
 ) -> TrainingSetup:
-    main, residual = pick_devices(devices, residual_device)
-    config = transfer_config(
+    return transfer_setup(
         "ttv1",
-        main,
-        residual,
+        devices,
+        residual_device=residual_device,
         alpha=alpha,
+        beta=beta,
         transfer_every=transfer_every,
         n_reads_per_transfer=aihwkit_reads(n_reads_per_transfer),
         gamma=0.0,
     )
-    return TrainingSetup(config, lr=beta, description=describe("ttv1", main, residual))
 
 
 def _buffered(
@@ -92,12 +90,12 @@ def _buffered(
     switched off, so that ``alpha`` is an absolute rate as in the paper. ``fixed`` are compound
     fields the algorithm pins (TTv2: no choppers); bound with :func:`functools.partial` so the
     record pickles for worker processes."""
-    main, residual = pick_devices(devices, residual_device)
-    config = transfer_config(
+    setup = transfer_setup(
         algorithm,
-        main,
-        residual,
+        devices,
+        residual_device=residual_device,
         alpha=alpha,
+        beta=beta,
         transfer_every=transfer_every,
         buffer_granularity=threshold,
         momentum=momentum,
@@ -105,8 +103,8 @@ def _buffered(
         auto_scale=False,
         **{**fixed, **extra},
     )
-    config.device.transfer_update.desired_bl = max_pulses
-    return TrainingSetup(config, lr=beta, description=describe(algorithm, main, residual))
+    setup.rpu_config.device.transfer_update.desired_bl = max_pulses
+    return setup
 
 
 def _mixed_precision(

@@ -11,10 +11,11 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from aimc_plugins.compare import DIVERGED, DONE, FINISHED, RunOutcome, RunSpec
 from aimc_plugins.sweep import execute
 from aimc_plugins.sweep.progress import SweepProgress
 from aimc_plugins.sweep.store import ResultsStore
+from aimc_plugins.training.identity import PlannedRun
+from aimc_plugins.training.run import DIVERGED, DONE, FINISHED, RunOutcome
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +47,15 @@ class SweepReport:
 
 
 def pending_runs(
-    runs: Sequence[RunSpec], store: ResultsStore, retry_failed: bool = False
-) -> list[RunSpec]:
+    runs: Sequence[PlannedRun], store: ResultsStore, retry_failed: bool = False
+) -> list[PlannedRun]:
     """The runs the store does not hold as finished (failed ones too, with ``retry_failed``)."""
     finished = store.finished_ids((DONE, DIVERGED) if retry_failed else FINISHED)
     return [run for run in runs if run.run_id not in finished]
 
 
 def _backend(
-    todo: Sequence[RunSpec], options: ExecutionOptions, progress: SweepProgress
+    todo: Sequence[PlannedRun], options: ExecutionOptions, progress: SweepProgress
 ) -> tuple[str, Iterator[RunOutcome]]:
     if options.dask is not None:
         where = options.dask.address or f"local cluster of {options.dask.workers}"
@@ -78,7 +79,7 @@ def _backend(
 
 
 def run_sweep(
-    runs: Sequence[RunSpec],
+    runs: Sequence[PlannedRun],
     store: ResultsStore,
     sweep: str = "",
     options: ExecutionOptions | None = None,

@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 
-from aimc_plugins import plugins
-from aimc_plugins.compare import FAILED, RunOutcome, RunSpec, run_one
+from aimc_plugins.host import plugins
+from aimc_plugins.training.identity import PlannedRun
+from aimc_plugins.training.run import FAILED, RunOutcome, run_one
 
 EpochEvent = tuple[str, int, int]  # run_id, epoch, epochs
 EpochSink = Callable[[str, int, int], None]
@@ -100,8 +101,8 @@ def _set_threads(threads: int) -> None:
         pass
 
 
-def _run_with_progress(spec: RunSpec, accelerator: str, sink: EpochSink | None) -> RunOutcome:
-    from aimc_plugins import training
+def _run_with_progress(spec: PlannedRun, accelerator: str, sink: EpochSink | None) -> RunOutcome:
+    from aimc_plugins.training import loop as training
 
     if sink is not None:
         training.set_epoch_callback(lambda epoch, epochs, _m: sink(spec.run_id, epoch, epochs))
@@ -115,7 +116,7 @@ def _run_with_progress(spec: RunSpec, accelerator: str, sink: EpochSink | None) 
 
 
 def run_serial(
-    specs: Sequence[RunSpec], accelerator: str = "cpu", on_epoch: EpochSink | None = None
+    specs: Sequence[PlannedRun], accelerator: str = "cpu", on_epoch: EpochSink | None = None
 ) -> Iterator[RunOutcome]:
     """One run after another in this process (``--workers 0``, and plugins a worker cannot
     import)."""
@@ -135,7 +136,7 @@ def _init_worker(threads: int, modules: Sequence[str], events: object) -> None:
     _worker_queue = events
 
 
-def _pool_task(spec: RunSpec, accelerator: str) -> RunOutcome:
+def _pool_task(spec: PlannedRun, accelerator: str) -> RunOutcome:
     events = _worker_queue
 
     def sink(run_id: str, epoch: int, epochs: int) -> None:
@@ -149,7 +150,7 @@ class WorkerDied(RuntimeError):
 
 
 def run_pool(
-    specs: Sequence[RunSpec],
+    specs: Sequence[PlannedRun],
     workers: int,
     accelerator: str = "cpu",
     on_epoch: EpochSink | None = None,
@@ -171,7 +172,7 @@ def run_pool(
         initargs=(threads, modules, events),
     )
     with _thread_environment(threads):  # workers are spawned as tasks are submitted
-        futures: dict[Future[RunOutcome], RunSpec] = {
+        futures: dict[Future[RunOutcome], PlannedRun] = {
             pool.submit(_pool_task, spec, accelerator): spec for spec in specs
         }
     pending = set(futures)
@@ -209,7 +210,9 @@ def _drain(events: object, on_epoch: EpochSink | None) -> None:
 # -- Dask --------------------------------------------------------------------------------------
 
 
-def _dask_task(spec: RunSpec, accelerator: str, threads: int, modules: Sequence[str]) -> RunOutcome:
+def _dask_task(
+    spec: PlannedRun, accelerator: str, threads: int, modules: Sequence[str]
+) -> RunOutcome:
     _set_threads(threads)
     _register_modules(modules)
     return run_one(spec, accelerator=accelerator)
@@ -227,7 +230,7 @@ class DaskTarget:
 
 
 def run_dask(
-    specs: Sequence[RunSpec], target: DaskTarget, accelerator: str = "cpu"
+    specs: Sequence[PlannedRun], target: DaskTarget, accelerator: str = "cpu"
 ) -> Iterator[RunOutcome]:
     """Runs as Dask tasks, yielded as they finish. Needs the ``dask`` extra."""
     try:

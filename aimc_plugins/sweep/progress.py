@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aimc_plugins.compare import DONE, RunOutcome, RunSpec
+from aimc_plugins.training.identity import PlannedRun
+from aimc_plugins.training.run import DONE, RunOutcome
 
 
 class SweepProgress:
     """The sweep's bar and a bar per run that has reported at least one epoch."""
 
-    def __init__(self, runs: list[RunSpec], already_done: int, enabled: bool = True) -> None:
+    def __init__(self, runs: list[PlannedRun], already_done: int, enabled: bool = True) -> None:
         from tqdm.auto import tqdm
 
         self._tqdm = tqdm
@@ -45,7 +46,7 @@ class SweepProgress:
         bar.update(epoch - bar.n)
 
     def finished(self, outcome: RunOutcome) -> None:
-        bar = self._bars.pop(outcome.spec.run_id, None)
+        bar = self._bars.pop(outcome.run.run_id, None)
         if bar is not None:
             bar.close()
         if outcome.status != DONE:

@@ -1,6 +1,6 @@
 """Sweep specs: which recipe, devices, optimizers and seeds to run, from a TOML file or flags.
 
-A spec is declarative: :func:`expand` turns it into the list of :class:`RunSpec` it stands for,
+A spec is declarative: :func:`expand` turns it into the list of :class:`PlannedRun` it stands for,
 each identified by the hash of its whole configuration. Everything a user can get wrong in a
 spec (an unknown key, a typo in a device name, a value out of range) is reported by
 :func:`load_spec` / :func:`check` with the file and the closest valid name, before any training.
@@ -11,7 +11,7 @@ Format (``recipes/specs/*.toml``)::
     recipe = "digits-mlp"
     seeds = 3                        # or a list: [0, 1, 2]; default 3
     epochs = 2                       # optional; the recipe's default otherwise
-    periphery = "paper"              # optional periphery profile (aimc_plugins.periphery)
+    periphery = "paper"              # optional periphery profile (aimc_plugins.training.periphery)
     options = { n_train = 1000 }     # optional recipe options
 
     devices = [
@@ -44,11 +44,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Self
 
-from aimc_plugins import plugins
-from aimc_plugins.compare import RunSpec, device_label
-from aimc_plugins.periphery import DEFAULT_PROFILE, PROFILES
-from aimc_plugins.records import LR_DEFAULT, resolve_params
-from aimc_plugins.resolve import DIGITAL_DEVICE, PRESET_OPTIMIZER, is_preset
+from aimc_plugins.host import plugins
+from aimc_plugins.host.records import LR_DEFAULT, resolve_params
+from aimc_plugins.training.identity import PlannedRun, device_label
+from aimc_plugins.training.periphery import DEFAULT_PROFILE, PROFILES
+from aimc_plugins.training.setup import DIGITAL_DEVICE, PRESET_OPTIMIZER, device_kind, validate
 
 SPEC_KEYS = (
     "name",
@@ -82,12 +82,12 @@ def _literal(text: str) -> Any:
 
 def parse_call(text: str) -> tuple[str, dict[str, Any]]:
     """``"power(tau=0.7, g=0.5)"`` -> ``("power", {"tau": 0.7, "g": 0.5})``, read the one way
-    every device name is read (:mod:`aimc_plugins.device_spec`), as a spec error."""
-    from aimc_plugins.device_spec import DeviceSpecError, parse_device_spec
+    every device name is read (:mod:`aimc_plugins.devices.names`), as a spec error."""
+    from aimc_plugins.devices.names import DeviceRefError, parse_device_ref
 
     try:
-        parsed = parse_device_spec(text)
-    except DeviceSpecError as exc:
+        parsed = parse_device_ref(text)
+    except DeviceRefError as exc:
         raise SpecError(str(exc)) from None
     return parsed.name, dict(parsed.params)
 
@@ -282,7 +282,7 @@ def _optimizer_settings(spec: SweepSpec) -> list[tuple[str, dict[str, Any], str]
     ]
 
 
-def expand(spec: SweepSpec) -> list[RunSpec]:
+def expand(spec: SweepSpec) -> list[PlannedRun]:
     """Every run the spec stands for, each once (two entries naming one configuration give one
     run). Raises :class:`SpecError` on unknown names or invalid values."""
     try:
@@ -304,10 +304,10 @@ def expand(spec: SweepSpec) -> list[RunSpec]:
         raise SpecError(str(exc.args[0]) if exc.args else str(exc)) from None
     except ValueError as exc:
         raise SpecError(str(exc)) from None
-    runs: dict[str, RunSpec] = {}
+    runs: dict[str, PlannedRun] = {}
     for label, name, device_params, optimizer, params, optimizer_label in pairs:
         for seed in spec.seeds:
-            run = RunSpec(
+            run = PlannedRun(
                 recipe=recipe.name,
                 device=label,
                 optimizer=optimizer,
@@ -332,7 +332,7 @@ def _device_runs(
     preset_lr: Any,
     index: int,
 ) -> list[tuple[str, str, dict[str, Any], str, dict[str, Any], str]]:
-    if is_preset(entry.name):
+    if device_kind(entry.name) == "preset":
         extra = set(given) - {"lr"}
         if extra:
             raise SpecError(
@@ -363,11 +363,9 @@ def literal_options(raw: Mapping[str, str]) -> dict[str, Any]:
     return {key: _literal(value) for key, value in raw.items()}
 
 
-def check_runs(runs: list[RunSpec]) -> list[RunSpec]:
+def check_runs(runs: list[PlannedRun]) -> list[PlannedRun]:
     """Build every distinct setup of ``runs`` once; a bad name or value raises
     :class:`SpecError` before any training."""
-    from aimc_plugins.compare import validate
-
     try:
         validate(runs)
     except KeyError as exc:
@@ -377,6 +375,35 @@ def check_runs(runs: list[RunSpec]) -> list[RunSpec]:
     return runs
 
 
-def check(spec: SweepSpec) -> list[RunSpec]:
+def check(spec: SweepSpec) -> list[PlannedRun]:
     """Expand the spec and check every run: everything that can be checked before training."""
     return check_runs(expand(spec))
+
+
+def plan(
+    recipe: str,
+    devices: Sequence[str],
+    optimizers: Sequence[str],
+    seeds: int | Iterable[int],
+    epochs: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+    periphery: str = DEFAULT_PROFILE,
+) -> list[PlannedRun]:
+    """Every combination to run, from command-line style names.
+
+    A preset configuration runs under its own algorithm, however many optimizers are named; an
+    optimizer that takes no device (the digital baseline) runs once, not once per device.
+    ``params`` go to every optimizer (and ``lr`` to presets).
+    """
+    spec = SweepSpec(
+        name="flags",
+        recipe=recipe,
+        devices=tuple(DeviceEntry.parse(d) for d in devices),
+        optimizers=tuple(OptimizerEntry(name=o, params=dict(params or {})) for o in optimizers),
+        seeds=tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds),
+        epochs=epochs,
+        options=dict(options or {}),
+        periphery=periphery,
+    )
+    return expand(spec)

@@ -21,7 +21,8 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from aimc_plugins.compare import FINISHED, RunOutcome, RunSpec
+from aimc_plugins.training.identity import PlannedRun
+from aimc_plugins.training.run import FINISHED, RunOutcome
 
 STORE_NAME = "results.sqlite"
 SCHEMA_VERSION = 2  # 2: runs.notes
@@ -106,7 +107,7 @@ class ResultsStore:
     def record(self, outcome: RunOutcome, sweep: str = "") -> None:
         """Store one finished run and its epochs in a single transaction (replacing an earlier
         result of the same run, e.g. a failed run retried)."""
-        spec = outcome.spec
+        spec = outcome.run
         with self._transaction():
             self._conn.execute("DELETE FROM epochs WHERE run_id = ?", (spec.run_id,))
             self._conn.execute(
@@ -159,7 +160,7 @@ class ResultsStore:
             "SELECT run_id, metrics FROM epochs ORDER BY run_id, epoch"
         ):
             histories.setdefault(run_id, []).append(json.loads(metrics))
-        known = {f.name for f in fields(RunSpec)}
+        known = {f.name for f in fields(PlannedRun)}
         outcomes = []
         for run_id, spec, status, error, final, versions, duration, notes in self._conn.execute(
             "SELECT run_id, spec, status, error, final, versions, duration_s, notes FROM runs "
@@ -170,7 +171,7 @@ class ResultsStore:
             data = {k: v for k, v in json.loads(spec).items() if k in known}
             outcomes.append(
                 RunOutcome(
-                    spec=RunSpec(**data),
+                    run=PlannedRun(**data),
                     status=status,
                     history=tuple(histories.get(run_id, ())),
                     final=json.loads(final),

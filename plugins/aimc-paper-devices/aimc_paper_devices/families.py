@@ -1,4 +1,5 @@
-"""The paper's response families, each a factory of :class:`~aimc_plugins.response.ResponseDevice`.
+"""The paper's response families, each a factory of
+:class:`~aimc_plugins.devices.response.ResponseDevice`.
 
 The responses are module-level functions bound with :func:`functools.partial`, so a device
 pickles (to a worker process, say) as plain data. All live on ``[-tau, tau]`` with
@@ -11,8 +12,7 @@ from functools import partial
 
 import numpy as np
 
-from aimc_plugins import Param
-from aimc_plugins.response import ResponseDevice
+from aimc_plugins import Param, ResponseDevice
 
 CITATION = (
     "Wu, Xiao, Gokmen, Fagbohungbe, Chen: Analog In-memory Training on General Non-ideal "

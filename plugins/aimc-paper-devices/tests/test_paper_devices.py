@@ -11,10 +11,12 @@ import pytest
 from aimc_paper_devices import paper_devices
 from aimc_paper_devices.families import make_exponential, make_linear, make_power
 
-from aimc_plugins import ParameterError, plugins
-from aimc_plugins.characterize import characterize
-from aimc_plugins.diagnostics import diagnose
-from aimc_plugins.resolve import build_device
+from aimc_plugins import ParameterError
+from aimc_plugins.devices.build import adapted_device, device_response
+from aimc_plugins.devices.characterize import characterize
+from aimc_plugins.devices.diagnostics import diagnose
+from aimc_plugins.host import plugins
+from aimc_plugins.training.setup import build_device
 
 NOISE = dict(noise=0.0, dw_min_dtod=0.0, bounds_dtod=0.0, up_down_dtod=0.0, write_noise=0.0)
 NAMES = [d.name for d in paper_devices()]
@@ -84,8 +86,8 @@ def test_fidelity_of_every_first_party_device(name):
     record = plugins.devices()[name]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no first-party device may hit the node cap
-        adapted = record.adapted()
-    result = characterize(record.response(), adapted.device, points=81, kind=adapted.kind)
+        adapted = adapted_device(record)
+    result = characterize(device_response(record), adapted.device, points=81, kind=adapted.kind)
     assert adapted.error <= 0.01
     assert result.max_error <= adapted.error * 1.05 + result.resolution + 1e-5, result.summary()
     assert result.rms_error <= result.max_error
@@ -100,7 +102,7 @@ def test_noise_and_variation_reach_aihwkit():
 
 
 def test_training_setup_from_a_spec():
-    from aimc_plugins.resolve import build_setup
+    from aimc_plugins.training.setup import build_setup
 
     setup = build_setup(["power(tau=0.7, g=0.5)"], "sgd")
     device = setup.rpu_config.device

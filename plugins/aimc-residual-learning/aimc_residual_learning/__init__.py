@@ -6,27 +6,33 @@
   a transfer rule in Python over aihwkit's compiled tiles (:mod:`aimc_residual_learning.rlv2`).
 
 Both name rates as the paper does and map them as the host's transfer family does (see
-:mod:`aimc_plugins.transfer`): ``alpha`` is aihwkit's ``fast_lr``, ``beta`` is handed to the
+:mod:`aimc_plugins.training.transfer`): ``alpha`` is aihwkit's ``fast_lr``, ``beta`` is handed to
+the
 torch optimizer as its ``lr``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aimc_plugins import Optimizer, Param, ParameterError, TrainingSetup, hookimpl
-from aimc_plugins.transfer import (
+from aimc_plugins import (
     ALPHA,
     BETA,
     MAX_PULSES,
     N_READS,
     RESIDUAL_DEVICE,
     TRANSFER_EVERY,
+    Optimizer,
+    Param,
+    ParameterError,
+    TrainingSetup,
     aihwkit_reads,
-    describe,
+    describe_transfer,
+    hookimpl,
     pick_devices,
-    transfer_config,
+    transfer_setup,
 )
 from aimc_residual_learning.zero_shift import ZeroShiftError, zero_shifted
 
@@ -80,18 +86,18 @@ def _rl(
     residual_device: str,
     zero_shift: str,
 ) -> TrainingSetup:
-    main, residual = pick_devices(devices, residual_device)
-    residual, note = shift_residual(residual, zero_shift)
-    config = transfer_config(
+    return transfer_setup(
         "ttv1",
-        main,
-        residual,
+        devices,
+        residual_device=residual_device,
         alpha=alpha,
+        beta=beta,
         transfer_every=transfer_every,
+        label="rl",
+        residual_transform=functools.partial(shift_residual, zero_shift=zero_shift),
         n_reads_per_transfer=aihwkit_reads(n_reads_per_transfer),
         gamma=gamma,
     )
-    return TrainingSetup(config, lr=beta, description=f"{describe('rl', main, residual)} ({note})")
 
 
 def rlv2_config(
@@ -162,7 +168,7 @@ def _rlv2(
         buffer_decay=buffer_decay,
     )
     return TrainingSetup(
-        config, lr=beta, description=f"{describe('rlv2', main, residual)} ({note})"
+        config, lr=beta, description=f"{describe_transfer('rlv2', main, residual)} ({note})"
     )
 
 

@@ -51,7 +51,8 @@ class RLv2Compound(ChoppedTransferCompound):
 
     units_in_mbatch: bool = True
     """:class:`RLv2SimulatorTile` counts ``transfer_every`` in update calls (mini-batches); set
-    so that readers of the config (``aimc_plugins.transfer.transfer_writes``) count alike."""
+    so that readers of the config (``aimc_plugins.training.transfer.transfer_writes``) count
+    alike."""
 
 
 class RLv2SimulatorTile(TransferSimulatorTile):

@@ -30,7 +30,7 @@ import copy
 import dataclasses
 from typing import Any
 
-from aimc_plugins.preset_response import step_scales
+from aimc_plugins import step_scales
 
 
 class ZeroShiftError(ValueError):
@@ -44,13 +44,13 @@ def _soft_bounds_point(device: Any) -> float:
 
 
 def _response_point(device: Any) -> float:
-    """The root of ``G`` of the device's mean response, as :mod:`aimc_plugins.preset_response`
+    """The root of ``G`` of the device's mean response, as
+    :mod:`aimc_plugins.devices.config_response`
     derives it (the derivation the tests check against single pulses on aihwkit tiles), found by
     the framework's root finder so that the plugin and ``aimc show`` cannot disagree on w*."""
     import numpy as np
 
-    from aimc_plugins.diagnostics import find_symmetric_point
-    from aimc_plugins.preset_response import response_of
+    from aimc_plugins import find_symmetric_point, response_of
 
     response = response_of(device)
 
@@ -137,7 +137,7 @@ def measured_symmetric_point(device: Any, pulses: int = 4000) -> float:
     """
     import torch
 
-    from aimc_plugins.characterize import quiet, single_pulse_tile
+    from aimc_plugins import quiet, single_pulse_tile
 
     # write noise too is off: it is what a read sees, and it would scatter the average
     # (ReRamArrayHfO2: 0.58 dw_min per write).

@@ -17,15 +17,16 @@ from aimc_residual_learning.zero_shift import (
 )
 from click.testing import CliRunner
 
-from aimc_plugins import Device, ParameterError, hookimpl, plugins
-from aimc_plugins.records import RunConfig
-from aimc_plugins.resolve import build_setup
+from aimc_plugins import Device, ParameterError, hookimpl
+from aimc_plugins.host import plugins
+from aimc_plugins.host.records import RunConfig
+from aimc_plugins.training.setup import build_setup
 
 ALL_NINE = ("digital", "sgd", "ttv1", "ttv2", "c-ttv2", "agad", "mp", "rl", "rlv2")
 
 
 def test_cli_lists_all_nine_optimizers_with_schemas() -> None:
-    from aimc_plugins.cli import cli
+    from aimc_plugins.cli.main import cli
 
     result = CliRunner().invoke(cli, ["optimizers", "--json"], catch_exceptions=False)
     listed = {record["name"]: record for record in json.loads(result.output)}
@@ -338,7 +339,7 @@ def test_rlv2_reads_w_plus_gamma_p() -> None:
     ],
 )
 def test_learns_digits(optimizer: str, device: str, params: dict) -> None:
-    from aimc_plugins.recipes import digits
+    from aimc_plugins.builtin.recipes import digits
 
     setup = build_setup([device], optimizer, params)
     result = digits.run(RunConfig(setup=setup, seed=0, epochs=1))
@@ -349,7 +350,7 @@ def test_learns_digits(optimizer: str, device: str, params: dict) -> None:
 def test_passes_the_plugin_contract(optimizer: str) -> None:
     """Pickling of record and config (RLv2's tile class included), defaults, and learning with
     the defaults on the contract's reference device."""
-    from aimc_plugins.testing import check_optimizer
+    from aimc_plugins.kit.testing import check_optimizer
 
     report = check_optimizer(plugins.optimizers()[optimizer])
     assert report.results["accuracy"] > 0.3

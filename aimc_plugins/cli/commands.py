@@ -1,0 +1,104 @@
+"""The host's own subcommands, added through the same ``register_commands`` hook plugins use."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from aimc_plugins.cli.options import echo_json, json_option, print_table
+from aimc_plugins.host import plugins
+from aimc_plugins.host.hookspecs import hookimpl
+from aimc_plugins.host.records import as_dict
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.command(name="plugins")
+    @json_option
+    def plugins_command(as_json: bool) -> None:
+        """List installed plugins, what they provide, every failure, and slow registrations."""
+        infos = plugins.plugin_infos()
+        if as_json:
+            echo_json([as_dict(info) for info in infos])
+            return
+        rows = []
+        for i in infos:
+            first, *more = i.errors or (", ".join(i.hooks),)
+            rows.append((i.name, i.distribution, i.version, i.status, first))
+            rows += [("", "", "", "", error) for error in more]  # one line per failure
+        print_table(rows, ("name", "distribution", "version", "status", "hooks / error"))
+        times = plugins.registration_times()
+        for i in infos:
+            if i.seconds > plugins.SLOW_REGISTRATION_S:
+                parts = ", ".join(f"{hook} {s:.1f} s" for hook, s in times[i.name].items())
+                click.echo(
+                    f"slow: plugin {i.name} took {i.seconds:.1f} s to register ({parts}); "
+                    "commands that list or resolve names wait for it once per process"
+                )
+
+    @cli.command(name="devices")
+    @json_option
+    def devices_command(as_json: bool) -> None:
+        """List registered analog devices."""
+        records = plugins.devices().values()
+        if as_json:
+            echo_json([as_dict(r) for r in records])
+            return
+        print_table(
+            ((r.name, r.family, r.plugin, r.description) for r in records),
+            ("name", "family", "plugin", "description"),
+        )
+
+    @cli.command(name="optimizers")
+    @json_option
+    def optimizers_command(as_json: bool) -> None:
+        """List training algorithms and their hyper-parameters."""
+        records = plugins.optimizers().values()
+        if as_json:
+            echo_json([as_dict(r) for r in records])
+            return
+        for r in records:
+            click.echo(f"{r.name}  ({r.plugin}, devices: {r.n_devices})\n  {r.description}")
+            for p in r.parameters:
+                click.echo(f"    {p.name} = {p.default!r}  range {p.range}  {p.help}")
+
+    @cli.command(name="presets")
+    @json_option
+    def presets_command(as_json: bool) -> None:
+        """List preset training configurations (device and algorithm fixed together)."""
+        records = plugins.presets().values()
+        if as_json:
+            echo_json([as_dict(r) for r in records])
+            return
+        print_table(((r.name, r.family, r.plugin) for r in records), ("name", "family", "plugin"))
+
+    @cli.command(name="recipes")
+    @json_option
+    def recipes_command(as_json: bool) -> None:
+        """List training recipes."""
+        records = plugins.recipes().values()
+        if as_json:
+            echo_json([as_dict(r) for r in records])
+            return
+        print_table(
+            ((r.name, r.dataset, r.description) for r in records),
+            ("name", "dataset", "description"),
+        )
+
+    @cli.command(name="doctor")
+    def doctor_command() -> None:
+        """Check Python, torch and aihwkit, and that aihwkit's compiled core really trains."""
+        from aimc_plugins.cli.doctor import run_checks
+
+        checks = run_checks()
+        for check in checks:
+            mark = "ok  " if check.ok else "FAIL"
+            click.echo(f"[{mark}] {check.name}: {check.detail}")
+            if check.help:
+                click.echo(f"       {check.help}")
+        failed = [i for i in plugins.plugin_infos() if i.status != "ok"]
+        for info in failed:
+            click.echo(f"[FAIL] plugin {info.name}: {info.error}")
+        if failed or not all(c.ok for c in checks):
+            sys.exit(1)

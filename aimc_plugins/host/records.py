@@ -1,0 +1,244 @@
+"""Typed records that plugins register, and the small value types they exchange.
+
+Records are frozen dataclasses: they can be pickled to worker processes and compared in tests,
+and a plugin cannot mutate another plugin's registration. The host fills in ``plugin`` when a
+record is registered; plugin authors leave it empty.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+LR_DEFAULT = 0.1
+
+
+class ParameterError(ValueError):
+    """A hyper-parameter or device parameter is unknown or out of its valid range."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One tunable parameter of a device or an optimizer: the schema the CLI shows and checks."""
+
+    name: str
+    default: Any
+    help: str = ""
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Any, ...] | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+
+    @property
+    def kind(self) -> type:
+        return type(self.default) if self.default is not None else float
+
+    def coerce(self, value: Any) -> Any:
+        """Convert ``value`` (a CLI string, say) to this parameter's type and check its range."""
+        kind = self.kind
+        try:
+            if kind is bool and isinstance(value, str):
+                if value.lower() not in {"true", "false", "1", "0", "yes", "no"}:
+                    raise ValueError(value)
+                value = value.lower() in {"true", "1", "yes"}
+            elif kind is int and isinstance(value, float) and value.is_integer():
+                value = int(value)
+            elif not isinstance(value, kind):
+                value = kind(value)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{self.name}={value!r} is not a valid {kind.__name__}") from None
+        if self.choices is not None and value not in self.choices:
+            raise ParameterError(f"{self.name}={value!r} is not one of {list(self.choices)}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ParameterError(f"{self.name}={value!r} must be finite")
+            if self.low is not None and (
+                value < self.low or (value == self.low and not self.low_inclusive)
+            ):
+                raise ParameterError(f"{self.name}={value!r} is below its valid range {self.range}")
+            if self.high is not None and (
+                value > self.high or (value == self.high and not self.high_inclusive)
+            ):
+                raise ParameterError(f"{self.name}={value!r} is above its valid range {self.range}")
+        return value
+
+    @property
+    def range(self) -> str:
+        if self.choices is not None:
+            return "{" + ", ".join(map(str, self.choices)) + "}"
+        if self.low is None and self.high is None:
+            return "any"
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        left = ("[" if self.low_inclusive else "(") + low
+        right = ("inf" if self.high is None else f"{self.high:g}") + (
+            "]" if self.high_inclusive else ")"
+        )
+        return f"{left}, {right}"
+
+
+def resolve_params(owner: str, schema: Sequence[Param], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults overlaid with ``given``, each value coerced and range-checked.
+
+    Unknown names are rejected with the closest known one, so a typo never silently trains with
+    a default.
+    """
+    import difflib
+
+    by_name = {p.name: p for p in schema}
+    resolved = {p.name: p.default for p in schema}
+    for key, value in given.items():
+        if key not in by_name:
+            close = difflib.get_close_matches(key, list(by_name), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            known = ", ".join(by_name) or "none"
+            raise ParameterError(f"{owner} has no parameter {key!r}{hint} (known: {known})")
+        try:
+            resolved[key] = by_name[key].coerce(value)
+        except ParameterError as exc:
+            raise ParameterError(f"{owner}: {exc}") from None
+    return resolved
+
+
+@dataclass(frozen=True)
+class Device:
+    """An analog device: how one element responds to pulses.
+
+    ``factory(**params)`` returns either an aihwkit pulsed-device config (``PulsedDevice``
+    subclass) or a :class:`~aimc_plugins.devices.response.ResponseDevice` (a response written in
+    Python),
+    which :meth:`build` adapts to an aihwkit device so that training stays in the compiled core.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    description: str = ""
+    family: str = ""
+    parameters: tuple[Param, ...] = ()
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """What an optimizer builds: the aihwkit RPU config of every analog layer, and the learning
+    rate handed to the torch optimizer.
+
+    ``rpu_config`` is ``None`` for a floating-point (digital) baseline.
+    """
+
+    rpu_config: Any
+    lr: float
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """A training algorithm.
+
+    ``factory(devices, **hparams)`` receives a sequence of aihwkit device configs (the main
+    array's first; ``n_devices`` of them) and returns a :class:`TrainingSetup`.
+    """
+
+    name: str
+    factory: Callable[..., TrainingSetup]
+    description: str = ""
+    parameters: tuple[Param, ...] = ()
+    n_devices: int = 1
+    plugin: str = ""
+
+    def build(self, devices: Sequence[Any], **hparams: Any) -> TrainingSetup:
+        resolved = resolve_params(f"optimizer {self.name!r}", self.parameters, hparams)
+        return self.factory(list(devices), **resolved)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A complete training configuration (device and algorithm fixed together).
+
+    ``factory()`` returns an aihwkit RPU config used as it is.
+    """
+
+    name: str
+    factory: Callable[[], Any]
+    description: str = ""
+    family: str = ""
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a recipe needs for one training run."""
+
+    setup: TrainingSetup
+    seed: int = 0
+    epochs: int | None = None
+    device: str = "cpu"
+    show_progress: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: one metrics dict per epoch (``history``) and the final metrics.
+
+    ``notes`` are caveats a reader of the results must see next to the numbers (for example a
+    transfer schedule too slow for the run's budget), one line each."""
+
+    history: tuple[Mapping[str, float], ...]
+    final: Mapping[str, float]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A network, a dataset and a training loop.
+
+    ``run(RunConfig) -> RunResult``. ``metric`` names the final metric a comparison ranks by;
+    ``higher_is_better`` says which way. ``options`` is the schema of ``RunConfig.options``: a
+    sweep checks every run's options against it before training, and a recipe without a schema
+    accepts none (a typo never trains silently on a default).
+    """
+
+    name: str
+    run: Callable[[RunConfig], RunResult]
+    description: str = ""
+    dataset: str = ""
+    default_epochs: int = 5
+    metric: str = "test_accuracy"
+    higher_is_better: bool = True
+    options: tuple[Param, ...] = ()
+    plugin: str = ""
+
+    def check_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        return resolve_params(f"recipe {self.name!r} option", self.options, given)
+
+
+def as_dict(record: Any) -> dict[str, Any]:
+    """A record as JSON-able data, for ``--json`` listings: one implementation for every record.
+
+    Callables (factories, a recipe's ``run``) are code, not data, and are left out; a parameter
+    schema also shows its valid range and type, which a script would otherwise recompute."""
+    if not is_dataclass(record) or isinstance(record, type):
+        raise TypeError(f"not a record: {record!r}")
+    data: dict[str, Any] = {}
+    for item in fields(record):
+        value = getattr(record, item.name)
+        if callable(value) and not isinstance(value, type):
+            continue
+        data[item.name] = _plain(value)
+    if isinstance(record, Param):
+        data["range"] = record.range
+        data["type"] = record.kind.__name__
+    return data
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return as_dict(value)
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    return value

@@ -1,0 +1,1 @@
+"""Reports: statistics over finished runs, tables (Markdown, HTML, CSV) and figures."""

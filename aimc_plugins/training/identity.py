@@ -1,0 +1,83 @@
+"""What one training run is: :class:`PlannedRun`, everything that determines a run, and its
+:attr:`~PlannedRun.run_id`, a hash of that configuration. A results store tells a finished run
+from a new one by this id, however the sweep that asked for it was written (flags or a spec
+file, in any order)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aimc_plugins.training.periphery import DEFAULT_PROFILE
+
+
+def device_label(name: str, params: Mapping[str, Any] | None = None) -> str:
+    """``name(k=v, ...)`` with parameters in name order: one spelling per device setting."""
+    if not params:
+        return name
+    inner = ", ".join(f"{key}={params[key]!r}" for key in sorted(params))
+    return f"{name}({inner})"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One training run of a comparison.
+
+    ``device`` is the label shown in tables (``ReRamSB``, ``power(g=0.5, tau=0.7)``);
+    ``device_name`` and ``device_params`` are what is built. ``params`` are the optimizer's
+    hyper-parameters, ``options`` the recipe's (data size, batch size, data folder, ...),
+    ``periphery`` the periphery profile (:mod:`aimc_plugins.training.periphery`).
+    ``optimizer_label``
+    names the optimizer in tables when a sweep varies its hyper-parameters.
+    """
+
+    recipe: str
+    device: str
+    optimizer: str
+    seed: int
+    epochs: int
+    params: Mapping[str, Any] = field(default_factory=dict)
+    device_name: str = ""
+    device_params: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    periphery: str = DEFAULT_PROFILE
+    optimizer_label: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.device} / {self.shown_optimizer}"
+
+    @property
+    def shown_optimizer(self) -> str:
+        return self.optimizer_label or self.optimizer
+
+    def config(self) -> dict[str, Any]:
+        """The whole configuration, as plain JSON-able data (what :attr:`run_id` hashes).
+
+        Labels are left out: renaming a row in a table does not make it a different run.
+        """
+        return {
+            "recipe": self.recipe,
+            "device": self.device_name or self.device,
+            "device_params": dict(sorted(self.device_params.items())),
+            "optimizer": self.optimizer,
+            "params": dict(sorted(self.params.items())),
+            "seed": self.seed,
+            "epochs": self.epochs,
+            "options": dict(sorted(self.options.items())),
+            "periphery": self.periphery,
+        }
+
+    def identity(self, **override: Any) -> str:
+        """The canonical JSON of :meth:`config` (with ``override`` applied): two runs with the
+        same identity train the same thing."""
+        config = {**self.config(), **override}
+        return json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+
+    @property
+    def run_id(self) -> str:
+        """SHA-256 (first 16 hex digits) of :meth:`identity`."""
+        return hashlib.sha256(self.identity().encode()).hexdigest()[:16]

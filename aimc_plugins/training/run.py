@@ -1,0 +1,113 @@
+"""Training one planned run (:mod:`aimc_plugins.training.identity`) into a
+:class:`RunOutcome`.
+
+Running one (:func:`run_one`) never raises: errors and divergence become :class:`RunOutcome`
+statuses, so one
+bad configuration never stops a sweep.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aimc_plugins.host import plugins
+from aimc_plugins.host.records import RunConfig
+from aimc_plugins.training.identity import PlannedRun
+from aimc_plugins.training.setup import setup_for
+
+DONE, FAILED, DIVERGED = "done", "failed", "diverged"
+FINISHED = (DONE, FAILED, DIVERGED)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A finished run: status ``done``, ``diverged`` or ``failed``, and what it produced."""
+
+    run: PlannedRun
+    status: str
+    history: tuple[Mapping[str, float], ...] = ()
+    final: Mapping[str, float] = field(default_factory=dict)
+    error: str = ""
+    versions: Mapping[str, str] = field(default_factory=dict)
+    duration_s: float = 0.0
+    notes: tuple[str, ...] = ()
+
+
+def run_one(run: PlannedRun, show_progress: bool = False, accelerator: str = "cpu") -> RunOutcome:
+    """Train one run; errors and divergence become outcomes instead of exceptions."""
+    from aimc_plugins.training.versions import environment_versions
+
+    start = time.perf_counter()
+    versions = environment_versions()
+    try:
+        recipe = plugins.lookup(plugins.recipes, run.recipe, "recipe")
+        setup = setup_for(run)
+        result = recipe.run(
+            RunConfig(
+                setup=setup,
+                seed=run.seed,
+                epochs=run.epochs,
+                device=accelerator,
+                show_progress=show_progress,
+                options=dict(run.options),
+            )
+        )
+    except Exception as exc:
+        return RunOutcome(
+            run,
+            FAILED,
+            error="".join(traceback.format_exception_only(exc)).strip(),
+            versions=versions,
+            duration_s=time.perf_counter() - start,
+        )
+    versions["deterministic"] = determinism(accelerator)
+    final = _plain_metrics(result.final)
+    history = tuple(_plain_metrics(h) for h in result.history)
+    diverged = any(_not_finite(v) for h in (final, *history) for v in h.values())
+    return RunOutcome(
+        run,
+        DIVERGED if diverged else DONE,
+        history,
+        final,
+        error="metrics became NaN or infinite (diverged)" if diverged else "",
+        versions=versions,
+        duration_s=time.perf_counter() - start,
+        notes=tuple(getattr(result, "notes", ())),
+    )
+
+
+def determinism(accelerator: str) -> str:
+    """``yes`` when this process's runs repeat bitwise from their seed, else ``no: why``
+    (stored with every run, so a table built from unseeded runs says so)."""
+    from aimc_plugins.training.simulator_seed import status
+
+    seeded, reason = status()
+    if not seeded:
+        return f"no: aihwkit's generators are unseeded ({reason})"
+    if accelerator != "cpu":
+        return "no: aihwkit's CUDA generators are seeded on the device, not from the run's seed"
+    return "yes"
+
+
+def _plain_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Numbers as Python floats (ints kept), so numpy or torch scalars a plugin recipe returns
+    store, compare and print like any other metric."""
+    plain = {}
+    for key, value in metrics.items():
+        if hasattr(value, "item") and callable(value.item):
+            value = value.item()  # numpy and torch scalars
+        if isinstance(value, numbers.Real) and not isinstance(value, (bool, int)):
+            value = float(value)
+        plain[key] = value
+    return plain
+
+
+def _not_finite(value: Any) -> bool:
+    """NaN or infinite, whatever the number type (numpy and torch scalars included)."""
+    return isinstance(value, numbers.Real) and not math.isfinite(value)
