@@ -5,7 +5,8 @@ Metrics depend on the seed and the learning rate only. Options: ``epoch_seconds`
 epoch), ``diverge_seeds`` (seeds whose loss becomes NaN), ``overflow_seeds`` (seeds whose final
 loss is a numpy float32 infinity), ``fail_seeds`` (seeds that raise), ``die_seeds`` (seeds whose
 worker process kills itself, as the kernel's OOM killer would), ``unpicklable_seeds`` (seeds whose
-result cannot be pickled back from a worker).
+result cannot be pickled back from a worker), ``trace_dir`` (a folder where each run that starts
+leaves a file: how many times each run was computed).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 import numpy as np
 
 from aimc_plugins import Param, Recipe, RunConfig, RunResult, hookimpl
-from aimc_plugins.training import loop as training
+from aimc_plugins.training.loop import loop as training
 
 RECIPE = "fake-quick"
 OPTIONS = (
@@ -29,6 +30,7 @@ OPTIONS = (
     Param("fail_seeds", (), "seeds that raise"),
     Param("die_seeds", (), "seeds whose worker process is killed"),
     Param("unpicklable_seeds", (), "seeds whose result cannot be pickled"),
+    Param("trace_dir", "", "folder where each run leaves a file when it starts"),
 )
 
 
@@ -49,6 +51,9 @@ def _die() -> None:
 
 def run(config: RunConfig) -> RunResult:
     options = dict(config.options)
+    if options.get("trace_dir"):
+        trace = f"seed{config.seed}-pid{os.getpid()}-{time.monotonic_ns()}"
+        open(os.path.join(options["trace_dir"], trace), "w").close()
     if config.seed in options.get("fail_seeds", []):
         raise RuntimeError(f"fake failure on seed {config.seed}")
     if config.seed in options.get("die_seeds", []):

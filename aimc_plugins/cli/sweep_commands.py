@@ -11,6 +11,7 @@ import click
 
 from aimc_plugins.cli.options import parse_params
 from aimc_plugins.host.hookspecs import hookimpl
+from aimc_plugins.sweep.endings import EXIT_CODES_HELP, EXIT_RUNS_FAILED, with_endings
 from aimc_plugins.sweep.spec import DEFAULT_SEEDS
 
 DEFAULT_FLAGS_OUT = Path("aimc-compare")
@@ -78,7 +79,7 @@ def _runs_from_flags(
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    @cli.command(name="compare")
+    @cli.command(name="compare", epilog=EXIT_CODES_HELP)
     @click.argument(
         "spec_path",
         metavar="[SPEC.toml]",
@@ -158,9 +159,17 @@ def register_commands(cli: click.Group) -> None:
         help="cuda needs an aihwkit compiled with CUDA and a GPU.",
     )
     @click.option("--retry-failed", is_flag=True, help="Run failed runs again.")
+    @click.option(
+        "--allow-failures",
+        is_flag=True,
+        help="Exit 0 although some runs failed or diverged (1 still when every run did).",
+    )
     @click.option("--dry-run", is_flag=True, help="List the runs to do and stop.")
     @click.option("--no-report", is_flag=True, help="Run only; `aimc report OUT` later.")
-    @click.option("--quiet", is_flag=True, help="No progress bars.")
+    @click.option(
+        "--quiet", is_flag=True, help="No progress (bars on a terminal, else one line per run)."
+    )
+    @with_endings
     def compare_command(
         spec_path: Path | None,
         recipe: str | None,
@@ -178,6 +187,7 @@ def register_commands(cli: click.Group) -> None:
         scheduler: str | None,
         accelerator: str,
         retry_failed: bool,
+        allow_failures: bool,
         dry_run: bool,
         no_report: bool,
         quiet: bool,
@@ -186,7 +196,9 @@ def register_commands(cli: click.Group) -> None:
 
         Finished runs are kept in OUT/results.sqlite and skipped when the same sweep runs again,
         so an interrupted sweep resumes where it stopped. Writes the report (results.csv/.md,
-        PNGs, report.html) into OUT at the end.
+        PNGs, report.html) into OUT at the end. One sweep at a time writes OUT: a second is
+        refused, naming the first. Ctrl-C or SIGTERM stops the workers and keeps every finished
+        run. Progress: bars on a terminal, else (or with TQDM_DISABLE=1) one log line per run.
         """
         from aimc_plugins.sweep.spec import SpecError
 
@@ -234,6 +246,7 @@ def register_commands(cli: click.Group) -> None:
             dry_run,
             no_report,
             quiet,
+            allow_failures,
         )
 
     @cli.command(name="report")
@@ -248,6 +261,7 @@ def register_commands(cli: click.Group) -> None:
     @click.option(
         "--recipe", default=None, help="Only runs of this recipe (a store may hold several)."
     )
+    @with_endings
     def report_command(
         folder: Path, out: Path | None, title: str | None, recipe: str | None
     ) -> None:
@@ -282,9 +296,10 @@ def _run_and_report(
     dry_run: bool,
     no_report: bool,
     quiet: bool,
+    allow_failures: bool = False,
 ) -> None:
     from aimc_plugins.report import summary as report
-    from aimc_plugins.sweep import execute
+    from aimc_plugins.sweep import endings, execute, lock
     from aimc_plugins.sweep.engine import ExecutionOptions, pending_runs, run_sweep
     from aimc_plugins.sweep.store import STORE_NAME, ResultsStore
     from aimc_plugins.training.loop import AcceleratorError, check_accelerator
@@ -305,6 +320,9 @@ def _run_and_report(
             mark = "done" if run.run_id in done else "todo"
             click.echo(f"{run.run_id}  {mark}  {run.label}  seed {run.seed}  {run.epochs} ep")
         click.echo(f"{len(runs)} runs, {len(runs) - len(done)} to do -> {out}/")
+        holder = lock.holder_if_locked(out)
+        if holder is not None:
+            click.echo(f"note: {out} is in use by another sweep: {lock.describe(holder)}")
         return
     dask = None
     if dask_local or scheduler:
@@ -316,13 +334,12 @@ def _run_and_report(
         show_progress=not quiet,
         retry_failed=retry_failed,
     )
-    click.echo(f"{len(runs)} runs of {runs[0].recipe}, {runs[0].epochs} epochs each -> {out}/")
-    with ResultsStore.in_folder(out) as store:
-        try:
-            result = run_sweep(runs, store, name, options)
-        except execute.WorkerDied as exc:
-            raise click.ClickException(str(exc)) from None
-        outcomes = store.outcomes([r.run_id for r in runs])
+    endings.note_sweep(out / STORE_NAME, [r.run_id for r in runs])
+    with lock.StoreLock(out, command=" ".join(sys.argv[1:])):  # StoreBusy: exit 3
+        click.echo(f"{len(runs)} runs of {runs[0].recipe}, {runs[0].epochs} epochs each -> {out}/")
+        with ResultsStore.in_folder(out) as store:
+            result = run_sweep(runs, store, name, options)  # WorkerDied: exit 5
+            outcomes = store.outcomes([r.run_id for r in runs])
     click.echo(
         f"{result.skipped} already in {out / STORE_NAME}, {result.ran} run now"
         + (f" ({result.backend})" if result.ran else "")
@@ -341,5 +358,12 @@ def _run_and_report(
         for note in report.run_notes(outcomes):
             click.echo(f"note: {note}")
         click.echo("Wrote " + ", ".join(str(p) for p in paths))
-    if outcomes and all(o.status == "failed" for o in outcomes):
-        sys.exit(1)
+    problems = [o for o in outcomes if o.status != "done"]
+    if problems and (not allow_failures or len(problems) == len(outcomes)):
+        click.echo(
+            f"{len(problems)} of {len(outcomes)} runs failed or diverged (exit "
+            f"{EXIT_RUNS_FAILED}; --retry-failed runs them again"
+            + (", --allow-failures accepts them)" if len(problems) < len(outcomes) else ")"),
+            err=True,
+        )
+        sys.exit(EXIT_RUNS_FAILED)

@@ -2,7 +2,8 @@
 
 Resuming is nothing more than this: a run's id is the hash of its configuration, the store
 holds the ids of finished runs, and only the others are submitted. A sweep killed at any moment
-therefore loses exactly the runs that were in flight.
+therefore loses exactly the runs that were in flight; a sweep stopped by a signal or a store
+error also stops its workers (:mod:`.endings`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from aimc_plugins.sweep import execute
-from aimc_plugins.sweep.progress import SweepProgress
+from aimc_plugins.sweep import endings, execute, runlog
 from aimc_plugins.sweep.store import ResultsStore
 from aimc_plugins.training.identity import PlannedRun
 from aimc_plugins.training.run import DIVERGED, DONE, FINISHED, RunOutcome
@@ -30,6 +30,7 @@ class ExecutionOptions:
     accelerator: str = "cpu"
     show_progress: bool = True
     retry_failed: bool = False
+    progress: str = "auto"  # bars, lines or off; auto: bars on a terminal, else lines
 
 
 @dataclass
@@ -55,7 +56,7 @@ def pending_runs(
 
 
 def _backend(
-    todo: Sequence[PlannedRun], options: ExecutionOptions, progress: SweepProgress
+    todo: Sequence[PlannedRun], options: ExecutionOptions, progress: runlog.Progress
 ) -> tuple[str, Iterator[RunOutcome]]:
     if options.dask is not None:
         where = options.dask.address or f"local cluster of {options.dask.workers}"
@@ -90,13 +91,18 @@ def run_sweep(
     report = SweepReport(planned=len(runs), skipped=len(runs) - len(todo), backend="none")
     if not todo:
         return report
-    progress = SweepProgress(list(todo), report.skipped, enabled=options.show_progress)
+    mode = options.progress if options.show_progress else "off"
+    progress = runlog.progress_for(list(todo), report.skipped, mode)
     report.backend, outcomes = _backend(todo, options, progress)
     try:
         for outcome in outcomes:
-            store.record(outcome, sweep)
+            with endings.deferred_signals():  # a run finished is a run kept
+                store.record(outcome, sweep)
             report.outcomes.append(outcome)
             progress.finished(outcome)
     finally:
+        close = getattr(outcomes, "close", None)
+        if close is not None:  # stopped early: the backend stops its workers now
+            close()
         progress.close()
     return report

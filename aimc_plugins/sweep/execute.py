@@ -25,10 +25,12 @@ import types
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
+from typing import Any
 
 from aimc_plugins.host import plugins
-from aimc_plugins.training.identity import PlannedRun
-from aimc_plugins.training.run import FAILED, RunOutcome, run_one
+from aimc_plugins.sweep import endings
+from aimc_plugins.sweep.endings import WorkerDied
+from aimc_plugins.training.run import FAILED, PlannedRun, RunOutcome, run_one
 
 EpochEvent = tuple[str, int, int]  # run_id, epoch, epochs
 EpochSink = Callable[[str, int, int], None]
@@ -129,8 +131,9 @@ def run_serial(
 _worker_queue: object = None
 
 
-def _init_worker(threads: int, modules: Sequence[str], events: object) -> None:
+def _init_worker(threads: int, modules: Sequence[str], events: object, parent: int) -> None:
     global _worker_queue
+    endings.worker_setup(parent)  # dies with the parent; Ctrl-C is the parent's to handle
     _set_threads(threads)
     _register_modules(modules)
     _worker_queue = events
@@ -143,10 +146,6 @@ def _pool_task(spec: PlannedRun, accelerator: str) -> RunOutcome:
         events.put((run_id, epoch, epochs))  # type: ignore[attr-defined]
 
     return _run_with_progress(spec, accelerator, sink if events is not None else None)
-
-
-class WorkerDied(RuntimeError):
-    """A worker process died (killed, out of memory): its run is lost, finished runs are not."""
 
 
 def run_pool(
@@ -162,21 +161,26 @@ def run_pool(
     from concurrent.futures.process import BrokenProcessPool
 
     context = multiprocessing.get_context("spawn")
-    events = context.Queue() if on_epoch is not None else None
     modules, _ = in_process_plugins()
     threads = threads or threads_per_worker(workers)
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(threads, modules, events),
-    )
-    with _thread_environment(threads):  # workers are spawned as tasks are submitted
-        futures: dict[Future[RunOutcome], PlannedRun] = {
-            pool.submit(_pool_task, spec, accelerator): spec for spec in specs
-        }
-    pending = set(futures)
+    events: Any = None
+    pool: ProcessPoolExecutor | None = None
+    complete = False
     try:
+        # Workers are spawned as tasks are submitted: they inherit the thread variables, and
+        # SIGINT / SIGHUP blocked, so a Ctrl-C while one starts cannot give it a traceback.
+        with _thread_environment(threads), endings.blocked_signals(endings.GROUP_SIGNALS):
+            events = context.Queue() if on_epoch is not None else None
+            pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(threads, modules, events, os.getpid()),
+            )
+            futures: dict[Future[RunOutcome], PlannedRun] = {
+                pool.submit(_pool_task, spec, accelerator): spec for spec in specs
+            }
+        pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
             _drain(events, on_epoch)
@@ -190,10 +194,30 @@ def run_pool(
                     ) from None
                 except Exception as exc:  # e.g. an outcome that could not be pickled
                     yield RunOutcome(futures[future], FAILED, error=f"worker: {exc!r}")
+        complete = True
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        if events is not None:
-            events.cancel_join_thread()
+        # Stopped early (a signal, a dead worker, a store error, the consumer gave up): the runs
+        # in flight are dropped, so their workers are stopped now rather than left computing.
+        _close_pool(pool, events, stop=not complete)
+
+
+def _close_pool(pool: Any, events: Any, stop: bool) -> None:
+    if pool is not None:
+        if stop:
+            # the pool's own pid -> Process map: private, but there since Python 3.2
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.join(timeout=5)
+                if process.is_alive():
+                    process.kill()
+                    process.join(timeout=5)
+        pool.shutdown(wait=True, cancel_futures=True)
+    if events is not None:
+        events.cancel_join_thread()
+        events.close()
 
 
 def _drain(events: object, on_epoch: EpochSink | None) -> None:

@@ -7,19 +7,25 @@ never leaves a half-written run or a corrupt file. Runs in flight are not writte
 is in the store exactly when it finished (``done``, ``diverged`` or ``failed``), and re-running a
 sweep skips those.
 
-Only the sweep's parent process writes; workers return outcomes to it.
+Only the sweep's parent process writes; workers return outcomes to it (and
+:mod:`.lock` keeps a second sweep off a store in use). A store that cannot be written or read (a
+full disk, a read-only folder, a path under a file, a file that is not SQLite) raises
+:class:`StoreError`, one line saying which and what to do; the store is left consistent, since
+every write, the schema's creation included, is one transaction.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from aimc_plugins.training.identity import PlannedRun
 from aimc_plugins.training.run import FINISHED, RunOutcome
@@ -56,6 +62,69 @@ CREATE TABLE IF NOT EXISTS epochs (
 """
 
 
+class StoreError(RuntimeError):
+    """The results store cannot be written or read; the message is one line for the user."""
+
+
+_FULL = ("database or disk is full",)
+_UNWRITABLE = ("unable to open database file", "readonly database", "attempt to write")
+_CORRUPT = ("file is not a database", "malformed", "database disk image")
+
+
+def describe_error(path: Path, exc: BaseException) -> str:
+    """One line for a store error: what happened to ``path`` and what to do."""
+    text = str(exc).lower()
+    no_space = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    if no_space or any(mark in text for mark in _FULL):
+        return (
+            f"no space left to write {path} ({exc}): the store is consistent and keeps every "
+            "run finished so far; free some space and run the same command again to resume"
+        )
+    if "disk i/o error" in text:
+        return (
+            f"a write to {path} failed ({exc}: the disk may be full, over quota or failing); "
+            "the store keeps every run finished so far: fix the disk and run the same command "
+            "again to resume"
+        )
+    if any(mark in text for mark in _CORRUPT):
+        return f"{path} is not a readable results store ({exc})"
+    if isinstance(exc, OSError) or any(mark in text for mark in _UNWRITABLE):
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        where = exc.filename if isinstance(exc, OSError) and exc.filename else path
+        return (
+            f"cannot write the results store {path}: {reason} ({where}); choose another --out, "
+            "or make the folder writable"
+        )
+    return f"results store {path}: {exc}"
+
+
+@contextmanager
+def store_errors(path: Path) -> Iterator[None]:
+    """SQLite and file-system errors on the store, as :class:`StoreError`."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(describe_error(path, exc)) from exc
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _translated(method: _Method) -> _Method:
+    """A store method whose SQLite and file-system errors are :class:`StoreError`."""
+
+    @functools.wraps(method)
+    def wrapper(self: ResultsStore, *args: Any, **kwargs: Any) -> Any:
+        with store_errors(self.path):
+            return method(self, *args, **kwargs)
+
+    return cast(_Method, wrapper)
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
 def _dumps(value: Any) -> str:
     # NaN is kept (json writes it as NaN and reads it back): a diverged run's metrics say so.
     return json.dumps(value, sort_keys=True, default=str)
@@ -66,13 +135,22 @@ class ResultsStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        with store_errors(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            try:
+                self._open()
+            except BaseException:
+                self._conn.close()
+                raise
+
+    def _open(self) -> None:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: safe against kills
         self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(_SCHEMA)  # idempotent: CREATE ... IF NOT EXISTS
-        with self._transaction():
+        with self._transaction():  # all of the schema or none of it (a full disk)
+            for statement in _statements(_SCHEMA):  # idempotent: CREATE ... IF NOT EXISTS
+                self._conn.execute(statement)
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
             if "notes" not in columns:  # a store written before schema 2 keeps its runs
                 self._conn.execute("ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '[]'")
@@ -99,11 +177,15 @@ class ResultsStore:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk): then there is nothing to undo
+            if self._conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
 
+    @_translated
     def record(self, outcome: RunOutcome, sweep: str = "") -> None:
         """Store one finished run and its epochs in a single transaction (replacing an earlier
         result of the same run, e.g. a failed run retried)."""
@@ -141,6 +223,7 @@ class ResultsStore:
                 ],
             )
 
+    @_translated
     def finished_ids(self, statuses: Iterable[str] = FINISHED) -> set[str]:
         """Ids of runs finished with one of ``statuses``."""
         statuses = tuple(statuses)
@@ -152,6 +235,7 @@ class ResultsStore:
         ).fetchall()
         return {row[0] for row in rows}
 
+    @_translated
     def outcomes(self, run_ids: Iterable[str] | None = None) -> list[RunOutcome]:
         """Finished runs (all, or those in ``run_ids``) in the order they finished."""
         wanted = set(run_ids) if run_ids is not None else None
@@ -183,6 +267,7 @@ class ResultsStore:
             )
         return outcomes
 
+    @_translated
     def count(self) -> dict[str, int]:
         """Number of runs per status."""
         return dict(self._conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"))
