@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from aimc_plugins import Param, Recipe, RunConfig, RunResult, hookimpl
-from aimc_plugins.training.loop import loop as training
+from aimc_plugins.training import loop as training
 
 RECIPE = "fake-quick"
 OPTIONS = (
