@@ -29,8 +29,9 @@ from conftest import make_distribution
 from aimc_plugins.cli.main import cli
 from aimc_plugins.host import plugins
 from aimc_plugins.sweep import endings, lock, runlog
+from aimc_plugins.sweep.spec import plan
 from aimc_plugins.sweep.store import ResultsStore, StoreError
-from aimc_plugins.training.run import DONE, RunOutcome, plan
+from aimc_plugins.training.run import DONE, RunOutcome
 
 HERE = Path(__file__).resolve().parent
 LINUX = sys.platform.startswith("linux")
