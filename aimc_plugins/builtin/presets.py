@@ -1,12 +1,27 @@
 """aihwkit's preset devices and preset training configurations, found by introspection.
 
 Nothing here lists aihwkit's presets by name: a later aihwkit that adds presets adds them here too.
+
+Listing them must not cost an import of aihwkit (and torch: seconds), so the introspected
+metadata (names, families, descriptions) is kept per aihwkit version: shipped with the package
+(``preset_metadata.json``, for the aihwkit it was generated against) or written on first use to
+``$XDG_CACHE_HOME/aimc-plugins/`` (``~/.cache/aimc-plugins/``). The installed aihwkit's version
+is read from its distribution metadata, which imports nothing. Factories stay lazy
+(:class:`LazyClass`): aihwkit is imported when a preset is built, not when it is listed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import importlib.metadata
 import inspect
+import json
+import os
+import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aimc_plugins.host.hookspecs import hookimpl
@@ -30,8 +45,7 @@ def _summary(cls: type) -> str:
 
 
 def _preset_classes() -> list[tuple[str, type]]:
-    from aihwkit.simulator import presets
-
+    presets = importlib.import_module(PRESETS_MODULE)
     return sorted(
         (name, obj)
         for name, obj in vars(presets).items()
@@ -97,27 +111,121 @@ def _device_family(cls: type) -> str:
     return ""
 
 
+PRESETS_MODULE = "aihwkit.simulator.presets"
+METADATA_FORMAT = 1  # bump when what is stored (or how families are named) changes
+SHIPPED_METADATA = Path(__file__).with_name("preset_metadata.json")
+
+
+@dataclass(frozen=True)
+class LazyClass:
+    """A class named by module and attribute, imported on the first call (picklable, so records
+    still travel to sweep workers)."""
+
+    module: str
+    name: str
+
+    def load(self) -> type:
+        cls = getattr(importlib.import_module(self.module), self.name)
+        assert isinstance(cls, type)
+        return cls
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.load()(*args, **kwargs)
+
+
+def aihwkit_version() -> str:
+    try:
+        return importlib.metadata.version("aihwkit")
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "aimc-plugins"
+
+
+def introspect_metadata() -> dict[str, Any]:
+    """What the listing needs, read from the installed aihwkit (imports it)."""
+    return {
+        "format": METADATA_FORMAT,
+        "aihwkit": aihwkit_version(),
+        "devices": [
+            {
+                "name": name,
+                "class": cls.__name__,
+                "family": f"aihwkit preset ({_device_family(cls)})",
+                "description": _summary(cls),
+            }
+            for name, cls in preset_device_classes().items()
+        ],
+        "configs": [
+            {
+                "name": name,
+                "class": cls.__name__,
+                "family": config_family(cls()),
+                "description": _summary(cls),
+            }
+            for name, cls in preset_config_classes().items()
+        ],
+    }
+
+
+def _read(path: Path, version: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    if data.get("format") != METADATA_FORMAT or data.get("aihwkit") != version:
+        return None
+    return data
+
+
+def preset_metadata() -> dict[str, Any]:
+    """The presets' metadata for the installed aihwkit: shipped, cached, or introspected (and
+    then cached; an unwritable cache folder only costs the next listing the import again)."""
+    version = aihwkit_version()
+    data = _read(SHIPPED_METADATA, version)
+    if data is not None:
+        return data
+    cached = cache_dir() / f"presets-{METADATA_FORMAT}-aihwkit-{version or 'unknown'}.json"
+    data = _read(cached, version)
+    if data is not None:
+        return data
+    data = introspect_metadata()
+    with contextlib.suppress(OSError):
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=cached.parent, suffix=".tmp", delete=False, encoding="utf-8"
+        ) as handle:
+            json.dump(data, handle, indent=1)
+        os.replace(handle.name, cached)  # atomic: a concurrent listing reads all or nothing
+    return data
+
+
 @hookimpl
 def register_devices(register: Callable[[Device], None]) -> None:
-    for name, cls in preset_device_classes().items():
+    for item in preset_metadata()["devices"]:
         register(
             Device(
-                name=name,
-                factory=cls,
-                description=_summary(cls),
-                family=f"aihwkit preset ({_device_family(cls)})",
+                name=item["name"],
+                factory=LazyClass(PRESETS_MODULE, item["class"]),
+                description=item["description"],
+                family=item["family"],
             )
         )
 
 
 @hookimpl
 def register_presets(register: Callable[[Preset], None]) -> None:
-    for name, cls in preset_config_classes().items():
+    for item in preset_metadata()["configs"]:
         register(
             Preset(
-                name=name,
-                factory=cls,
-                description=_summary(cls),
-                family=config_family(cls()),
+                name=item["name"],
+                factory=LazyClass(PRESETS_MODULE, item["class"]),
+                description=item["description"],
+                family=item["family"],
             )
         )

@@ -40,8 +40,10 @@ def _resolve(spec_text: str) -> tuple[Any, dict[str, Any]]:
 
 def _adapt(record: Any, params: dict[str, Any]) -> tuple[Any, Any, list[str]]:
     """Response, adapted device and any adapter warnings (shown, not raised)."""
+    from aimc_plugins.devices.build import TableError
     from aimc_plugins.devices.config_response import UnsupportedDevice
     from aimc_plugins.devices.response import ResponseError
+    from aimc_plugins.devices.sanity import DeviceConfigError
     from aimc_plugins.host.records import ParameterError
 
     try:
@@ -49,7 +51,7 @@ def _adapt(record: Any, params: dict[str, Any]) -> tuple[Any, Any, list[str]]:
             warnings.simplefilter("always")
             response = device_response(record, params)
             adapted = adapted_device(record, params)
-    except (ParameterError, ResponseError, UnsupportedDevice) as exc:
+    except (ParameterError, ResponseError, UnsupportedDevice, DeviceConfigError, TableError) as exc:
         raise click.UsageError(str(exc)) from None
     notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     return response, adapted, notes

@@ -54,6 +54,9 @@ class ResponseDevice:
     write_noise: float = 0.0
     citation: str = ""
     table_tolerance: float = 0.01  # PiecewiseStep table error allowed when no native device fits
+    # Train on the closest (63-node) table even when it misses table_tolerance; otherwise such a
+    # device is refused (aimc_plugins.devices.build.TableError). The error is stored per run.
+    allow_table_error: bool = False
 
     @property
     def step(self) -> float:

@@ -73,9 +73,9 @@ IMPORT = "import"
 ENTRY_POINT = "entry point"
 LOAD_STAGES = (IMPORT, ENTRY_POINT)
 
-# Imported before `aimc plugins` times registrations: every device plugin builds on aihwkit, and
-# its first import (seconds, through torch) would otherwise be charged to whichever plugin pluggy
-# happens to call first.
+# Imported before `aimc plugins` times registrations, when already loaded only: listing imports
+# neither aihwkit nor torch (the built-in presets are listed from cached metadata), so a plugin
+# whose registration imports them is charged for it, being what makes every listing wait.
 SHARED_LIBRARIES = ("aihwkit.simulator.presets",)
 
 
@@ -473,8 +473,9 @@ def plugin_infos() -> list[PluginInfo]:
     the seconds its registration took."""
     load_plugins()
     for library in SHARED_LIBRARIES:
-        with contextlib.suppress(Exception):  # `aimc doctor` reports a broken library
-            importlib.import_module(library)
+        if library.partition(".")[0] in sys.modules:
+            with contextlib.suppress(Exception):  # `aimc doctor` reports a broken library
+                importlib.import_module(library)
     for collect in (devices, optimizers, presets, recipes):
         collect()
     failed: dict[str, list[PluginFailure]] = {}

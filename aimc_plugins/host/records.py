@@ -39,22 +39,34 @@ class Param:
     def coerce(self, value: Any) -> Any:
         """Convert ``value`` (a CLI string, say) to this parameter's type and check its range."""
         kind = self.kind
+        given = value
         try:
+            if kind is not bool and isinstance(value, bool):
+                raise TypeError(value)  # True is an int to Python, never a number to a user
             if kind is bool and isinstance(value, str):
                 if value.lower() not in {"true", "false", "1", "0", "yes", "no"}:
                     raise ValueError(value)
                 value = value.lower() in {"true", "1", "yes"}
-            elif kind is int and isinstance(value, float) and value.is_integer():
+            elif kind is bool and not isinstance(value, bool):
+                if value not in (0, 1):
+                    raise ValueError(value)
+                value = bool(value)
+            elif kind is int and isinstance(value, float):
+                if not value.is_integer():
+                    raise ValueError(value)  # int(1.5) would silently train with 1
                 value = int(value)
+            elif kind is int and isinstance(value, str):
+                value = _int_text(value)
             elif not isinstance(value, kind):
                 value = kind(value)
-        except (TypeError, ValueError):
-            raise ParameterError(f"{self.name}={value!r} is not a valid {kind.__name__}") from None
+        except (TypeError, ValueError, OverflowError):
+            raise ParameterError(f"{self.name}={given!r} is not a valid {kind.__name__}") from None
         if self.choices is not None and value not in self.choices:
             raise ParameterError(f"{self.name}={value!r} is not one of {list(self.choices)}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if isinstance(value, float) and not math.isfinite(value):
                 raise ParameterError(f"{self.name}={value!r} must be finite")
+            _check_machine_range(self.name, value)
             if self.low is not None and (
                 value < self.low or (value == self.low and not self.low_inclusive)
             ):
@@ -77,6 +89,43 @@ class Param:
             "]" if self.high_inclusive else ")"
         )
         return f"{left}, {right}"
+
+
+# Values reach torch and aihwkit's compiled core as float32 (weights, learning rates, device
+# fields) or int64 (sizes, counts): a Python float beyond float32 becomes inf there and fails deep
+# inside a run ("cannot be converted to type float without overflow"), so it is refused here.
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_TINY = 1.401298464324817e-45  # the smallest float32 above 0 (subnormal)
+INT64_MAX = 2**63 - 1
+
+
+def _int_text(text: str) -> int:
+    """``"1000"``, ``"1_000"`` or ``"1e3"`` as an int; ``"1.5"`` is refused, not truncated."""
+    try:
+        return int(text)
+    except ValueError:
+        number = float(text)
+        if not number.is_integer():
+            raise
+        return int(number)
+
+
+def _check_machine_range(name: str, value: float) -> None:
+    """Refuse numbers float32 / int64 cannot hold (see :data:`FLOAT32_MAX`)."""
+    if isinstance(value, int):
+        if abs(value) > INT64_MAX:
+            raise ParameterError(f"{name}={value!r} does not fit a 64-bit integer")
+        return
+    if abs(value) > FLOAT32_MAX:
+        raise ParameterError(
+            f"{name}={value!r} is beyond float32's range (|x| <= 3.4e38), which torch and "
+            "aihwkit compute in"
+        )
+    if value != 0.0 and abs(value) < FLOAT32_TINY:
+        raise ParameterError(
+            f"{name}={value!r} rounds to 0 in float32 (|x| >= 1.4e-45), which torch and "
+            "aihwkit compute in"
+        )
 
 
 def resolve_params(owner: str, schema: Sequence[Param], given: Mapping[str, Any]) -> dict[str, Any]:

@@ -60,12 +60,52 @@ def plugin_names(name: str) -> PluginNames:
             "starting with a letter (e.g. my-lab-devices)"
         )
     dist = text.replace("_", "-")
+    _check_free(name, dist, dist.replace("-", "_"))
     return PluginNames(
         dist=dist,
         module=dist.replace("-", "_"),
         device=f"{dist}-device",
         optimizer=f"{dist}-sgd",
     )
+
+
+# Import names a plugin must not take: its `pip install -e` would shadow or replace them.
+HOST_NAMES = ("aimc-plugins", "aimc_plugins", "aimc")
+RESERVED_MODULES = frozenset(
+    {"aihwkit", "torch", "torchvision", "numpy", "scipy", "pluggy", "click", "matplotlib"}
+    | {"pytest", "setuptools", "pip", "tomllib", "sklearn", "pandas", "dask", "tqdm"}
+)
+
+
+def _check_free(name: str, dist: str, module: str) -> None:
+    """Refuse a name that is a Python keyword (the package could not be imported), the host's
+    own, a standard-library or dependency module, or an installed distribution that is not an
+    aimc plugin: installing the generated package would replace or shadow it."""
+    import importlib.metadata
+    import keyword
+    import sys
+
+    if keyword.iskeyword(module) or keyword.issoftkeyword(module):
+        raise ScaffoldError(f"plugin name {name!r}: {module!r} is a Python keyword")
+    if dist in HOST_NAMES or module in HOST_NAMES:
+        raise ScaffoldError(
+            f"plugin name {name!r} is the host's own (aimc-plugins): installing it would "
+            "replace the host; pick another (e.g. my-lab-devices)"
+        )
+    if module in sys.stdlib_module_names or module in RESERVED_MODULES:
+        raise ScaffoldError(
+            f"plugin name {name!r}: module {module!r} is taken by Python or a dependency, "
+            "which the plugin would shadow; pick another (e.g. my-lab-devices)"
+        )
+    try:
+        installed = importlib.metadata.distribution(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return
+    if not any(ep.group == "aimc_plugins" for ep in installed.entry_points):
+        raise ScaffoldError(
+            f"plugin name {name!r}: distribution {dist!r} {installed.version} is installed "
+            "and is not an aimc plugin; installing the generated one would replace it"
+        )
 
 
 def _template_files() -> list[tuple[str, str]]:

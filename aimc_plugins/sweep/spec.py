@@ -39,6 +39,7 @@ from __future__ import annotations
 import ast
 import difflib
 import itertools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -251,15 +252,72 @@ def load_spec(path: str | Path, scale: str | None = None) -> SweepSpec:
 
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such spec file") from None
+        data = tomllib.loads(read_text_file(path, "spec"))
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path}: not valid TOML: {exc}") from None
     try:
         return spec_from_dict(data, default_name=path.stem).scaled(scale)
     except SpecError as exc:
         raise SpecError(f"{path}: {exc}") from None
+
+
+def read_text_file(path: Path, what: str) -> str:
+    """The UTF-8 text of ``path``, or one :class:`SpecError` line naming the file: a binary or
+    mis-encoded file must not end in a ``UnicodeDecodeError`` traceback."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such {what} file") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read the {what} file: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            f"a {what} file is text"
+        ) from None
+
+
+# A spec's grids multiply: refuse before expanding (each run is hashed and checked) rather than
+# sit silent for minutes, even under --dry-run.
+MAX_RUNS = 100_000
+
+
+def count_runs(spec: SweepSpec) -> tuple[int, str]:
+    """How many runs ``spec`` stands for (before merging settings that coincide), and what
+    multiplies to it, without expanding a single grid: products of lengths only."""
+
+    def size(entry: _Entry) -> int:
+        return math.prod(len(values) for values in entry.grid.values())
+
+    def factors(where: str, entries: Sequence[_Entry]) -> list[str]:
+        return [
+            f"{where}[{i}].grid " + " x ".join(f"{k} {len(v)}" for k, v in e.grid.items())
+            for i, e in enumerate(entries)
+            if len(e.grid) and size(e) > 1
+        ]
+
+    known = plugins.optimizers()
+    digital = [e for e in spec.optimizers if e.name in known and known[e.name].n_devices == 0]
+    n_digital = sum(size(e) for e in digital)  # runs once, not once per device
+    n_analog = sum(size(e) for e in spec.optimizers) - n_digital
+    n_pairs = n_digital
+    for entry in spec.devices:
+        n_pairs += size(entry) * (1 if device_kind(entry.name) == "preset" else n_analog)
+    total = n_pairs * len(spec.seeds)
+    parts = factors("devices", spec.devices) + factors("optimizers", spec.optimizers)
+    parts.append(f"{len(spec.seeds)} seeds")
+    return total, "; ".join(parts)
+
+
+def _check_size(spec: SweepSpec) -> None:
+    total, why = count_runs(spec)
+    if total > MAX_RUNS:
+        raise SpecError(
+            f"the spec stands for {total:,} runs, above the limit of {MAX_RUNS:,} ({why}); "
+            "shrink a grid or split the sweep"
+        )
 
 
 def _optimizer_settings(spec: SweepSpec) -> list[tuple[str, dict[str, Any], str]]:
@@ -284,7 +342,9 @@ def _optimizer_settings(spec: SweepSpec) -> list[tuple[str, dict[str, Any], str]
 
 def expand(spec: SweepSpec) -> list[PlannedRun]:
     """Every run the spec stands for, each once (two entries naming one configuration give one
-    run). Raises :class:`SpecError` on unknown names or invalid values."""
+    run). Raises :class:`SpecError` on unknown names or invalid values, and on a spec of more
+    than :data:`MAX_RUNS` runs (counted first)."""
+    _check_size(spec)
     try:
         recipe = plugins.lookup(plugins.recipes, spec.recipe, "recipe")
         optimizers = plugins.optimizers()

@@ -48,6 +48,7 @@ def run_one(run: PlannedRun, show_progress: bool = False, accelerator: str = "cp
     try:
         recipe = plugins.lookup(plugins.recipes, run.recipe, "recipe")
         setup = setup_for(run)
+        table_note = _record_table_error(run, versions)
         result = recipe.run(
             RunConfig(
                 setup=setup,
@@ -78,8 +79,24 @@ def run_one(run: PlannedRun, show_progress: bool = False, accelerator: str = "cp
         error="metrics became NaN or infinite (diverged)" if diverged else "",
         versions=versions,
         duration_s=time.perf_counter() - start,
-        notes=tuple(getattr(result, "notes", ())),
+        notes=tuple(getattr(result, "notes", ())) + ((table_note,) if table_note else ()),
     )
+
+
+def _record_table_error(run: PlannedRun, versions: dict[str, str]) -> str:
+    """Store how faithfully the device reached aihwkit (``versions["table_error"]``, the
+    adapter's measured step error: 0 for native devices) and return a note for the report where
+    it exceeds the device's tolerance (allowed only by ``allow_table_error``)."""
+    from aimc_plugins.devices.build import table_fidelity
+    from aimc_plugins.training.setup import device_kind
+
+    name = run.device_name or run.device
+    if device_kind(name) != "device":
+        return ""
+    record = plugins.lookup(plugins.devices, name, "device")
+    error, note = table_fidelity(record, run.device_params)  # cached: adapted once per process
+    versions["table_error"] = f"{error:.3g}"
+    return note
 
 
 def determinism(accelerator: str) -> str:

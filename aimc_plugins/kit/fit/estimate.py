@@ -236,6 +236,25 @@ def _spread(values: np.ndarray, sampling: np.ndarray) -> float:
     return math.sqrt(excess) if excess > 0 else 0.0
 
 
+def _check_directions(
+    up: Steps, down: Steps, nodes: np.ndarray, tables: dict[int, np.ndarray]
+) -> None:
+    """Up pulses must move the weight up and down pulses down, on average and at w = 0: data
+    with swapped labels would otherwise be fitted into a device clipped to its floor, without a
+    word."""
+    for sign, part, label in ((1, up, "up"), (-1, down, "down")):
+        mean = float(np.mean(part.dw))
+        at_zero = float(np.interp(0.0, nodes, tables[sign]))
+        if mean * sign <= 0 or at_zero <= 0:
+            where = (
+                f"{mean:+.3g} on average" if mean * sign <= 0 else f"{sign * at_zero:+.3g} at w = 0"
+            )
+            raise FitError(
+                f"{label} pulses move the weight the wrong way ({where} per pulse): check the "
+                "direction column (are up and down swapped?)"
+            )
+
+
 def fit_steps(steps: Steps, name: str, options: FitOptions | None = None) -> FittedResponse:
     """Fit q+-(w), ``dw_min``, cycle-to-cycle noise and device-to-device spread to ``steps``."""
     options = options or FitOptions()
@@ -255,6 +274,7 @@ def fit_steps(steps: Steps, name: str, options: FitOptions | None = None) -> Fit
         if np.count_nonzero(binned[sign].count >= options.min_count) < 3:
             raise FitError("fewer than 3 bins hold enough steps; use fewer --bins")
         tables[sign], errors[sign] = smooth(binned[sign], nodes, bandwidth, options.min_count)
+    _check_directions(up, down, nodes, tables)
     dw_min = float((np.interp(0.0, nodes, tables[1]) + np.interp(0.0, nodes, tables[-1])) / 2)
     if not dw_min > 0:
         raise FitError(f"the mean step at w = 0 is {dw_min:.3g}: not a device that moves up/down")

@@ -125,13 +125,22 @@ def _direction(text: str, row: int) -> int:
 
 def read_traces(path: Path) -> Traces:
     """Read a trace CSV (format in the module docstring)."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        try:
-            header = [name.strip().lower() for name in next(reader)]
-        except StopIteration:
-            raise TraceError(f"{path}: empty file") from None
-        return parse_rows(header, reader, str(path))
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            try:
+                header = [name.strip().lower() for name in next(reader)]
+            except StopIteration:
+                raise TraceError(f"{path}: empty file") from None
+            return parse_rows(header, reader, str(path))
+    except UnicodeDecodeError as exc:  # a binary or mis-encoded file: one line, not a traceback
+        raise TraceError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); a trace file is a CSV"
+        ) from None
+    except csv.Error as exc:
+        raise TraceError(f"{path}: not a readable CSV: {exc}") from None
+    except OSError as exc:
+        raise TraceError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def parse_rows(header: list[str], rows: Iterable[list[str]], source: str = "") -> Traces:
