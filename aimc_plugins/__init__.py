@@ -50,6 +50,8 @@ _LAZY: dict[str, str] = {
     "quiet": "aimc_plugins.devices.characterize",
     "single_pulse_tile": "aimc_plugins.devices.characterize",
     "DeviceRef": "aimc_plugins.devices.names",
+    "DeviceConfigError": "aimc_plugins.devices.sanity",
+    "TableError": "aimc_plugins.devices.build",
     "adapted_device": "aimc_plugins.devices.build",
     "device_config": "aimc_plugins.devices.build",
     "device_response": "aimc_plugins.devices.build",
@@ -87,7 +89,12 @@ _LAZY: dict[str, str] = {
 
 if TYPE_CHECKING:  # the lazy names, for type checkers and editors
     from aimc_plugins.builtin.presets import preset_device_classes
-    from aimc_plugins.devices.build import adapted_device, device_config, device_response
+    from aimc_plugins.devices.build import (
+        TableError,
+        adapted_device,
+        device_config,
+        device_response,
+    )
     from aimc_plugins.devices.characterize import (
         characterize,
         measure_steps,
@@ -98,6 +105,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
     from aimc_plugins.devices.diagnostics import diagnose, find_symmetric_point
     from aimc_plugins.devices.names import DeviceRef, parse_device_ref
     from aimc_plugins.devices.response import ResponseDevice, ResponseError
+    from aimc_plugins.devices.sanity import DeviceConfigError
     from aimc_plugins.host import plugins
     from aimc_plugins.kit.fit import table_device
     from aimc_plugins.kit.testing import check_device, check_optimizer
@@ -143,6 +151,7 @@ __all__ = [
     "RESIDUAL_DEVICE",
     "TRANSFER_EVERY",
     "Device",
+    "DeviceConfigError",
     "DeviceRef",
     "Optimizer",
     "Param",
@@ -156,6 +165,7 @@ __all__ = [
     "RunOutcome",
     "RunResult",
     "SweepSpec",
+    "TableError",
     "TrainingSetup",
     "UnsupportedDevice",
     "adapted_device",

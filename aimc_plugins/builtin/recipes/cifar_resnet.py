@@ -18,26 +18,17 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from aimc_plugins.builtin.recipes.options import (
-    DEFAULT_DATA_DIR,
     MissingResourceError,
     data_dir,
     recipe_options,
 )
-from aimc_plugins.host.records import Param, RunConfig, RunResult, TrainingSetup
+from aimc_plugins.builtin.recipes.schemas import CIFAR_FOLDER, CIFAR_OPTIONS
+from aimc_plugins.host.records import RunConfig, RunResult, TrainingSetup
 from aimc_plugins.training.loop import seed_everything, to_analog, train_classifier
 
-CIFAR_FOLDER = "cifar-10-batches-py"
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet's, as the weights expect
 
-OPTIONS = (
-    Param("data_dir", "", f"folder holding {CIFAR_FOLDER} [default: {DEFAULT_DATA_DIR}]"),
-    Param("download", False, "let torchvision download CIFAR-10 and the ResNet18 weights"),
-    Param("n_train", 0, "training images (0: all 50,000)", low=0),
-    Param("n_test", 0, "test images (0: all 10,000)", low=0),
-    Param("batch_size", 128, "mini-batch size", low=1),
-    Param("image_size", 224, "images are resized to this (ImageNet weights expect 224)", low=32),
-    Param("workers", 2, "data-loading processes", low=0),
-)
+OPTIONS = CIFAR_OPTIONS
 
 
 def _weights() -> Any:

