@@ -16,7 +16,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test,data,dask,dev]" $(foreach dir,$(PLUGIN_DIRS),-e ./$(dir))
+	$(PY) -m pip install -q -e ".[test,data,dask,dev,pandas]" $(foreach dir,$(PLUGIN_DIRS),-e ./$(dir))
 	@touch $(STAMP)
 
 # The sweep engine on a shipped spec: a second `make demo` finds every run in the store and only

@@ -80,6 +80,15 @@ _LAZY: dict[str, str] = {
     "SweepSpec": "aimc_plugins.sweep.spec",
     "load_spec": "aimc_plugins.sweep.spec",
     "plan": "aimc_plugins.sweep.spec",
+    "expand_selector": "aimc_plugins.sweep.spec",
+    # the Python API: comparisons and their results as data
+    "compare": "aimc_plugins.api.comparison",
+    "plan_comparison": "aimc_plugins.api.comparison",
+    "Results": "aimc_plugins.api.comparison",
+    "load_results": "aimc_plugins.api.results",
+    "load_epochs": "aimc_plugins.api.results",
+    "load_outcomes": "aimc_plugins.api.results",
+    "write_report": "aimc_plugins.api.results",
     # author's kit
     "check_device": "aimc_plugins.kit.testing",
     "check_optimizer": "aimc_plugins.kit.testing",
@@ -88,6 +97,8 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:  # the lazy names, for type checkers and editors
+    from aimc_plugins.api.comparison import Results, compare, plan_comparison
+    from aimc_plugins.api.results import load_epochs, load_outcomes, load_results, write_report
     from aimc_plugins.builtin.presets import preset_device_classes
     from aimc_plugins.devices.build import (
         TableError,
@@ -109,7 +120,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
     from aimc_plugins.host import plugins
     from aimc_plugins.kit.fit import table_device
     from aimc_plugins.kit.testing import check_device, check_optimizer
-    from aimc_plugins.sweep.spec import SweepSpec, load_spec, plan
+    from aimc_plugins.sweep.spec import SweepSpec, expand_selector, load_spec, plan
     from aimc_plugins.training.identity import PlannedRun
     from aimc_plugins.training.loop import seed_everything, to_analog, train_classifier
     from aimc_plugins.training.run import RunOutcome, run_one
@@ -161,6 +172,7 @@ __all__ = [
     "Recipe",
     "ResponseDevice",
     "ResponseError",
+    "Results",
     "RunConfig",
     "RunOutcome",
     "RunResult",
@@ -176,17 +188,23 @@ __all__ = [
     "characterize",
     "check_device",
     "check_optimizer",
+    "compare",
     "describe_transfer",
     "device_config",
     "device_response",
     "diagnose",
+    "expand_selector",
     "find_symmetric_point",
     "hookimpl",
+    "load_epochs",
+    "load_outcomes",
+    "load_results",
     "load_spec",
     "measure_steps",
     "parse_device_ref",
     "pick_devices",
     "plan",
+    "plan_comparison",
     "plugins",
     "preset_device_classes",
     "quiet",
@@ -200,4 +218,5 @@ __all__ = [
     "train_classifier",
     "transfer_config",
     "transfer_setup",
+    "write_report",
 ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = "aimc_plugins"
-LAYERS = ("host", "devices", "training", "sweep", "report", "builtin", "kit", "cli")
+LAYERS = ("host", "devices", "training", "sweep", "report", "builtin", "kit", "api", "cli")
 
 
 @dataclass(frozen=True)

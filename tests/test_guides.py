@@ -109,3 +109,24 @@ def test_guide_commands_and_code_run(guide, tmp_path, monkeypatch, fresh_plugins
         for name in set(sys.modules) - before:
             if name.startswith("lab_"):
                 del sys.modules[name]
+
+
+def test_python_api_guide_runs_and_leaves_a_table_and_a_report(tmp_path, monkeypatch):
+    """docs/python-api.md: every python block runs in order, in a scratch folder; it must end
+    with a DataFrame of the runs and a report page."""
+    pandas = pytest.importorskip("pandas")
+    guide = "python-api.md"
+    scripts = blocks((DOCS / guide).read_text(encoding="utf-8"), "python")
+    assert len(scripts) >= 4, "the guide lost its worked example"
+    monkeypatch.chdir(tmp_path)
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # runs this small gain nothing from threads that share the cores
+    namespace: dict = {"__name__": "guide_python_api"}
+    try:
+        for number, script in enumerate(scripts, start=1):
+            exec(compile(script, f"{guide} python block {number}", "exec"), namespace)
+    finally:
+        torch.set_num_threads(threads)
+    assert isinstance(namespace["runs"], pandas.DataFrame) and len(namespace["runs"]) > 0
+    assert (tmp_path / "api-demo-report" / "report.html").is_file()

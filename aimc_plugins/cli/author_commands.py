@@ -8,12 +8,17 @@ from pathlib import Path
 
 import click
 
+from aimc_plugins.cli.examples import command_examples
 from aimc_plugins.host.hookspecs import hookimpl
 
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    @cli.command(name="new-plugin")
+    @cli.command(
+        name="new-plugin",
+        short_help="A ready plugin distribution: entry point, examples, a test.",
+        epilog=command_examples("new-plugin"),
+    )
     @click.argument("name")
     @click.option(
         "--out",
@@ -39,7 +44,7 @@ def register_commands(cli: click.Group) -> None:
         click.echo(f"  device    {names.device}\n  optimizer {names.optimizer}")
         click.echo(f"Next: pip install -e {target} && aimc plugins && pytest {target}/tests")
 
-    @cli.command(name="fit")
+    @cli.command(name="fit", epilog=command_examples("fit"))
     @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--name", required=True, help="Name of the fitted device (and its plugin).")
     @click.option(
@@ -136,7 +141,11 @@ def register_commands(cli: click.Group) -> None:
             click.echo(line)
         click.echo(f"Wrote {written}\nWrote {plot}")
 
-    @cli.command(name="traces")
+    @cli.command(
+        name="traces",
+        short_help="Pulse traces of a device on a tile, as CSV for `aimc fit`.",
+        epilog=command_examples("traces"),
+    )
     @click.argument("device")
     @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
     @click.option("--devices", default=256, show_default=True, type=click.IntRange(min=1))

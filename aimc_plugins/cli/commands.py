@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from aimc_plugins.cli.examples import command_examples
 from aimc_plugins.cli.options import echo_json, json_option, print_table
 from aimc_plugins.host import plugins
 from aimc_plugins.host.hookspecs import hookimpl
@@ -14,7 +15,7 @@ from aimc_plugins.host.records import as_dict
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    @cli.command(name="plugins")
+    @cli.command(name="plugins", epilog=command_examples("plugins"))
     @json_option
     def plugins_command(as_json: bool) -> None:
         """List installed plugins, what they provide, every failure, and slow registrations."""
@@ -37,7 +38,7 @@ def register_commands(cli: click.Group) -> None:
                     "commands that list or resolve names wait for it once per process"
                 )
 
-    @cli.command(name="devices")
+    @cli.command(name="devices", epilog=command_examples("devices"))
     @json_option
     def devices_command(as_json: bool) -> None:
         """List registered analog devices."""
@@ -45,12 +46,13 @@ def register_commands(cli: click.Group) -> None:
         if as_json:
             echo_json([as_dict(r) for r in records])
             return
-        print_table(
-            ((r.name, r.family, r.plugin, r.description) for r in records),
-            ("name", "family", "plugin", "description"),
-        )
+        rows = []
+        for r in records:  # each parameter with its default, as in power's "tau=0.7, g=0.5"
+            params = ", ".join(f"{p.name}={p.default!r}" for p in r.parameters)
+            rows.append((r.name, r.family, params, r.plugin, r.description))
+        print_table(rows, ("name", "family", "parameters", "plugin", "description"))
 
-    @cli.command(name="optimizers")
+    @cli.command(name="optimizers", epilog=command_examples("optimizers"))
     @json_option
     def optimizers_command(as_json: bool) -> None:
         """List training algorithms and their hyper-parameters."""
@@ -63,7 +65,7 @@ def register_commands(cli: click.Group) -> None:
             for p in r.parameters:
                 click.echo(f"    {p.name} = {p.default!r}  range {p.range}  {p.help}")
 
-    @cli.command(name="presets")
+    @cli.command(name="presets", epilog=command_examples("presets"))
     @json_option
     def presets_command(as_json: bool) -> None:
         """List preset training configurations (device and algorithm fixed together)."""
@@ -73,7 +75,7 @@ def register_commands(cli: click.Group) -> None:
             return
         print_table(((r.name, r.family, r.plugin) for r in records), ("name", "family", "plugin"))
 
-    @cli.command(name="recipes")
+    @cli.command(name="recipes", epilog=command_examples("recipes"))
     @json_option
     def recipes_command(as_json: bool) -> None:
         """List training recipes."""
@@ -86,19 +88,30 @@ def register_commands(cli: click.Group) -> None:
             ("name", "dataset", "description"),
         )
 
-    @cli.command(name="doctor")
-    def doctor_command() -> None:
+    @cli.command(name="doctor", epilog=command_examples("doctor"))
+    @json_option
+    def doctor_command(as_json: bool) -> None:
         """Check Python, torch and aihwkit, and that aihwkit's compiled core really trains."""
         from aimc_plugins.cli.doctor import run_checks
 
         checks = run_checks()
+        failed = [i for i in plugins.plugin_infos() if i.status != "ok"]
+        ok = not failed and all(c.ok for c in checks)
+        if as_json:  # the same facts and the same exit code
+            echo_json(
+                {
+                    "ok": ok,
+                    "checks": [as_dict(check) for check in checks],
+                    "failed_plugins": [{"name": i.name, "error": i.error} for i in failed],
+                }
+            )
+            sys.exit(0 if ok else 1)
         for check in checks:
             mark = "ok  " if check.ok else "FAIL"
             click.echo(f"[{mark}] {check.name}: {check.detail}")
             if check.help:
                 click.echo(f"       {check.help}")
-        failed = [i for i in plugins.plugin_infos() if i.status != "ok"]
         for info in failed:
             click.echo(f"[FAIL] plugin {info.name}: {info.error}")
-        if failed or not all(c.ok for c in checks):
+        if not ok:
             sys.exit(1)

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from aimc_plugins.cli.examples import command_examples
 from aimc_plugins.devices.build import adapted_device, device_response
 from aimc_plugins.host import plugins
 from aimc_plugins.host.hookspecs import hookimpl
@@ -75,7 +76,11 @@ out_option = click.option(
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    @cli.command(name="show")
+    @cli.command(
+        name="show",
+        short_help="A device's theory: F, G, symmetric point, R_c; a PNG.",
+        epilog=command_examples("show"),
+    )
     @click.argument("device")
     @out_option
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -109,7 +114,7 @@ def register_commands(cli: click.Group) -> None:
             click.echo(f"warning         {note}", err=True)
         click.echo(f"Wrote {path}")
 
-    @cli.command(name="characterize")
+    @cli.command(name="characterize", epilog=command_examples("characterize"))
     @click.argument("device")
     @click.option("--points", default=101, show_default=True, type=click.IntRange(min=3))
     @click.option(

@@ -1,21 +1,27 @@
 """``aimc compare`` (run a sweep, resumably) and ``aimc report`` (tables and figures from a
-results store), added through the same ``register_commands`` hook third-party plugins use."""
+results store), added through the same ``register_commands`` hook third-party plugins use.
+
+Both are the Python API (:mod:`aimc_plugins.api`) with flags, printing and exit codes around
+it: what a command does, a notebook can do with the same code."""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from aimc_plugins.cli.options import parse_params
+from aimc_plugins.cli.examples import command_examples
+from aimc_plugins.cli.options import echo_json, parse_params
 from aimc_plugins.host.hookspecs import hookimpl
-from aimc_plugins.sweep.endings import EXIT_CODES_HELP, EXIT_RUNS_FAILED, with_endings
+from aimc_plugins.sweep.endings import EXIT_CODES_HELP, EXIT_OK, EXIT_RUNS_FAILED, with_endings
 from aimc_plugins.sweep.spec import DEFAULT_SEEDS
 
-DEFAULT_FLAGS_OUT = Path("aimc-compare")
-SPECS_OUT = Path("sweeps")
+if TYPE_CHECKING:
+    from aimc_plugins.api.comparison import Plan
+    from aimc_plugins.api.results import Report
 
 
 def _parse_options(items: tuple[str, ...]) -> dict[str, Any]:
@@ -24,62 +30,49 @@ def _parse_options(items: tuple[str, ...]) -> dict[str, Any]:
     return literal_options(parse_params(items))
 
 
-def _runs_from_spec(
-    spec_path: Path,
+def _plan(
+    spec_path: Path | None,
     scale: str | None,
     seeds: int | None,
     epochs: int | None,
-    flags_given: list[str],
-) -> tuple[str, list[Any], Path]:
-    from dataclasses import replace
+    flags: dict[str, Any],
+) -> Plan:
+    """The comparison's checked runs (:func:`aimc_plugins.api.comparison.plan_comparison`),
+    with errors in terms of the flags."""
+    from aimc_plugins.api.comparison import plan_comparison
+    from aimc_plugins.sweep.spec import SpecError
 
-    from aimc_plugins.sweep.spec import check, load_spec
-
-    if flags_given:
-        raise click.UsageError(
-            f"{', '.join(flags_given)} cannot be combined with a spec file: edit the spec "
-            "(or use the flags without one)"
-        )
-    spec = load_spec(spec_path, scale)
-    if seeds is not None:
-        spec = replace(spec, seeds=tuple(range(seeds)))
-    if epochs is not None:
-        spec = replace(spec, epochs=epochs)
-    return spec.name, check(spec), SPECS_OUT / (spec.name + (f"-{scale}" if scale else ""))
-
-
-def _runs_from_flags(
-    recipe: str | None,
-    devices: tuple[str, ...],
-    optimizers: tuple[str, ...],
-    params: dict[str, Any],
-    options: dict[str, Any],
-    periphery: str | None,
-    seeds: int | None,
-    epochs: int | None,
-) -> list[Any]:
-    from aimc_plugins.sweep.spec import plan
-
-    if not devices:
+    if spec_path is not None:
+        given = [flag for flag, value in flags.items() if value]
+        if given:
+            raise click.UsageError(
+                f"{', '.join(given)} cannot be combined with a spec file: edit the spec "
+                "(or use the flags without one)"
+            )
+    elif scale:
+        raise click.UsageError("--scale needs a spec file")
+    elif not flags["--device"]:
         raise click.UsageError("give a spec file, or at least one --device")
-    runs = plan(
-        recipe or "digits-mlp",
-        devices,
-        optimizers or ("sgd",),
-        seeds or DEFAULT_SEEDS,
-        epochs,
-        params,
-        options,
-        periphery or "aihwkit",
-    )
-    from aimc_plugins.sweep.spec import check_runs
-
-    return check_runs(runs)
+    try:
+        if spec_path is not None:
+            return plan_comparison(spec_path, seeds=seeds, epochs=epochs, scale=scale)
+        return plan_comparison(
+            recipe=flags["--recipe"],
+            devices=flags["--device"],
+            optimizers=flags["--optimizer"],
+            params=parse_params(flags["--param"]),
+            options=_parse_options(flags["--option"]),
+            periphery=flags["--periphery"],
+            seeds=seeds,
+            epochs=epochs,
+        )
+    except SpecError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    @cli.command(name="compare", epilog=EXIT_CODES_HELP)
+    @cli.command(name="compare", epilog=command_examples("compare", EXIT_CODES_HELP))
     @click.argument(
         "spec_path",
         metavar="[SPEC.toml]",
@@ -91,8 +84,9 @@ def register_commands(cli: click.Group) -> None:
         "--device",
         "devices",
         multiple=True,
-        help="A device (`aimc devices`, optionally with parameters: 'power(tau=0.7, g=0.5)') or "
-        "a preset config (`aimc presets`); repeat.",
+        help="A device (`aimc devices`, optionally with parameters: 'power(tau=0.7, g=0.5)'), "
+        "a preset config (`aimc presets`), or a selector: @presets, @preset-devices, "
+        "@family:NAME (e.g. @family:TTv2), a quoted glob such as 'ReRam*'; repeat.",
     )
     @click.option(
         "--optimizer",
@@ -169,6 +163,13 @@ def register_commands(cli: click.Group) -> None:
     @click.option(
         "--quiet", is_flag=True, help="No progress (bars on a terminal, else one line per run)."
     )
+    @click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print one JSON object on stdout at the end (counts, ranked rows, report paths, "
+        "exit code); other lines go to stderr. With --dry-run: the runs and their state.",
+    )
     @with_endings
     def compare_command(
         spec_path: Path | None,
@@ -191,6 +192,7 @@ def register_commands(cli: click.Group) -> None:
         dry_run: bool,
         no_report: bool,
         quiet: bool,
+        as_json: bool,
     ) -> None:
         """Train a recipe with each device x optimizer over seeds, from a SPEC.toml or flags.
 
@@ -200,56 +202,24 @@ def register_commands(cli: click.Group) -> None:
         refused, naming the first. Ctrl-C or SIGTERM stops the workers and keeps every finished
         run. Progress: bars on a terminal, else (or with TQDM_DISABLE=1) one log line per run.
         """
-        from aimc_plugins.sweep.spec import SpecError
+        flags = {
+            "--recipe": recipe,
+            "--device": devices,
+            "--optimizer": optimizers,
+            "--param": params,
+            "--option": options,
+            "--periphery": periphery,
+        }
+        planned = _plan(spec_path, scale, seeds, epochs, flags)
+        run = _RunFlags(workers, dask_local, scheduler, accelerator, retry_failed, no_report, quiet)
+        _check_execution(run)
+        out = out or planned.out
+        if dry_run:
+            _dry_run(planned, out, retry_failed, as_json)
+            return
+        _run_and_report(planned, out, run, allow_failures, as_json)
 
-        try:
-            if spec_path is not None:
-                given = [
-                    flag
-                    for flag, value in (
-                        ("--recipe", recipe),
-                        ("--device", devices),
-                        ("--optimizer", optimizers),
-                        ("--param", params),
-                        ("--option", options),
-                        ("--periphery", periphery),
-                    )
-                    if value
-                ]
-                name, runs, default_out = _runs_from_spec(spec_path, scale, seeds, epochs, given)
-            else:
-                if scale:
-                    raise click.UsageError("--scale needs a spec file")
-                name, default_out = "flags", DEFAULT_FLAGS_OUT
-                runs = _runs_from_flags(
-                    recipe,
-                    devices,
-                    optimizers,
-                    parse_params(params),
-                    _parse_options(options),
-                    periphery,
-                    seeds,
-                    epochs,
-                )
-        except SpecError as exc:
-            raise click.UsageError(str(exc)) from None
-        out = out or default_out
-        _run_and_report(
-            name,
-            runs,
-            out,
-            workers,
-            dask_local,
-            scheduler,
-            accelerator,
-            retry_failed,
-            dry_run,
-            no_report,
-            quiet,
-            allow_failures,
-        )
-
-    @cli.command(name="report")
+    @cli.command(name="report", epilog=command_examples("report"))
     @click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
     @click.option(
         "--out",
@@ -261,109 +231,150 @@ def register_commands(cli: click.Group) -> None:
     @click.option(
         "--recipe", default=None, help="Only runs of this recipe (a store may hold several)."
     )
+    @click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print the paths written and the ranked rows (mean, std, 95% CI, group) as JSON.",
+    )
     @with_endings
     def report_command(
-        folder: Path, out: Path | None, title: str | None, recipe: str | None
+        folder: Path, out: Path | None, title: str | None, recipe: str | None, as_json: bool
     ) -> None:
         """Write the ranked table (markdown, CSV), the figures and one self-contained HTML page
         from the results store in FOLDER."""
-        from aimc_plugins.report import summary as report
-        from aimc_plugins.sweep.store import STORE_NAME, ResultsStore
+        from aimc_plugins.api.results import NoResults, write_report
+        from aimc_plugins.sweep.store import STORE_NAME
 
         if not (folder / STORE_NAME).exists():
             raise click.UsageError(f"{folder} holds no {STORE_NAME}: run `aimc compare` first")
-        with ResultsStore.in_folder(folder) as store:
-            outcomes = [o for o in store.outcomes() if recipe in (None, o.run.recipe)]
-        if not outcomes:
-            raise click.ClickException(f"{folder / STORE_NAME} holds no finished runs yet")
-        metric, higher = report.ranking_metric(outcomes)
-        paths = report.write_report(outcomes, out or folder, metric, higher, title or folder.name)
-        click.echo(report.markdown_table(report.summarize(outcomes, metric, higher)))
-        for note in report.run_notes(outcomes):
-            click.echo(f"note: {note}")
-        click.echo("Wrote " + ", ".join(str(p) for p in paths))
+        try:
+            written = write_report(folder, out, title=title, recipe=recipe)
+        except NoResults as exc:
+            raise click.ClickException(str(exc)) from None
+        if as_json:
+            echo_json({"folder": str(folder), **written.data()})
+            return
+        _echo_report(written)
+
+
+@dataclass(frozen=True)
+class _RunFlags:
+    """How ``aimc compare`` was asked to run (the flags that are not the comparison itself)."""
+
+    workers: int | None
+    dask_local: bool
+    scheduler: str | None
+    accelerator: str
+    retry_failed: bool
+    no_report: bool
+    quiet: bool
+
+
+def _check_execution(flags: _RunFlags) -> None:
+    """How to run, checked before anything is listed or run."""
+    from aimc_plugins.training.loop import AcceleratorError, check_accelerator
+
+    if flags.dask_local and flags.scheduler:
+        raise click.UsageError("--dask-local and --scheduler exclude each other")
+    try:
+        check_accelerator(flags.accelerator)
+    except AcceleratorError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _echo_report(written: Report) -> None:
+    click.echo(written.table())
+    for note in written.notes:
+        click.echo(f"note: {note}")
+    click.echo("Wrote " + ", ".join(str(p) for p in written.paths))
+
+
+def _dry_run(planned: Plan, out: Path, retry_failed: bool, as_json: bool) -> None:
+    from aimc_plugins.sweep import lock
+
+    done = planned.done_in(out, retry_failed)
+    holder = lock.holder_if_locked(out)
+    todo = len(planned.runs) - len(done)
+    if as_json:
+        echo_json(
+            {
+                "name": planned.name,
+                "out": str(out),
+                "planned": len(planned.runs),
+                "todo": todo,
+                "busy": lock.describe(holder) if holder is not None else None,
+                "runs": [
+                    {
+                        "run_id": run.run_id,
+                        "state": "done" if run.run_id in done else "todo",
+                        "device": run.device,
+                        "optimizer": run.shown_optimizer,
+                        "seed": run.seed,
+                        "epochs": run.epochs,
+                    }
+                    for run in planned.runs
+                ],
+            }
+        )
+        return
+    for run in planned.runs:
+        mark = "done" if run.run_id in done else "todo"
+        click.echo(f"{run.run_id}  {mark}  {run.label}  seed {run.seed}  {run.epochs} ep")
+    click.echo(f"{len(planned.runs)} runs, {todo} to do -> {out}/")
+    if holder is not None:
+        click.echo(f"note: {out} is in use by another sweep: {lock.describe(holder)}")
 
 
 def _run_and_report(
-    name: str,
-    runs: list[Any],
-    out: Path,
-    workers: int | None,
-    dask_local: bool,
-    scheduler: str | None,
-    accelerator: str,
-    retry_failed: bool,
-    dry_run: bool,
-    no_report: bool,
-    quiet: bool,
-    allow_failures: bool = False,
+    planned: Plan, out: Path, flags: _RunFlags, allow_failures: bool, as_json: bool
 ) -> None:
-    from aimc_plugins.report import summary as report
-    from aimc_plugins.sweep import endings, execute, lock
-    from aimc_plugins.sweep.engine import ExecutionOptions, pending_runs, run_sweep
-    from aimc_plugins.sweep.store import STORE_NAME, ResultsStore
-    from aimc_plugins.training.loop import AcceleratorError, check_accelerator
+    """Run the plan (:func:`aimc_plugins.api.comparison.run_plan`), say what happened, write
+    the report, and exit with the sweep's code. With ``as_json`` stdout holds one JSON object
+    and every other line goes to stderr."""
+    from aimc_plugins.api.comparison import run_plan
 
-    if dask_local and scheduler:
-        raise click.UsageError("--dask-local and --scheduler exclude each other")
-    try:
-        check_accelerator(accelerator)
-    except AcceleratorError as exc:
-        raise click.UsageError(str(exc)) from None
-    n_workers = workers if workers is not None else execute.available_cores()
-    if dry_run:
-        done: set[str] = set()
-        if (out / STORE_NAME).exists():
-            with ResultsStore.in_folder(out) as store:
-                done = {r.run_id for r in runs} - {r.run_id for r in pending_runs(runs, store)}
-        for run in runs:
-            mark = "done" if run.run_id in done else "todo"
-            click.echo(f"{run.run_id}  {mark}  {run.label}  seed {run.seed}  {run.epochs} ep")
-        click.echo(f"{len(runs)} runs, {len(runs) - len(done)} to do -> {out}/")
-        holder = lock.holder_if_locked(out)
-        if holder is not None:
-            click.echo(f"note: {out} is in use by another sweep: {lock.describe(holder)}")
-        return
-    dask = None
-    if dask_local or scheduler:
-        dask = execute.DaskTarget(address=scheduler, workers=max(1, n_workers))
-    options = ExecutionOptions(
-        workers=n_workers,
-        dask=dask,
-        accelerator=accelerator,
-        show_progress=not quiet,
-        retry_failed=retry_failed,
+    def say(line: str) -> None:
+        click.echo(line, err=as_json)
+
+    results = run_plan(
+        planned,
+        out,
+        workers=flags.workers,
+        dask_local=flags.dask_local,
+        scheduler=flags.scheduler,
+        accelerator=flags.accelerator,  # checked by _check_execution
+        retry_failed=flags.retry_failed,
+        progress=not flags.quiet,
+        command=" ".join(sys.argv[1:]),
+        on_start=say,
+    )  # StoreBusy: exit 3; StoreError: 4; WorkerDied: 5 (with_endings)
+    say(
+        f"{results.skipped} already in {results.store}, {len(results.new)} run now"
+        + (f" ({results.backend})" if results.new else "")
     )
-    endings.note_sweep(out / STORE_NAME, [r.run_id for r in runs])
-    with lock.StoreLock(out, command=" ".join(sys.argv[1:])):  # StoreBusy: exit 3
-        click.echo(f"{len(runs)} runs of {runs[0].recipe}, {runs[0].epochs} epochs each -> {out}/")
-        with ResultsStore.in_folder(out) as store:
-            result = run_sweep(runs, store, name, options)  # WorkerDied: exit 5
-            outcomes = store.outcomes([r.run_id for r in runs])
-    click.echo(
-        f"{result.skipped} already in {out / STORE_NAME}, {result.ran} run now"
-        + (f" ({result.backend})" if result.ran else "")
-    )
-    for outcome in result.outcomes:
+    for outcome in results.new:
         if outcome.status != "done":
             click.echo(
                 f"{outcome.run.label} seed {outcome.run.seed}: {outcome.status} "
                 f"{outcome.error.strip()}",
                 err=True,
             )
-    if not no_report and outcomes:
-        metric, higher = report.ranking_metric(outcomes)
-        paths = report.write_report(outcomes, out, metric, higher, name)
-        click.echo(report.markdown_table(report.summarize(outcomes, metric, higher)))
-        for note in report.run_notes(outcomes):
-            click.echo(f"note: {note}")
-        click.echo("Wrote " + ", ".join(str(p) for p in paths))
-    problems = [o for o in outcomes if o.status != "done"]
-    if problems and (not allow_failures or len(problems) == len(outcomes)):
+    if not flags.no_report and results.outcomes:
+        written = results.write_report()
+        if not as_json:
+            _echo_report(written)
+    code = results.exit_code(allow_failures)
+    if as_json:
+        echo_json(results.summary(allow_failures))
+    if code != EXIT_OK:
+        problems = results.problems
         click.echo(
-            f"{len(problems)} of {len(outcomes)} runs failed or diverged (exit "
+            f"{len(problems)} of {len(results.outcomes)} runs failed or diverged (exit "
             f"{EXIT_RUNS_FAILED}; --retry-failed runs them again"
-            + (", --allow-failures accepts them)" if len(problems) < len(outcomes) else ")"),
+            + (
+                ", --allow-failures accepts them)" if len(problems) < len(results.outcomes) else ")"
+            ),
             err=True,
         )
-        sys.exit(EXIT_RUNS_FAILED)
+        sys.exit(code)

@@ -19,6 +19,7 @@ Format (``recipes/specs/*.toml``)::
       "TikiTakaReRamSBPreset",                    # a preset config: runs under its own algorithm
       "power(tau=0.7, g=0.5)",                    # a device with parameters
       { name = "exponential", grid = { tau = [0.6, 0.7], g = [1, 2] } },   # a grid of them
+      "@preset-devices",                          # a selector: several names at once
     ]
     optimizers = [
       "digital",                                  # runs once, not once per device
@@ -32,14 +33,25 @@ Format (``recipes/specs/*.toml``)::
 
 A preset device entry may carry ``params = { lr = ... }``; otherwise it takes the ``lr`` of the
 first optimizer entry that sets one (as ``--param lr=...`` does on the command line).
+
+Device selectors stand for several entries at once, in a spec and in ``--device`` alike
+(:func:`expand_selector`): ``@presets`` (every preset training configuration), ``@preset-devices``
+(aihwkit's preset devices), ``@family:NAME`` (the preset configurations of one family, as
+``aimc presets`` shows it, case and punctuation ignored: ``@family:ttv2``), and glob patterns
+over device and preset names (``ReRam*``, ``*Preset``, ``TTv2?*``; ``fnmatch``, case-sensitive).
+A selector that selects nothing is an error naming it, never an empty sweep. A selector entry
+may be a table with ``params`` / ``grid`` (given to every device it selects) but no ``label``.
+Devices named twice, by hand and through a selector, run once.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+import fnmatch
 import itertools
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -147,11 +159,128 @@ class _Entry:
 
 
 class DeviceEntry(_Entry):
-    """A device, device with parameters, or preset configuration in a spec."""
+    """A device, device with parameters, preset configuration, or selector in a spec."""
+
+    @classmethod
+    def parse(cls, value: Any, where: str = "entry") -> Self:
+        """As :meth:`_Entry.parse`, and a selector (``@presets``, ``ReRam*``) kept as written
+        for :func:`expand` to resolve against the registered names."""
+        text = value if isinstance(value, str) else None
+        if isinstance(value, Mapping) and isinstance(value.get("name"), str):
+            text = value["name"]
+        if text is None or not is_selector(text):
+            return super().parse(value, where)
+        if isinstance(value, str):
+            return cls(name=text.strip())
+        table = _table(where, value)
+        _check_keys(where, table, ENTRY_KEYS)
+        if table.get("label"):
+            raise SpecError(
+                f"{where}: a selector ({text.strip()!r}) stands for several devices and cannot "
+                "take one label"
+            )
+        # params and grid are read as for any entry; the name stays the selector as written
+        entry = super().parse({**table, "name": "selector"}, where)
+        return replace(entry, name=text.strip())
 
 
 class OptimizerEntry(_Entry):
     """An optimizer with hyper-parameters in a spec."""
+
+
+# -- device selectors --------------------------------------------------------------------------
+
+ALL_PRESETS = "@presets"
+PRESET_DEVICES = "@preset-devices"
+FAMILY_PREFIX = "@family:"
+SELECTORS = (ALL_PRESETS, PRESET_DEVICES, FAMILY_PREFIX + "NAME")
+_GLOB_CHARS = frozenset("*?[")
+# The plugin that registers aihwkit's preset devices and configurations (the host stamps each
+# record with its plugin's name); a name, not an import, since that plugin is a layer above.
+_PRESETS_PLUGIN = "aimc_plugins.builtin.presets"
+
+
+def is_selector(text: str) -> bool:
+    """Whether a device string selects several names: ``@...``, or a glob pattern (``*``, ``?``,
+    ``[``) without parameters (``name(k=[1, 2])`` is one device with a list value)."""
+    text = text.strip()
+    return text.startswith("@") or ("(" not in text and bool(_GLOB_CHARS & set(text)))
+
+
+def _family_key(family: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", family.lower())
+
+
+def preset_families() -> dict[str, list[str]]:
+    """Preset configuration names by family (``TTv2``, ``AGAD``, ...), as ``aimc presets``."""
+    families: dict[str, list[str]] = {}
+    for name, record in plugins.presets().items():
+        families.setdefault(record.family or "other", []).append(name)
+    return families
+
+
+def expand_selector(text: str) -> list[str]:
+    """The device and preset names ``text`` selects, in registry order, each once.
+
+    Raises :class:`SpecError` for an unknown ``@`` selector or family (listing the known ones)
+    and for a pattern that matches nothing (naming it)."""
+    text = text.strip()
+    if text == ALL_PRESETS:
+        names = list(plugins.presets())
+    elif text == PRESET_DEVICES:
+        names = [n for n, r in plugins.devices().items() if r.plugin == _PRESETS_PLUGIN]
+    elif text.lower().startswith(FAMILY_PREFIX):
+        names = _family(text[len(FAMILY_PREFIX) :].strip())
+    elif text.startswith("@"):
+        close = difflib.get_close_matches(text, [ALL_PRESETS, PRESET_DEVICES, "@family:"], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise SpecError(f"unknown selector {text!r}{hint} (known: {', '.join(SELECTORS)})")
+    else:
+        names = _glob(text)
+    if not names:
+        raise SpecError(f"selector {text!r} selects nothing")
+    return list(dict.fromkeys(names))
+
+
+def _family(wanted: str) -> list[str]:
+    families = preset_families()
+    for family, names in families.items():
+        if _family_key(family) == _family_key(wanted) and _family_key(wanted):
+            return names
+    known = ", ".join(sorted(families, key=str.lower))
+    raise SpecError(f"{FAMILY_PREFIX}{wanted}: no preset family {wanted!r} (known: {known})")
+
+
+def _glob(pattern: str) -> list[str]:
+    names = [*plugins.devices(), *plugins.presets()]
+    found = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+    if found:
+        return found
+    folded = [n for n in names if fnmatch.fnmatchcase(n.lower(), pattern.lower())]
+    hint = f"; names match it when case is ignored: {', '.join(folded[:5])}" if folded else ""
+    raise SpecError(
+        f"pattern {pattern!r} matches no device or preset name{hint} (see `aimc devices` and "
+        "`aimc presets`)"
+    )
+
+
+def _device_entries(entries: Sequence[DeviceEntry]) -> list[tuple[int, DeviceEntry]]:
+    """Each entry with its index in the spec, selectors replaced by the entries they select.
+    A registered name that happens to look like a pattern is that name, not a pattern."""
+    known: set[str] | None = None
+    found: list[tuple[int, DeviceEntry]] = []
+    for index, entry in enumerate(entries):
+        if is_selector(entry.name):
+            known = known if known is not None else {*plugins.devices(), *plugins.presets()}
+            if entry.name not in known:
+                try:
+                    names = expand_selector(entry.name)
+                except SpecError as exc:
+                    raise SpecError(f"devices[{index}]: {exc}") from None
+                found += [(index, replace(entry, name=name)) for name in names]
+                continue
+        found.append((index, entry))
+    return found
 
 
 @dataclass(frozen=True)
@@ -357,7 +486,7 @@ def expand(spec: SweepSpec) -> list[PlannedRun]:
                 params = resolve_params(f"optimizer {name!r}", record.parameters, given)
                 pairs.append((DIGITAL_DEVICE, DIGITAL_DEVICE, {}, name, params, label))
         preset_lr = next((g["lr"] for _, g, _ in settings if "lr" in g), None)
-        for index, entry in enumerate(spec.devices):
+        for index, entry in _device_entries(spec.devices):
             for device_params in entry.settings():
                 pairs += _device_runs(entry, device_params, settings, optimizers, preset_lr, index)
     except KeyError as exc:

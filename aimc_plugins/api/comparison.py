@@ -1,0 +1,366 @@
+"""Run a comparison from Python: the sweep ``aimc compare`` runs, as one call::
+
+    from aimc_plugins import compare
+
+    results = compare(recipe="digits-mlp", devices=["ReRamSB", "power(g=0.5)"],
+                      optimizers=["sgd", "digital"], seeds=3, epochs=2, out="runs/")
+    results.frame()          # a pandas DataFrame, one row per run
+    results.write_report()   # results.md / .csv, figures, report.html in runs/
+
+The command and this function are the same code, in three steps: :func:`plan_comparison` turns
+a spec (a TOML file, a dict of the same shape, a :class:`~aimc_plugins.sweep.spec.SweepSpec`) or
+arguments into checked runs; :func:`run_plan` runs those the output folder's store does not hold
+yet, under the folder's lock, and returns :class:`Results`; :meth:`Results.write_report` writes
+the report. ``aimc compare`` is these calls with its flags' wording, its printing and its exit
+codes around them, so a run started here and one started from the shell share their run ids and
+resume each other.
+
+Everything that can be wrong with a spec raises :class:`~aimc_plugins.sweep.spec.SpecError` (a
+``ValueError``) before any training; another sweep on the same folder raises
+:class:`~aimc_plugins.sweep.lock.StoreBusy`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aimc_plugins.api import results as tables
+from aimc_plugins.sweep import endings, engine, execute, lock
+from aimc_plugins.sweep.engine import ExecutionOptions, pending_runs
+from aimc_plugins.sweep.spec import (
+    DEFAULT_SEEDS,
+    SpecError,
+    SweepSpec,
+    check,
+    check_runs,
+    load_spec,
+    plan,
+    spec_from_dict,
+)
+from aimc_plugins.sweep.store import STORE_NAME, ResultsStore
+from aimc_plugins.training.identity import PlannedRun
+from aimc_plugins.training.loop import check_accelerator
+from aimc_plugins.training.periphery import DEFAULT_PROFILE
+from aimc_plugins.training.run import DONE, RunOutcome
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEFAULT_RECIPE = "digits-mlp"
+DEFAULT_OPTIMIZER = "sgd"
+FLAGS_NAME = "flags"
+DEFAULT_FLAGS_OUT = Path("aimc-compare")  # a comparison given by arguments, not a spec
+SPECS_OUT = Path("sweeps")  # a spec's comparison goes to sweeps/NAME[-SCALE]
+
+SpecSource = str | os.PathLike[str] | Mapping[str, Any] | SweepSpec
+Seeds = int | Iterable[int]
+
+EXIT_MEANINGS = {
+    endings.EXIT_OK: "every run of the sweep is done",
+    endings.EXIT_RUNS_FAILED: "some runs failed or diverged",
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked comparison: its name, its runs and the folder it goes to by default."""
+
+    name: str
+    runs: tuple[PlannedRun, ...]
+    out: Path
+
+    def done_in(self, out: str | Path, retry_failed: bool = False) -> set[str]:
+        """Ids of this plan's runs that ``out``'s store holds as finished, so that running the
+        plan there skips them (failed ones are run again with ``retry_failed``)."""
+        if not (Path(out) / STORE_NAME).exists():
+            return set()
+        with ResultsStore.in_folder(out) as store:
+            todo = pending_runs(self.runs, store, retry_failed)
+        return {r.run_id for r in self.runs} - {r.run_id for r in todo}
+
+
+def _spec(source: SpecSource, scale: str | None) -> SweepSpec:
+    if isinstance(source, SweepSpec):
+        return source.scaled(scale)
+    if isinstance(source, Mapping):
+        return spec_from_dict(source).scaled(scale)
+    return load_spec(Path(source), scale)
+
+
+def _seeds(seeds: Seeds) -> tuple[int, ...]:
+    return tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
+
+
+def _names(value: str | Sequence[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def plan_comparison(
+    spec: SpecSource | None = None,
+    *,
+    recipe: str | None = None,
+    devices: str | Sequence[str] = (),
+    optimizers: str | Sequence[str] = (),
+    params: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+    periphery: str | None = None,
+    seeds: Seeds | None = None,
+    epochs: int | None = None,
+    scale: str | None = None,
+    name: str | None = None,
+) -> Plan:
+    """The checked runs of a comparison, from ``spec`` or from the arguments (not both).
+
+    ``spec``: a TOML file's path, a dict shaped like one, or a ``SweepSpec``; ``seeds`` and
+    ``epochs`` override its own, ``scale`` picks one of its ``[scale.NAME]`` tables. Without a
+    spec: ``recipe`` (default digits-mlp), ``devices`` (names, ``name(k=v)`` devices, preset
+    configs, selectors such as ``@preset-devices``), ``optimizers`` (default sgd), ``params``
+    for every optimizer, recipe ``options``, ``periphery``, ``seeds`` (a count or the seeds),
+    ``epochs``. Raises :class:`SpecError` before any training."""
+    if spec is not None:
+        given = [
+            arg
+            for arg, value in (
+                ("recipe", recipe),
+                ("devices", devices),
+                ("optimizers", optimizers),
+                ("params", params),
+                ("options", options),
+                ("periphery", periphery),
+            )
+            if value
+        ]
+        if given:
+            raise SpecError(
+                f"{', '.join(given)} cannot be combined with a spec: edit the spec (or give "
+                "the arguments without one)"
+            )
+        loaded = _spec(spec, scale)
+        if seeds is not None:
+            loaded = replace(loaded, seeds=_seeds(seeds))
+        if epochs is not None:
+            loaded = replace(loaded, epochs=epochs)
+        if name is not None:
+            loaded = replace(loaded, name=name)
+        out = SPECS_OUT / (loaded.name + (f"-{scale}" if scale else ""))
+        return Plan(loaded.name, tuple(check(loaded)), out)
+    if scale:
+        raise SpecError("a scale needs a spec")
+    if not _names(devices):
+        raise SpecError("give a spec, or at least one device")
+    runs = plan(
+        recipe or DEFAULT_RECIPE,
+        _names(devices),
+        _names(optimizers) or (DEFAULT_OPTIMIZER,),
+        seeds if seeds is not None else DEFAULT_SEEDS,
+        epochs,
+        dict(params or {}),
+        dict(options or {}),
+        periphery or DEFAULT_PROFILE,
+    )
+    return Plan(name or FLAGS_NAME, tuple(check_runs(runs)), DEFAULT_FLAGS_OUT)
+
+
+@dataclass
+class Results:
+    """A comparison's runs as the store holds them after :func:`run_plan`.
+
+    ``outcomes`` are all of the plan's runs in the store, those of earlier calls included;
+    ``new`` those this call ran; ``skipped`` how many it found finished already."""
+
+    name: str
+    out: Path
+    runs: tuple[PlannedRun, ...]
+    outcomes: list[RunOutcome]
+    new: list[RunOutcome] = field(default_factory=list)
+    skipped: int = 0
+    backend: str = "none"
+    report: tables.Report | None = None
+
+    @property
+    def store(self) -> Path:
+        return self.out / STORE_NAME
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Runs per status (done, failed, diverged)."""
+        return tables.status_counts(self.outcomes)
+
+    @property
+    def problems(self) -> list[RunOutcome]:
+        """The runs that failed or diverged."""
+        return [o for o in self.outcomes if o.status != DONE]
+
+    def exit_code(self, allow_failures: bool = False) -> int:
+        """``aimc compare``'s exit code for this sweep: 0 when every run is done (with
+        ``allow_failures``, when some run is), else 1."""
+        problems = self.problems
+        if problems and (not allow_failures or len(problems) == len(self.outcomes)):
+            return endings.EXIT_RUNS_FAILED
+        return endings.EXIT_OK
+
+    def frame(self) -> pd.DataFrame:
+        """These runs as :func:`~aimc_plugins.api.results.load_results` gives them."""
+        return tables.runs_frame(self.outcomes)
+
+    def epochs(self) -> pd.DataFrame:
+        """These runs' per-epoch metrics, as :func:`~aimc_plugins.api.results.load_epochs`."""
+        return tables.epochs_frame(self.outcomes)
+
+    def write_report(
+        self, out: str | Path | None = None, title: str | None = None
+    ) -> tables.Report:
+        """The report of these runs into ``out`` (default: the comparison's folder)."""
+        self.report = tables.report_outcomes(
+            self.outcomes, out if out is not None else self.out, title or self.name
+        )
+        return self.report
+
+    def summary(self, allow_failures: bool = False) -> dict[str, Any]:
+        """Plain data for scripts (``aimc compare --json``): where, how many of each status,
+        the ranked rows with their intervals, the failures and the exit code."""
+        code = self.exit_code(allow_failures)
+        data: dict[str, Any] = {
+            "name": self.name,
+            "out": str(self.out),
+            "store": str(self.store),
+            "planned": len(self.runs),
+            "ran": len(self.new),
+            "skipped": self.skipped,
+            "backend": self.backend,
+            "counts": self.counts,
+            "exit_code": code,
+            "exit_meaning": EXIT_MEANINGS[code],
+            "failures": [
+                {
+                    "run_id": o.run.run_id,
+                    "device": o.run.device,
+                    "optimizer": o.run.shown_optimizer,
+                    "seed": o.run.seed,
+                    "status": o.status,
+                    "error": o.error.strip().splitlines()[-1] if o.error.strip() else "",
+                }
+                for o in self.problems
+            ],
+        }
+        if self.report is not None:
+            data["report"] = self.report.data()
+        return data
+
+
+def run_plan(
+    planned: Plan,
+    out: str | Path | None = None,
+    *,
+    workers: int | None = None,
+    dask_local: bool = False,
+    scheduler: str | None = None,
+    accelerator: str = "cpu",
+    retry_failed: bool = False,
+    progress: bool = True,
+    command: str = "",
+    on_start: Callable[[str], None] | None = None,
+) -> Results:
+    """Run the plan's runs that ``out``'s store does not hold yet (default: the plan's folder),
+    each stored as it finishes, while holding the folder's lock.
+
+    ``workers``: processes (default one per core; 0 runs in this process); ``dask_local`` or
+    ``scheduler`` (``tcp://HOST:PORT``) run on Dask instead; ``accelerator`` ``cpu`` or
+    ``cuda``; ``retry_failed`` runs failed runs again; ``progress`` shows bars on a terminal and
+    log lines elsewhere. ``command`` names this sweep to a second one refused the folder;
+    ``on_start`` gets one line once the lock is held, before training starts."""
+    if dask_local and scheduler:
+        raise ValueError("a local Dask cluster and a scheduler exclude each other")
+    check_accelerator(accelerator)  # AcceleratorError, before any lock or training
+    out = Path(out) if out is not None else planned.out
+    runs = list(planned.runs)
+    n_workers = workers if workers is not None else execute.available_cores()
+    dask = None
+    if dask_local or scheduler:
+        dask = execute.DaskTarget(address=scheduler, workers=max(1, n_workers))
+    options = ExecutionOptions(
+        workers=n_workers,
+        dask=dask,
+        accelerator=accelerator,
+        show_progress=progress,
+        retry_failed=retry_failed,
+    )
+    endings.note_sweep(out / STORE_NAME, [r.run_id for r in runs])
+    with lock.StoreLock(out, command=command or f"python: compare {planned.name}"):
+        if on_start is not None:
+            on_start(
+                f"{len(runs)} runs of {runs[0].recipe}, {runs[0].epochs} epochs each -> {out}/"
+            )
+        with ResultsStore.in_folder(out) as store:
+            sweep = engine.run_sweep(runs, store, planned.name, options)
+            outcomes = store.outcomes([r.run_id for r in runs])
+    return Results(
+        name=planned.name,
+        out=out,
+        runs=planned.runs,
+        outcomes=outcomes,
+        new=list(sweep.outcomes),
+        skipped=sweep.skipped,
+        backend=sweep.backend,
+    )
+
+
+def compare(
+    spec: SpecSource | None = None,
+    *,
+    recipe: str | None = None,
+    devices: str | Sequence[str] = (),
+    optimizers: str | Sequence[str] = (),
+    params: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+    periphery: str | None = None,
+    seeds: Seeds | None = None,
+    epochs: int | None = None,
+    scale: str | None = None,
+    name: str | None = None,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    dask_local: bool = False,
+    scheduler: str | None = None,
+    accelerator: str = "cpu",
+    retry_failed: bool = False,
+    report: bool = True,
+    progress: bool = True,
+) -> Results:
+    """Train a recipe with each device x optimizer over seeds and return the results: what
+    ``aimc compare`` does, with the same arguments (see :func:`plan_comparison` for what to
+    compare and :func:`run_plan` for how to run it). Runs the store in ``out`` already holds
+    are not run again, so calling it twice trains once. ``report`` writes the report into
+    ``out`` at the end (:meth:`Results.write_report`).
+
+    ``out`` defaults to ``sweeps/SPEC-NAME`` for a spec and ``aimc-compare`` otherwise."""
+    planned = plan_comparison(
+        spec,
+        recipe=recipe,
+        devices=devices,
+        optimizers=optimizers,
+        params=params,
+        options=options,
+        periphery=periphery,
+        seeds=seeds,
+        epochs=epochs,
+        scale=scale,
+        name=name,
+    )
+    results = run_plan(
+        planned,
+        out,
+        workers=workers,
+        dask_local=dask_local,
+        scheduler=scheduler,
+        accelerator=accelerator,
+        retry_failed=retry_failed,
+        progress=progress,
+    )
+    if report and results.outcomes:
+        results.write_report()
+    return results

@@ -1,0 +1,293 @@
+"""A results store as data: runs and per-epoch metrics as pandas tables, and the report.
+
+:func:`load_results` gives one row per run (its configuration, status, final metrics and
+duration), :func:`load_epochs` every per-epoch metric in long form (one row per run x epoch x
+metric, the shape ``seaborn`` and ``groupby`` want); both read the ``results.sqlite`` that
+``aimc compare`` (or :func:`aimc_plugins.compare`) wrote, and the tables join on ``run_id``.
+pandas is an optional extra (``pip install 'aimc-plugins[pandas]'``): only these two functions
+need it, and without it they say so. :func:`write_report` is ``aimc report`` as a function.
+
+Reading never creates a store: a folder without one is a :class:`FileNotFoundError`, since an
+empty table would hide a wrong path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aimc_plugins.report import plots
+from aimc_plugins.report import summary as report
+from aimc_plugins.sweep.store import STORE_NAME, ResultsStore
+from aimc_plugins.training.run import FINISHED, RunOutcome
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PANDAS_EXTRA = "pandas"
+# Final-metric keys that are not metrics: the epoch a run ended at gets a column of its own.
+_LAST_EPOCH = "epoch"
+
+RUN_COLUMNS = (
+    "run_id",
+    "recipe",
+    "device",
+    "optimizer",
+    "seed",
+    "epochs",
+    "status",
+    "duration_s",
+    "last_epoch",
+    "kind",
+    "device_name",
+    "optimizer_name",
+    "periphery",
+    "deterministic",
+    "error",
+)
+EPOCH_COLUMNS = ("run_id", "device", "optimizer", "seed", "epoch", "metric", "value")
+
+
+class NoResults(LookupError):
+    """A results store that holds no finished run (of the recipe asked for)."""
+
+
+def _pandas(what: str) -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError(
+            f"{what} needs pandas, an optional dependency: pip install "
+            f"'aimc-plugins[{PANDAS_EXTRA}]' (or pip install pandas)"
+        ) from None
+    return pandas
+
+
+def store_path(folder: str | Path) -> Path:
+    """``FOLDER/results.sqlite``, which must exist."""
+    path = Path(folder) / STORE_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{folder} holds no {STORE_NAME}: run a comparison into it first (`aimc compare "
+            "--out FOLDER`, or aimc_plugins.compare(..., out=FOLDER))"
+        )
+    return path
+
+
+def load_outcomes(folder: str | Path, *, recipe: str | None = None) -> list[RunOutcome]:
+    """Every finished run in ``folder``'s store (of ``recipe`` only, if given), in the order
+    they finished. Needs no pandas."""
+    with ResultsStore(store_path(folder)) as store:
+        outcomes = store.outcomes()
+    return [o for o in outcomes if recipe in (None, o.run.recipe)]
+
+
+def _number(value: Any) -> Any:
+    """Metrics as floats (a stored NaN stays NaN); anything else as it is."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    return float(value)
+
+
+def run_records(outcomes: Sequence[RunOutcome]) -> list[dict[str, Any]]:
+    """One plain dict per run, the rows of :func:`load_results` (no pandas needed): the columns
+    of :data:`RUN_COLUMNS`, then each final metric by name, then ``params.NAME`` (the
+    optimizer's hyper-parameters), ``device_params.NAME`` and ``options.NAME``."""
+    records = []
+    for outcome in outcomes:
+        run = outcome.run
+        final = dict(outcome.final)
+        last = final.pop(_LAST_EPOCH, None)
+        record: dict[str, Any] = {
+            "run_id": run.run_id,
+            "recipe": run.recipe,
+            "device": run.device,
+            "optimizer": run.shown_optimizer,
+            "seed": run.seed,
+            "epochs": run.epochs,
+            "status": outcome.status,
+            "duration_s": outcome.duration_s,
+            "last_epoch": last if last is not None else math.nan,
+            "kind": plots.device_kind(run.device_name or run.device, run.optimizer),
+            "device_name": run.device_name or run.device,
+            "optimizer_name": run.optimizer,
+            "periphery": run.periphery,
+            "deterministic": outcome.versions.get("deterministic", ""),
+            "error": outcome.error.strip().splitlines()[-1] if outcome.error.strip() else "",
+        }
+        record.update({key: _number(value) for key, value in sorted(final.items())})
+        for prefix, values in (
+            ("params", run.params),
+            ("device_params", run.device_params),
+            ("options", run.options),
+        ):
+            record.update({f"{prefix}.{k}": v for k, v in sorted(values.items())})
+        records.append(record)
+    return records
+
+
+def runs_frame(outcomes: Sequence[RunOutcome]) -> pd.DataFrame:
+    """:func:`load_results` of outcomes already in memory."""
+    pandas = _pandas("a table of runs")
+    records = run_records(outcomes)
+    columns = list(RUN_COLUMNS)
+    for record in records:  # metrics, then parameters, in order of first appearance
+        columns += [key for key in record if key not in columns and "." not in key]
+    for record in records:
+        columns += [key for key in record if key not in columns]
+    frame = pandas.DataFrame.from_records(records, columns=columns)
+    return frame.sort_values(["recipe", "device", "optimizer", "seed"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def epoch_records(outcomes: Sequence[RunOutcome]) -> list[dict[str, Any]]:
+    """One dict per run x epoch x metric, the rows of :func:`load_epochs`."""
+    records = []
+    for outcome in outcomes:
+        run = outcome.run
+        for index, metrics in enumerate(outcome.history, 1):
+            epoch = int(metrics.get(_LAST_EPOCH, index))
+            for metric, value in sorted(metrics.items()):
+                if metric == _LAST_EPOCH:
+                    continue
+                records.append(
+                    {
+                        "run_id": run.run_id,
+                        "device": run.device,
+                        "optimizer": run.shown_optimizer,
+                        "seed": run.seed,
+                        "epoch": epoch,
+                        "metric": metric,
+                        "value": _number(value),
+                    }
+                )
+    return records
+
+
+def epochs_frame(outcomes: Sequence[RunOutcome]) -> pd.DataFrame:
+    """:func:`load_epochs` of outcomes already in memory."""
+    pandas = _pandas("a table of epochs")
+    frame = pandas.DataFrame.from_records(epoch_records(outcomes), columns=list(EPOCH_COLUMNS))
+    order = ["device", "optimizer", "seed", "run_id", "metric", "epoch"]
+    return frame.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def load_results(folder: str | Path, *, recipe: str | None = None) -> pd.DataFrame:
+    """The runs in ``folder``'s results store as a pandas DataFrame, one row per run.
+
+    Columns: ``run_id``, ``recipe``, ``device`` and ``optimizer`` (as the report's table names
+    them), ``seed``, ``epochs``, ``status`` (``done`` / ``diverged`` / ``failed``),
+    ``duration_s``, ``last_epoch``, ``kind`` (aihwkit preset device or config, plugin device,
+    digital baseline), ``device_name``, ``optimizer_name``, ``periphery``, ``deterministic``,
+    ``error`` (its last line); then every final metric by name (``test_accuracy``, ...; NaN
+    where a run failed or diverged); then ``params.NAME``, ``device_params.NAME`` and
+    ``options.NAME`` for each hyper-parameter, device parameter and recipe option. Sorted by
+    recipe, device, optimizer and seed."""
+    return runs_frame(load_outcomes(folder, recipe=recipe))
+
+
+def load_epochs(folder: str | Path, *, recipe: str | None = None) -> pd.DataFrame:
+    """Every per-epoch metric of ``folder``'s runs, in long form: columns ``run_id``,
+    ``device``, ``optimizer``, ``seed``, ``epoch``, ``metric``, ``value`` (join with
+    :func:`load_results` on ``run_id`` for the rest of a run's configuration)."""
+    return epochs_frame(load_outcomes(folder, recipe=recipe))
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: NaN and infinities (no interval, a diverged run) as None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def rows_data(rows: Sequence[report.Row]) -> list[dict[str, Any]]:
+    """The ranked table as plain data (what ``--json`` prints): rank, then the CSV's columns,
+    with None where a value is undefined (one finished run has no std or interval)."""
+    return [
+        {"rank": rank, **{k: _plain(v) for k, v in asdict(row).items()}}
+        for rank, row in enumerate(rows, 1)
+    ]
+
+
+def status_counts(outcomes: Sequence[RunOutcome]) -> dict[str, int]:
+    """Runs per status, every status named (0 included) so a script can read any of them."""
+    counts = Counter(o.status for o in outcomes)
+    return {status: counts.get(status, 0) for status in FINISHED}
+
+
+@dataclass
+class Report:
+    """What :func:`write_report` wrote and the table it ranked."""
+
+    out: Path
+    paths: list[Path]
+    metric: str
+    higher_is_better: bool
+    rows: list[report.Row]
+    notes: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def html(self) -> Path:
+        return self.out / "report.html"
+
+    def table(self) -> str:
+        """The ranked table as markdown, as ``aimc report`` prints it."""
+        return report.markdown_table(self.rows)
+
+    def data(self) -> dict[str, Any]:
+        """Plain data for JSON: out, paths, metric, counts, rows, notes."""
+        return {
+            "out": str(self.out),
+            "paths": [str(p) for p in self.paths],
+            "metric": self.metric,
+            "higher_is_better": self.higher_is_better,
+            "counts": self.counts,
+            "rows": rows_data(self.rows),
+            "notes": self.notes,
+        }
+
+
+def report_outcomes(outcomes: Sequence[RunOutcome], out: str | Path, title: str) -> Report:
+    """Write the report of ``outcomes`` into ``out``: the table ranked by the recipe's metric,
+    the figures and ``report.html``."""
+    if not outcomes:
+        raise NoResults(f"no finished runs to report into {out}")
+    metric, higher = report.ranking_metric(outcomes)
+    out = Path(out)
+    paths = report.write_report(outcomes, out, metric, higher, title)
+    return Report(
+        out=out,
+        paths=list(paths),
+        metric=metric,
+        higher_is_better=higher,
+        rows=report.summarize(outcomes, metric, higher),
+        notes=report.run_notes(outcomes),
+        counts=status_counts(outcomes),
+    )
+
+
+def write_report(
+    folder: str | Path,
+    out: str | Path | None = None,
+    *,
+    title: str | None = None,
+    recipe: str | None = None,
+) -> Report:
+    """``aimc report FOLDER`` as a function: the ranked table (markdown, CSV), the figures and
+    one self-contained ``report.html`` from ``folder``'s results store, written into ``out``
+    (default: ``folder``). Raises :class:`FileNotFoundError` without a store and
+    :class:`NoResults` when it holds no finished run (of ``recipe``)."""
+    folder = Path(folder)
+    outcomes = load_outcomes(folder, recipe=recipe)
+    if not outcomes:
+        raise NoResults(f"{folder / STORE_NAME} holds no finished runs yet")
+    return report_outcomes(outcomes, out if out is not None else folder, title or folder.name)
