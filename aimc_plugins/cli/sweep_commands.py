@@ -30,7 +30,7 @@ def _runs_from_spec(
     seeds: int | None,
     epochs: int | None,
     flags_given: list[str],
-) -> tuple[str, list[Any], Path]:
+) -> tuple[str, list[Any], Path, tuple[str, ...]]:
     from dataclasses import replace
 
     from aimc_plugins.sweep.spec import check, load_spec
@@ -45,7 +45,8 @@ def _runs_from_spec(
         spec = replace(spec, seeds=tuple(range(seeds)))
     if epochs is not None:
         spec = replace(spec, epochs=epochs)
-    return spec.name, check(spec), SPECS_OUT / (spec.name + (f"-{scale}" if scale else ""))
+    out = SPECS_OUT / (spec.name + (f"-{scale}" if scale else ""))
+    return spec.name, check(spec), out, spec.track
 
 
 def _runs_from_flags(
@@ -164,6 +165,15 @@ def register_commands(cli: click.Group) -> None:
         is_flag=True,
         help="Exit 0 although some runs failed or diverged (1 still when every run did).",
     )
+    @click.option(
+        "--track",
+        "track",
+        multiple=True,
+        metavar="TRACKER",
+        help="Send every run's metrics to an experiment tracker a plugin registers, e.g. "
+        "--track tensorboard (with the aimc-tensorboard plugin); repeat; added to a spec's "
+        "track list. Trackers observe: run ids do not change. See docs/trackers.md.",
+    )
     @click.option("--dry-run", is_flag=True, help="List the runs to do and stop.")
     @click.option("--no-report", is_flag=True, help="Run only; `aimc report OUT` later.")
     @click.option(
@@ -188,6 +198,7 @@ def register_commands(cli: click.Group) -> None:
         accelerator: str,
         retry_failed: bool,
         allow_failures: bool,
+        track: tuple[str, ...],
         dry_run: bool,
         no_report: bool,
         quiet: bool,
@@ -200,7 +211,7 @@ def register_commands(cli: click.Group) -> None:
         refused, naming the first. Ctrl-C or SIGTERM stops the workers and keeps every finished
         run. Progress: bars on a terminal, else (or with TQDM_DISABLE=1) one log line per run.
         """
-        from aimc_plugins.sweep.spec import SpecError
+        from aimc_plugins.sweep.spec import SpecError, check_trackers
 
         try:
             if spec_path is not None:
@@ -216,7 +227,10 @@ def register_commands(cli: click.Group) -> None:
                     )
                     if value
                 ]
-                name, runs, default_out = _runs_from_spec(spec_path, scale, seeds, epochs, given)
+                name, runs, default_out, spec_track = _runs_from_spec(
+                    spec_path, scale, seeds, epochs, given
+                )
+                track = (*spec_track, *track)
             else:
                 if scale:
                     raise click.UsageError("--scale needs a spec file")
@@ -231,6 +245,7 @@ def register_commands(cli: click.Group) -> None:
                     seeds,
                     epochs,
                 )
+            track = check_trackers(track)
         except SpecError as exc:
             raise click.UsageError(str(exc)) from None
         out = out or default_out
@@ -247,6 +262,7 @@ def register_commands(cli: click.Group) -> None:
             no_report,
             quiet,
             allow_failures,
+            track,
         )
 
     @cli.command(name="report")
@@ -297,6 +313,7 @@ def _run_and_report(
     no_report: bool,
     quiet: bool,
     allow_failures: bool = False,
+    track: tuple[str, ...] = (),
 ) -> None:
     from aimc_plugins.report import summary as report
     from aimc_plugins.sweep import endings, execute, lock
@@ -333,6 +350,7 @@ def _run_and_report(
         accelerator=accelerator,
         show_progress=not quiet,
         retry_failed=retry_failed,
+        track=track,
     )
     endings.note_sweep(out / STORE_NAME, [r.run_id for r in runs])
     with lock.StoreLock(out, command=" ".join(sys.argv[1:])):  # StoreBusy: exit 3
