@@ -37,6 +37,7 @@ from aimc_plugins.sweep.spec import (
     SweepSpec,
     check,
     check_runs,
+    check_trackers,
     load_spec,
     plan,
     spec_from_dict,
@@ -72,6 +73,7 @@ class Plan:
     name: str
     runs: tuple[PlannedRun, ...]
     out: Path
+    track: tuple[str, ...] = ()  # experiment trackers (observers: not part of any run id)
 
     def done_in(self, out: str | Path, retry_failed: bool = False) -> set[str]:
         """Ids of this plan's runs that ``out``'s store holds as finished, so that running the
@@ -147,7 +149,7 @@ def plan_comparison(
         if name is not None:
             loaded = replace(loaded, name=name)
         out = SPECS_OUT / (loaded.name + (f"-{scale}" if scale else ""))
-        return Plan(loaded.name, tuple(check(loaded)), out)
+        return Plan(loaded.name, tuple(check(loaded)), out, loaded.track)
     if scale:
         raise SpecError("a scale needs a spec")
     if not _names(devices):
@@ -264,6 +266,7 @@ def run_plan(
     progress: bool = True,
     command: str = "",
     on_start: Callable[[str], None] | None = None,
+    track: Sequence[str] = (),
 ) -> Results:
     """Run the plan's runs that ``out``'s store does not hold yet (default: the plan's folder),
     each stored as it finishes, while holding the folder's lock.
@@ -272,7 +275,8 @@ def run_plan(
     ``scheduler`` (``tcp://HOST:PORT``) run on Dask instead; ``accelerator`` ``cpu`` or
     ``cuda``; ``retry_failed`` runs failed runs again; ``progress`` shows bars on a terminal and
     log lines elsewhere. ``command`` names this sweep to a second one refused the folder;
-    ``on_start`` gets one line once the lock is held, before training starts."""
+    ``on_start`` gets one line once the lock is held, before training starts. ``track`` names
+    experiment trackers (docs/trackers.md) in addition to the plan's own."""
     if dask_local and scheduler:
         raise ValueError("a local Dask cluster and a scheduler exclude each other")
     check_accelerator(accelerator)  # AcceleratorError, before any lock or training
@@ -288,6 +292,7 @@ def run_plan(
         accelerator=accelerator,
         show_progress=progress,
         retry_failed=retry_failed,
+        track=check_trackers((*planned.track, *track)),
     )
     endings.note_sweep(out / STORE_NAME, [r.run_id for r in runs])
     with lock.StoreLock(out, command=command or f"python: compare {planned.name}"):
@@ -330,6 +335,7 @@ def compare(
     retry_failed: bool = False,
     report: bool = True,
     progress: bool = True,
+    track: Sequence[str] = (),
 ) -> Results:
     """Train a recipe with each device x optimizer over seeds and return the results: what
     ``aimc compare`` does, with the same arguments (see :func:`plan_comparison` for what to
@@ -360,6 +366,7 @@ def compare(
         accelerator=accelerator,
         retry_failed=retry_failed,
         progress=progress,
+        track=track,
     )
     if report and results.outcomes:
         results.write_report()

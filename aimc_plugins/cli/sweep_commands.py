@@ -7,7 +7,7 @@ it: what a command does, a notebook can do with the same code."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from aimc_plugins.cli.examples import command_examples
 from aimc_plugins.cli.options import echo_json, parse_params
 from aimc_plugins.host.hookspecs import hookimpl
 from aimc_plugins.sweep.endings import EXIT_CODES_HELP, EXIT_OK, EXIT_RUNS_FAILED, with_endings
-from aimc_plugins.sweep.spec import DEFAULT_SEEDS
+from aimc_plugins.sweep.spec import DEFAULT_SEEDS, SpecError, check_trackers
 
 if TYPE_CHECKING:
     from aimc_plugins.api.comparison import Plan
@@ -158,6 +158,15 @@ def register_commands(cli: click.Group) -> None:
         is_flag=True,
         help="Exit 0 although some runs failed or diverged (1 still when every run did).",
     )
+    @click.option(
+        "--track",
+        "track",
+        multiple=True,
+        metavar="TRACKER",
+        help="Send every run's metrics to an experiment tracker a plugin registers, e.g. "
+        "--track tensorboard (with the aimc-tensorboard plugin); repeat; added to a spec's "
+        "track list. Trackers observe: run ids do not change. See docs/trackers.md.",
+    )
     @click.option("--dry-run", is_flag=True, help="List the runs to do and stop.")
     @click.option("--no-report", is_flag=True, help="Run only; `aimc report OUT` later.")
     @click.option(
@@ -189,6 +198,7 @@ def register_commands(cli: click.Group) -> None:
         accelerator: str,
         retry_failed: bool,
         allow_failures: bool,
+        track: tuple[str, ...],
         dry_run: bool,
         no_report: bool,
         quiet: bool,
@@ -211,6 +221,10 @@ def register_commands(cli: click.Group) -> None:
             "--periphery": periphery,
         }
         planned = _plan(spec_path, scale, seeds, epochs, flags)
+        try:
+            planned = replace(planned, track=check_trackers((*planned.track, *track)))
+        except SpecError as exc:
+            raise click.UsageError(str(exc)) from None
         run = _RunFlags(workers, dask_local, scheduler, accelerator, retry_failed, no_report, quiet)
         _check_execution(run)
         out = out or planned.out
@@ -348,6 +362,7 @@ def _run_and_report(
         progress=not flags.quiet,
         command=" ".join(sys.argv[1:]),
         on_start=say,
+        track=planned.track,
     )  # StoreBusy: exit 3; StoreError: 4; WorkerDied: 5 (with_endings)
     say(
         f"{results.skipped} already in {results.store}, {len(results.new)} run now"

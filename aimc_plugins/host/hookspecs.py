@@ -1,9 +1,14 @@
 """The hooks a plugin may implement.
 
-Every hook receives a ``register`` callable and hands it typed records (see
+Every registration hook receives a ``register`` callable and hands it typed records (see
 :mod:`aimc_plugins.host.records`). Registering through a callback, rather than returning lists, lets
 the host stamp each record with the plugin that gave it and isolate a plugin that raises, so one
 broken plugin never hides the others.
+
+The tracker events (``run_started``, ``epoch_ended``, ``run_finished``) are observations: they
+reach only the plugin that registered a :class:`~aimc_plugins.host.records.Tracker` the sweep
+chose, in the process that trains the run (a pool worker included), and nothing a tracker does,
+raising included, changes the run or its stored result (see :mod:`aimc_plugins.training.tracking`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,15 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from aimc_plugins.host.records import Device, Optimizer, Preset, Recipe
+    from aimc_plugins.host.records import (
+        Device,
+        EpochEvent,
+        Optimizer,
+        Preset,
+        Recipe,
+        RunEvent,
+        Tracker,
+    )
 
 PROJECT = "aimc"
 
@@ -65,3 +78,37 @@ def register_commands(cli: click.Group) -> None:
 
     ``cli`` is the top-level click group; add commands with ``@cli.command()``.
     """
+
+
+@hookspec
+def register_trackers(register: Callable[[Tracker], None]) -> None:
+    """Register experiment trackers: each a :class:`~aimc_plugins.host.records.Tracker`.
+
+    A sweep chooses trackers by name (``--track NAME``, ``track = [NAME]``); only the plugin
+    that registered a chosen tracker receives the three event hooks below, with its name.
+    """
+
+
+@hookspec
+def run_started(tracker: str, event: RunEvent) -> None:
+    """A run of a sweep that chose ``tracker`` starts training (in this process).
+
+    Always followed by :func:`run_finished` for the same ``event.run_id``, whatever happens
+    in between (a run that fails while it is set up included).
+    """
+
+
+@hookspec
+def epoch_ended(tracker: str, event: EpochEvent) -> None:
+    """An epoch of the run ``event.run`` finished, with its metrics; epochs come in order.
+
+    Epochs a recipe does not announce while it trains are delivered from its history before
+    :func:`run_finished`, so a tracker sees every epoch the results store keeps.
+    """
+
+
+@hookspec
+def run_finished(tracker: str, event: RunEvent) -> None:
+    """The run finished: ``event.status`` is ``done``, ``diverged`` or ``failed``, with its
+    ``final`` metrics and ``error`` as the results store keeps them. Release per-run resources
+    (close files, end a remote run) here."""

@@ -28,6 +28,10 @@ earlier (so built-ins keep their names unless a later plugin asks with ``tryfirs
 reported with both plugins named. A device named like a preset training configuration is left
 out and reported too, since a device argument with that name means the preset.
 
+Tracker events (``run_started``, ``epoch_ended``, ``run_finished``) go the same way, but only to
+the plugin that registered the tracker a sweep chose (:func:`call_tracker`); a raising tracker is
+returned as a :class:`PluginFailure` for the caller to report, never raised into the run.
+
 Collected records are cached until plugins change (a register or unregister on :data:`pm`, or
 :func:`reload_plugins`), so each plugin's registration runs once per process;
 :func:`registration_times` says how long each took.
@@ -51,7 +55,7 @@ from typing import Any, TypeVar
 import pluggy
 
 from aimc_plugins.host import hookspecs
-from aimc_plugins.host.records import Device, Optimizer, Preset, Recipe
+from aimc_plugins.host.records import Device, Optimizer, Preset, Recipe, Tracker
 
 ENTRY_POINT_GROUP = "aimc_plugins"
 ENV_VAR = "AIMC_PLUGINS"
@@ -360,7 +364,7 @@ def _call_each(
     return outcomes
 
 
-R = TypeVar("R", Device, Optimizer, Preset, Recipe)
+R = TypeVar("R", Device, Optimizer, Preset, Recipe, Tracker)
 
 
 def _precedence(impl: Any, order: Mapping[str, int]) -> tuple[int, int]:
@@ -453,12 +457,93 @@ def recipes() -> dict[str, Recipe]:
     return _collect("register_recipes", Recipe)
 
 
+def trackers() -> dict[str, Tracker]:
+    return _collect("register_trackers", Tracker)
+
+
 _HOOK_OF: dict[Callable[[], dict[str, Any]], str] = {
     devices: "register_devices",
     optimizers: "register_optimizers",
     presets: "register_presets",
     recipes: "register_recipes",
+    trackers: "register_trackers",
 }
+
+TRACKER_EVENTS = ("run_started", "epoch_ended", "run_finished")
+
+
+def choose_trackers(names: Sequence[str]) -> tuple[Tracker, ...]:
+    """The trackers a sweep chose, each once, in the order given; checked before any training.
+
+    Raises :class:`ValueError` for an unknown name (with the closest and every known name, and
+    the failed plugins that may have provided it), for a tracker whose plugin implements none of
+    the event hooks, and when a tracker's own ``check()`` fails (a package missing, say).
+    """
+    if isinstance(names, str):  # one name, not its letters
+        names = (names,)
+    if not names:
+        return ()
+    known = trackers()
+    chosen: list[Tracker] = []
+    for name in dict.fromkeys(names):
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            listed = ", ".join(sorted(known)) or "none are installed"
+            raise ValueError(
+                f"unknown tracker {name!r}.{hint} Known trackers: {listed}."
+                + _failed_plugins_hint(trackers, name, "tracker")
+            )
+        tracker = known[name]
+        plugin = pm.get_plugin(tracker.plugin)
+        callers = pm.get_hookcallers(plugin) if plugin is not None else None
+        hooks = {caller.name for caller in callers or ()}
+        if not hooks & set(TRACKER_EVENTS):
+            raise ValueError(
+                f"tracker {name!r} of plugin {tracker.plugin!r} implements none of the event "
+                f"hooks {', '.join(TRACKER_EVENTS)}: it would receive nothing"
+            )
+        if tracker.check is not None:
+            try:
+                tracker.check()
+            except Exception as exc:
+                raise ValueError(
+                    f"tracker {name!r} (plugin {tracker.plugin!r}) cannot run here: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
+        chosen.append(tracker)
+    return tuple(chosen)
+
+
+def call_tracker(hook_name: str, tracker: Tracker, **kwargs: Any) -> PluginFailure | None:
+    """Call one tracker event hook on the plugin that registered ``tracker`` only (with every
+    hook wrapper, through pluggy as any hook), passing ``tracker=tracker.name``.
+
+    Everything short of an interrupt is contained and returned as a failure naming the plugin
+    (or the wrapper) that raised; it is not added to :data:`failures`, which lists plugins that
+    failed to load or register, and the caller decides how often to report it.
+    """
+    impls = getattr(pm.hook, hook_name).get_hookimpls()
+    mine = [i for i in impls if i.plugin_name == tracker.plugin and not _is_wrapper(i)]
+    if not mine:
+        return None
+    wrappers = [i for i in impls if _is_wrapper(i)]
+    kept = {id(i.plugin) for i in (*mine, *wrappers)}
+    others = [i.plugin for i in impls if id(i.plugin) not in kept]
+    try:
+        pm.subset_hook_caller(hook_name, others)(tracker=tracker.name, **kwargs)
+    except BaseException as exc:
+        if not _contained(exc):
+            raise
+        culprit = _culprit(exc, [*mine, *wrappers]) or mine[0]
+        return PluginFailure(
+            plugin=culprit.plugin_name,
+            error=f"{type(exc).__name__}: {exc}",
+            hook=hook_name,
+            distribution=_distributions.get(culprit.plugin_name, ("", ""))[0],
+            traceback="".join(traceback.format_exception(exc)),
+        )
+    return None
 
 
 def add_commands(cli: Any) -> None:
@@ -478,6 +563,7 @@ def plugin_infos() -> list[PluginInfo]:
                 importlib.import_module(library)
     for collect in (devices, optimizers, presets, recipes):
         collect()
+    trackers()  # its registration failures are listed too
     failed: dict[str, list[PluginFailure]] = {}
     for failure in failures:
         failed.setdefault(failure.plugin, []).append(failure)

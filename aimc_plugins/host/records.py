@@ -264,6 +264,64 @@ class Recipe:
         return resolve_params(f"recipe {self.name!r} option", self.options, given)
 
 
+@dataclass(frozen=True)
+class Tracker:
+    """An experiment tracker (TensorBoard, MLflow, ...) that a sweep may send its runs to.
+
+    A sweep chooses trackers by name (``aimc compare --track NAME``, ``track = [NAME]`` in a
+    spec). The plugin that registered the tracker then receives the event hooks ``run_started``,
+    ``epoch_ended`` and ``run_finished`` (:mod:`aimc_plugins.host.hookspecs`) for every run of
+    that sweep, in the process that trains it, with ``tracker=name``; plugins whose trackers were
+    not chosen receive nothing. ``check()``, if given, runs when a sweep chooses the tracker,
+    before any training: it raises (an ``ImportError`` naming the package to install, say) when
+    the tracker cannot work here, so a sweep never trains for an hour and tracks nothing.
+    """
+
+    name: str
+    description: str = ""
+    check: Callable[[], None] | None = None
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """A run starting (``status`` empty) or finished (``done``, ``diverged`` or ``failed``, with
+    its ``final`` metrics and ``error``), as the chosen trackers receive it.
+
+    ``config`` is the run's whole configuration (what its ``run_id`` hashes: recipe, device and
+    its parameters, optimizer and its hyper-parameters, seed, epochs, recipe options,
+    periphery); ``device`` and ``optimizer`` are the labels the report shows. ``out_dir`` is the
+    sweep's output folder (the one holding ``results.sqlite``), where a tracker that writes
+    files puts them; empty when a run is trained outside a sweep.
+    """
+
+    run_id: str
+    label: str
+    device: str
+    optimizer: str
+    seed: int
+    epochs: int
+    config: Mapping[str, Any]
+    sweep: str = ""
+    out_dir: str = ""
+    status: str = ""
+    final: Mapping[str, Any] = field(default_factory=dict)
+    error: str = ""
+    duration_s: float = 0.0
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    """One finished epoch of ``run``: ``metrics`` as the results store keeps them (numbers as
+    Python floats, the ``epoch`` key included)."""
+
+    run: RunEvent
+    epoch: int
+    epochs: int
+    metrics: Mapping[str, Any]
+
+
 def as_dict(record: Any) -> dict[str, Any]:
     """A record as JSON-able data, for ``--json`` listings: one implementation for every record.
 

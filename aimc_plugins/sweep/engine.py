@@ -12,10 +12,12 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from aimc_plugins.host import plugins
 from aimc_plugins.sweep import endings, execute, runlog
 from aimc_plugins.sweep.store import ResultsStore
 from aimc_plugins.training.identity import PlannedRun
 from aimc_plugins.training.run import DIVERGED, DONE, FINISHED, RunOutcome
+from aimc_plugins.training.tracking import Tracking
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ class ExecutionOptions:
     show_progress: bool = True
     retry_failed: bool = False
     progress: str = "auto"  # bars, lines or off; auto: bars on a terminal, else lines
+    track: tuple[str, ...] = ()  # trackers that observe the runs (plugins.trackers()); not ids
 
 
 @dataclass
@@ -56,11 +59,15 @@ def pending_runs(
 
 
 def _backend(
-    todo: Sequence[PlannedRun], options: ExecutionOptions, progress: runlog.Progress
+    todo: Sequence[PlannedRun],
+    options: ExecutionOptions,
+    progress: runlog.Progress,
+    tracking: Tracking | None = None,
 ) -> tuple[str, Iterator[RunOutcome]]:
     if options.dask is not None:
         where = options.dask.address or f"local cluster of {options.dask.workers}"
-        return f"dask ({where})", execute.run_dask(todo, options.dask, options.accelerator)
+        dask = execute.run_dask(todo, options.dask, options.accelerator, tracking)
+        return f"dask ({where})", dask
     _, unreachable = execute.in_process_plugins()
     workers = min(options.workers, len(todo))
     if workers >= 1 and unreachable:
@@ -71,11 +78,13 @@ def _backend(
         )
         workers = 0
     if workers == 0:
-        return "this process", execute.run_serial(todo, options.accelerator, progress.epoch)
+        return "this process", execute.run_serial(
+            todo, options.accelerator, progress.epoch, tracking
+        )
     threads = options.threads or execute.threads_per_worker(workers)
     return (
         f"process pool ({workers} workers x {threads} torch threads)",
-        execute.run_pool(todo, workers, options.accelerator, progress.epoch, threads),
+        execute.run_pool(todo, workers, options.accelerator, progress.epoch, threads, tracking),
     )
 
 
@@ -85,15 +94,19 @@ def run_sweep(
     sweep: str = "",
     options: ExecutionOptions | None = None,
 ) -> SweepReport:
-    """Run every run the store does not hold yet; store each outcome as soon as it arrives."""
+    """Run every run the store does not hold yet; store each outcome as soon as it arrives.
+
+    Unknown trackers in ``options.track`` raise :class:`ValueError` before anything runs."""
     options = options or ExecutionOptions()
+    chosen = plugins.choose_trackers(options.track)
+    tracking = Tracking(tuple(t.name for t in chosen), sweep, str(store.path.parent))
     todo = pending_runs(runs, store, options.retry_failed)
     report = SweepReport(planned=len(runs), skipped=len(runs) - len(todo), backend="none")
     if not todo:
         return report
     mode = options.progress if options.show_progress else "off"
     progress = runlog.progress_for(list(todo), report.skipped, mode)
-    report.backend, outcomes = _backend(todo, options, progress)
+    report.backend, outcomes = _backend(todo, options, progress, tracking)
     try:
         for outcome in outcomes:
             with endings.deferred_signals():  # a run finished is a run kept

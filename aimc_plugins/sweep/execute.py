@@ -31,6 +31,7 @@ from aimc_plugins.host import plugins
 from aimc_plugins.sweep import endings
 from aimc_plugins.sweep.endings import WorkerDied
 from aimc_plugins.training.run import FAILED, PlannedRun, RunOutcome, run_one
+from aimc_plugins.training.tracking import Tracking
 
 EpochEvent = tuple[str, int, int]  # run_id, epoch, epochs
 EpochSink = Callable[[str, int, int], None]
@@ -103,13 +104,15 @@ def _set_threads(threads: int) -> None:
         pass
 
 
-def _run_with_progress(spec: PlannedRun, accelerator: str, sink: EpochSink | None) -> RunOutcome:
+def _run_with_progress(
+    spec: PlannedRun, accelerator: str, sink: EpochSink | None, tracking: Tracking | None = None
+) -> RunOutcome:
     from aimc_plugins.training import loop as training
 
     if sink is not None:
         training.set_epoch_callback(lambda epoch, epochs, _m: sink(spec.run_id, epoch, epochs))
     try:
-        return run_one(spec, accelerator=accelerator)
+        return run_one(spec, accelerator=accelerator, tracking=tracking)
     finally:
         training.set_epoch_callback(None)
 
@@ -118,12 +121,15 @@ def _run_with_progress(spec: PlannedRun, accelerator: str, sink: EpochSink | Non
 
 
 def run_serial(
-    specs: Sequence[PlannedRun], accelerator: str = "cpu", on_epoch: EpochSink | None = None
+    specs: Sequence[PlannedRun],
+    accelerator: str = "cpu",
+    on_epoch: EpochSink | None = None,
+    tracking: Tracking | None = None,
 ) -> Iterator[RunOutcome]:
     """One run after another in this process (``--workers 0``, and plugins a worker cannot
     import)."""
     for spec in specs:
-        yield _run_with_progress(spec, accelerator, on_epoch)
+        yield _run_with_progress(spec, accelerator, on_epoch, tracking)
 
 
 # -- local process pool ------------------------------------------------------------------------
@@ -139,13 +145,13 @@ def _init_worker(threads: int, modules: Sequence[str], events: object, parent: i
     _worker_queue = events
 
 
-def _pool_task(spec: PlannedRun, accelerator: str) -> RunOutcome:
+def _pool_task(spec: PlannedRun, accelerator: str, tracking: Tracking | None = None) -> RunOutcome:
     events = _worker_queue
 
     def sink(run_id: str, epoch: int, epochs: int) -> None:
         events.put((run_id, epoch, epochs))  # type: ignore[attr-defined]
 
-    return _run_with_progress(spec, accelerator, sink if events is not None else None)
+    return _run_with_progress(spec, accelerator, sink if events is not None else None, tracking)
 
 
 def run_pool(
@@ -154,8 +160,10 @@ def run_pool(
     accelerator: str = "cpu",
     on_epoch: EpochSink | None = None,
     threads: int | None = None,
+    tracking: Tracking | None = None,
 ) -> Iterator[RunOutcome]:
-    """Runs on ``workers`` spawned processes, yielded as they finish."""
+    """Runs on ``workers`` spawned processes, yielded as they finish (the trackers of
+    ``tracking`` receive each run's events in the worker that trains it)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
@@ -178,7 +186,7 @@ def run_pool(
                 initargs=(threads, modules, events, os.getpid()),
             )
             futures: dict[Future[RunOutcome], PlannedRun] = {
-                pool.submit(_pool_task, spec, accelerator): spec for spec in specs
+                pool.submit(_pool_task, spec, accelerator, tracking): spec for spec in specs
             }
         pending = set(futures)
         while pending:
@@ -235,11 +243,15 @@ def _drain(events: object, on_epoch: EpochSink | None) -> None:
 
 
 def _dask_task(
-    spec: PlannedRun, accelerator: str, threads: int, modules: Sequence[str]
+    spec: PlannedRun,
+    accelerator: str,
+    threads: int,
+    modules: Sequence[str],
+    tracking: Tracking | None = None,
 ) -> RunOutcome:
     _set_threads(threads)
     _register_modules(modules)
-    return run_one(spec, accelerator=accelerator)
+    return run_one(spec, accelerator=accelerator, tracking=tracking)
 
 
 @dataclass(frozen=True)
@@ -254,7 +266,10 @@ class DaskTarget:
 
 
 def run_dask(
-    specs: Sequence[PlannedRun], target: DaskTarget, accelerator: str = "cpu"
+    specs: Sequence[PlannedRun],
+    target: DaskTarget,
+    accelerator: str = "cpu",
+    tracking: Tracking | None = None,
 ) -> Iterator[RunOutcome]:
     """Runs as Dask tasks, yielded as they finish. Needs the ``dask`` extra."""
     try:
@@ -282,7 +297,9 @@ def run_dask(
         client = Client(cluster)
     try:
         futures = {
-            client.submit(_dask_task, spec, accelerator, threads, modules, pure=False): spec
+            client.submit(
+                _dask_task, spec, accelerator, threads, modules, tracking, pure=False
+            ): spec
             for spec in specs
         }
         for future in as_completed(futures):

@@ -13,6 +13,8 @@ Format (``recipes/specs/*.toml``)::
     epochs = 2                       # optional; the recipe's default otherwise
     periphery = "paper"              # optional periphery profile (aimc_plugins.training.periphery)
     options = { n_train = 1000 }     # optional recipe options
+    track = ["tensorboard"]          # optional experiment trackers (docs/trackers.md); they
+                                     # observe the runs and do not change their ids
 
     devices = [
       "ReRamSB",                                  # a device (aimc devices)
@@ -74,6 +76,7 @@ SPEC_KEYS = (
     "devices",
     "optimizers",
     "scale",
+    "track",
 )
 ENTRY_KEYS = ("name", "params", "grid", "label")
 # Analog runs are stochastic: three seeds are the fewest that give a confidence interval worth
@@ -297,6 +300,7 @@ class SweepSpec:
     periphery: str = DEFAULT_PROFILE
     description: str = ""
     scales: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    track: tuple[str, ...] = ()  # tracker names: who observes the runs, not what they are
 
     def scaled(self, scale: str | None) -> SweepSpec:
         """This spec with a named ``[scale.NAME]`` table's overrides applied."""
@@ -339,6 +343,22 @@ def _epochs(value: Any) -> int | None:
     return value
 
 
+def _track(value: Any) -> tuple[str, ...]:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise SpecError(f"track must be a tracker name or a list of them, got {value!r}")
+    return tuple(dict.fromkeys(names))
+
+
+def check_trackers(names: Sequence[str]) -> tuple[str, ...]:
+    """The tracker names, each known and able to run here, or :class:`SpecError` listing the
+    known ones (:func:`~aimc_plugins.host.plugins.choose_trackers`)."""
+    try:
+        return tuple(tracker.name for tracker in plugins.choose_trackers(names))
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+
+
 def _entries(kind: type[_Entry], key: str, value: Any) -> tuple[Any, ...]:
     if isinstance(value, (str, Mapping)):
         value = [value]
@@ -372,6 +392,7 @@ def spec_from_dict(data: Mapping[str, Any], default_name: str = "sweep") -> Swee
         options=_table("options", data.get("options", {})),
         periphery=periphery,
         scales=scales,
+        track=_track(data.get("track", [])),
     )
 
 
@@ -566,6 +587,7 @@ def check_runs(runs: list[PlannedRun]) -> list[PlannedRun]:
 
 def check(spec: SweepSpec) -> list[PlannedRun]:
     """Expand the spec and check every run: everything that can be checked before training."""
+    check_trackers(spec.track)
     return check_runs(expand(spec))
 
 

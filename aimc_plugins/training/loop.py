@@ -3,9 +3,11 @@ layers through torch, metrics per epoch, and divergence detected rather than pro
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -18,6 +20,11 @@ Batches = Callable[[], "torch.utils.data.DataLoader"]
 EpochCallback = Callable[[int, int, dict[str, float]], None]
 
 _epoch_callback: EpochCallback | None = None
+# The trackers of the run being trained (training.tracking): per run, not per process, and a
+# context variable so that runs trained on threads of one process (Dask) never mix their epochs.
+_run_listener: contextvars.ContextVar[EpochCallback | None] = contextvars.ContextVar(
+    "aimc_run_epoch_listener", default=None
+)
 
 
 def set_epoch_callback(callback: EpochCallback | None) -> None:
@@ -36,6 +43,20 @@ def notify_epoch(epoch: int, epochs: int, metrics: dict[str, float]) -> None:
     own loop call this; :func:`train_classifier` does it for the others."""
     if _epoch_callback is not None:
         _epoch_callback(epoch, epochs, metrics)
+    listener = _run_listener.get()
+    if listener is not None:
+        listener(epoch, epochs, metrics)
+
+
+@contextlib.contextmanager
+def epoch_listener(listener: EpochCallback) -> Iterator[None]:
+    """Also call ``listener(epoch, epochs, metrics)`` for the epochs announced in this context
+    (the run :func:`aimc_plugins.training.run.run_one` trains); it must not raise."""
+    token = _run_listener.set(listener)
+    try:
+        yield
+    finally:
+        _run_listener.reset(token)
 
 
 class AcceleratorError(RuntimeError):

@@ -3,7 +3,8 @@
 
 Running one (:func:`run_one`) never raises: errors and divergence become :class:`RunOutcome`
 statuses, so one
-bad configuration never stops a sweep.
+bad configuration never stops a sweep. The trackers a sweep chose observe the run where it trains
+(:mod:`aimc_plugins.training.tracking`), and nothing they do changes its outcome.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from aimc_plugins.host import plugins
 from aimc_plugins.host.records import RunConfig
 from aimc_plugins.training.identity import PlannedRun
 from aimc_plugins.training.setup import setup_for
+from aimc_plugins.training.tracking import Tracking, plain_metrics, tracked
 
 DONE, FAILED, DIVERGED = "done", "failed", "diverged"
 FINISHED = (DONE, FAILED, DIVERGED)
@@ -39,8 +41,22 @@ class RunOutcome:
     notes: tuple[str, ...] = ()
 
 
-def run_one(run: PlannedRun, show_progress: bool = False, accelerator: str = "cpu") -> RunOutcome:
-    """Train one run; errors and divergence become outcomes instead of exceptions."""
+def run_one(
+    run: PlannedRun,
+    show_progress: bool = False,
+    accelerator: str = "cpu",
+    tracking: Tracking | None = None,
+) -> RunOutcome:
+    """Train one run; errors and divergence become outcomes instead of exceptions. With
+    ``tracking``, its chosen trackers receive the run's events here, where it trains."""
+    with tracked(run, tracking) as session:
+        outcome = _train_one(run, show_progress, accelerator)
+        if session is not None:
+            session.finish(outcome)
+    return outcome
+
+
+def _train_one(run: PlannedRun, show_progress: bool, accelerator: str) -> RunOutcome:
     from aimc_plugins.training.versions import environment_versions
 
     start = time.perf_counter()
@@ -112,17 +128,7 @@ def determinism(accelerator: str) -> str:
     return "yes"
 
 
-def _plain_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """Numbers as Python floats (ints kept), so numpy or torch scalars a plugin recipe returns
-    store, compare and print like any other metric."""
-    plain = {}
-    for key, value in metrics.items():
-        if hasattr(value, "item") and callable(value.item):
-            value = value.item()  # numpy and torch scalars
-        if isinstance(value, numbers.Real) and not isinstance(value, (bool, int)):
-            value = float(value)
-        plain[key] = value
-    return plain
+_plain_metrics = plain_metrics  # defined beside the trackers, which get the same numbers
 
 
 def _not_finite(value: Any) -> bool:
