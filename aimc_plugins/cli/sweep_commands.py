@@ -257,7 +257,11 @@ def register_commands(cli: click.Group) -> None:
         default=None,
         help="Where to write the report [default: FOLDER].",
     )
-    @click.option("--title", default=None, help="Title of the report page.")
+    @click.option(
+        "--title",
+        default=None,
+        help="Title of the report page [default: the sweep's name, as stored with its runs].",
+    )
     @click.option(
         "--recipe", default=None, help="Only runs of this recipe (a store may hold several)."
     )
@@ -274,10 +278,11 @@ def register_commands(cli: click.Group) -> None:
             raise click.UsageError(f"{folder} holds no {STORE_NAME}: run `aimc compare` first")
         with ResultsStore.in_folder(folder) as store:
             outcomes = [o for o in store.outcomes() if recipe in (None, o.run.recipe)]
+            times = store.run_times(o.run.run_id for o in outcomes)
         if not outcomes:
             raise click.ClickException(f"{folder / STORE_NAME} holds no finished runs yet")
         metric, higher = report.ranking_metric(outcomes)
-        paths = report.write_report(outcomes, out or folder, metric, higher, title or folder.name)
+        paths = report.write_report(outcomes, out or folder, metric, higher, title, run_times=times)
         click.echo(report.markdown_table(report.summarize(outcomes, metric, higher)))
         for note in report.run_notes(outcomes):
             click.echo(f"note: {note}")
@@ -340,6 +345,7 @@ def _run_and_report(
         with ResultsStore.in_folder(out) as store:
             result = run_sweep(runs, store, name, options)  # WorkerDied: exit 5
             outcomes = store.outcomes([r.run_id for r in runs])
+            times = store.run_times(r.run_id for r in runs)
     click.echo(
         f"{result.skipped} already in {out / STORE_NAME}, {result.ran} run now"
         + (f" ({result.backend})" if result.ran else "")
@@ -353,7 +359,7 @@ def _run_and_report(
             )
     if not no_report and outcomes:
         metric, higher = report.ranking_metric(outcomes)
-        paths = report.write_report(outcomes, out, metric, higher, name)
+        paths = report.write_report(outcomes, out, metric, higher, run_times=times)
         click.echo(report.markdown_table(report.summarize(outcomes, metric, higher)))
         for note in report.run_notes(outcomes):
             click.echo(f"note: {note}")
