@@ -218,7 +218,7 @@ class Results:
     ) -> tables.Report:
         """The report of these runs into ``out`` (default: the comparison's folder)."""
         self.report = tables.report_outcomes(
-            self.outcomes, out if out is not None else self.out, title or self.name
+            self.outcomes, out if out is not None else self.out, title, store=self.out
         )
         return self.report
 

@@ -256,14 +256,25 @@ class Report:
         }
 
 
-def report_outcomes(outcomes: Sequence[RunOutcome], out: str | Path, title: str) -> Report:
+def report_outcomes(
+    outcomes: Sequence[RunOutcome],
+    out: str | Path,
+    title: str | None = None,
+    *,
+    store: str | Path | None = None,
+) -> Report:
     """Write the report of ``outcomes`` into ``out``: the table ranked by the recipe's metric,
-    the figures and ``report.html``."""
+    the figures and ``report.html``. ``store`` (a results folder) supplies the sweep's name, the
+    title unless ``title`` is given, and when each run finished."""
     if not outcomes:
         raise NoResults(f"no finished runs to report into {out}")
     metric, higher = report.ranking_metric(outcomes)
     out = Path(out)
-    paths = report.write_report(outcomes, out, metric, higher, title)
+    times = None
+    if store is not None:
+        with ResultsStore(store_path(store)) as results:
+            times = results.run_times(o.run.run_id for o in outcomes)
+    paths = report.write_report(outcomes, out, metric, higher, title, run_times=times)
     return Report(
         out=out,
         paths=list(paths),
@@ -290,4 +301,4 @@ def write_report(
     outcomes = load_outcomes(folder, recipe=recipe)
     if not outcomes:
         raise NoResults(f"{folder / STORE_NAME} holds no finished runs yet")
-    return report_outcomes(outcomes, out if out is not None else folder, title or folder.name)
+    return report_outcomes(outcomes, out if out is not None else folder, title, store=folder)

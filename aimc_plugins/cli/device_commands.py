@@ -89,11 +89,14 @@ def register_commands(cli: click.Group) -> None:
         symmetric point, R_c, states, asymmetry; writes a PNG of q+, q-, F and G."""
         from aimc_plugins.devices.diagnostics import describe, diagnose
         from aimc_plugins.report.response_plots import plot_diagnostics
+        from aimc_plugins.training.identity import device_label
 
         record, params = _resolve(device)
         response, adapted, notes = _adapt(record, params)
         diag = diagnose(response)
-        path = plot_diagnostics(diag, out / f"{_slug(device)}-response.png")
+        path = plot_diagnostics(
+            diag, out / f"{_slug(device)}-response.png", device_label(record.name, params)
+        )
         if as_json:
             summary = {
                 **diag.summary(),

@@ -241,7 +241,11 @@ def register_commands(cli: click.Group) -> None:
         default=None,
         help="Where to write the report [default: FOLDER].",
     )
-    @click.option("--title", default=None, help="Title of the report page.")
+    @click.option(
+        "--title",
+        default=None,
+        help="Title of the report page [default: the sweep's name, as stored with its runs].",
+    )
     @click.option(
         "--recipe", default=None, help="Only runs of this recipe (a store may hold several)."
     )

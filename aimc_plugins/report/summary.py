@@ -2,11 +2,13 @@
 
 :func:`write_report` writes, into one folder: ``results.csv`` and ``results.md`` (ranked, n,
 mean ± std and the 95% confidence interval of the mean over seeds per device x optimizer, with
-letter groups that say which rows the seeds cannot tell apart), ``learning_curves.png`` (a
-panel per optimizer), ``final_metric.png`` (bars with 95% intervals, aihwkit presets beside
-plugin devices), ``responses.png`` (the compared devices' response curves), ``runs.json`` (every
-run, for later analysis) and ``report.html``, one self-contained page with all of it (images
-embedded as base64, so it can be mailed or attached as it is).
+letter groups that say which rows the seeds cannot tell apart, and the same in words: which rows
+the best is separated from), ``final_metric``, ``learning_curves`` and ``responses`` (the
+compared devices' response curves, normalised alike, symmetric points marked) as PNG and SVG,
+``metric_vs_<param>`` when the sweep varied a device parameter (:mod:`.grid`), ``runs.json``
+(every run, for later analysis) and ``report.html``, one self-contained page with all of it and
+what was run (:mod:`.provenance`): images embedded as base64, nothing loaded from outside the
+file, so it can be mailed or attached as it is.
 """
 
 from __future__ import annotations
@@ -16,58 +18,19 @@ import csv
 import html
 import json
 import math
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from aimc_plugins.report import plots
+from aimc_plugins.report.figures import PNG_DPI, svg_of
+from aimc_plugins.report.provenance import CONFIGURATION_HEAD, Provenance, RunTimes, describe
+from aimc_plugins.report.stats import mean_interval as mean_interval  # re-exported
+from aimc_plugins.report.stats import t_quantile_975 as t_quantile_975
 from aimc_plugins.training.run import DIVERGED, DONE, FAILED, RunOutcome
 
-# Student's t quantile t(0.975, df) for df = 1..30 (two-sided 95%), to four decimals. A table
-# instead of scipy keeps the report free of a heavy import for the few values a sweep needs.
-_T975 = (
-    12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
-    2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
-    2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
-)  # fmt: skip
-_Z975 = 1.959963984540054
-
 NO_INTERVAL = "n=1, no interval"
-
-
-def t_quantile_975(df: int) -> float:
-    """t(0.975, df): the factor a 95% interval of a mean of ``df + 1`` values puts on its
-    standard error. Tabled up to 30 degrees of freedom; beyond, the Cornish-Fisher expansion
-    around the normal quantile, which is within 1e-4 of the exact value there."""
-    if df < 1:
-        raise ValueError(f"a t quantile needs at least 1 degree of freedom, got {df}")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z, v = _Z975, float(df)
-    return (
-        z
-        + (z**3 + z) / (4 * v)
-        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
-        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
-    )
-
-
-def mean_interval(values: Sequence[float]) -> tuple[float, float, float, float]:
-    """(mean, std, ci_low, ci_high) of ``values``: sample standard deviation and the 95%
-    confidence interval of the mean, Student t with n - 1 degrees of freedom, because a
-    handful of seeds is far too few for the normal approximation. With one value there is no
-    spread to estimate: std and the interval are NaN (not 0, which would claim certainty)."""
-    n = len(values)
-    if n == 0:
-        return math.nan, math.nan, math.nan, math.nan
-    mean = statistics.fmean(values)
-    if n == 1:
-        return mean, math.nan, math.nan, math.nan
-    std = statistics.stdev(values)
-    half = t_quantile_975(n - 1) * std / math.sqrt(n)
-    return mean, std, mean - half, mean + half
 
 
 @dataclass(frozen=True)
@@ -221,6 +184,46 @@ SEPARATION_NOTE = (
 )
 
 
+LETTERS_EXPLAINED = (
+    "How to read the group column: each letter names a set of rows whose 95% confidence "
+    "intervals of the mean all share a common value. Two rows that share a letter are not "
+    "separated: their intervals overlap, so these seeds cannot tell which is better, and their "
+    "order in the table is not a ranking. Two rows with no letter in common are separated: "
+    "their intervals do not overlap, a stricter test than a 5% t-test of the difference. The "
+    "letter a always holds the best row; a row with one finished run has no interval and no "
+    "letter, and is separated from nothing."
+)
+
+
+def separation_summary(rows: Sequence[Row]) -> list[str]:
+    """In plain sentences: the best row, the rows separated from it (the seeds say it is
+    better than them) and the rows that are not (they may be as good)."""
+    shown = [r for r in rows if not math.isnan(r.mean)]
+    if not shown:
+        return []
+    best, others = shown[0], shown[1:]
+
+    def names(selected: Sequence[Row]) -> str:
+        return "; ".join(f"{r.device} / {r.optimizer}" for r in selected) or "none"
+
+    lines = [
+        f"Best: {best.device} / {best.optimizer}, {best.metric} {best.formatted()} "
+        f"(95% CI {best.formatted_interval()})."
+    ]
+    if not best.has_interval:
+        return [*lines, "It has one finished run and no interval: nothing is separated from it."]
+    apart = [r for r in others if separated(r, best)]
+    tied = [r for r in others if r.has_interval and not separated(r, best)]
+    single = [r for r in others if not r.has_interval]
+    lines.append(
+        f"Separated from the best (intervals do not overlap; the best is better): {names(apart)}."
+    )
+    lines.append(f"Not separated from the best (intervals overlap; may be as good): {names(tied)}.")
+    if single:
+        lines.append(f"One finished run, no interval, not compared: {names(single)}.")
+    return lines
+
+
 CSV_COLUMNS = (
     "rank",
     "device",
@@ -318,12 +321,53 @@ def run_notes(outcomes: Sequence[RunOutcome]) -> list[str]:
     return lines
 
 
+def _markdown_pairs(rows: Sequence[tuple[str, str]]) -> str:
+    lines = ["| | |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in rows]
+    return "\n".join(lines) + "\n"
+
+
+def provenance_markdown(info: Provenance) -> str:
+    """The "what was run" section as markdown tables."""
+    configurations = [
+        "| " + " | ".join(CONFIGURATION_HEAD) + " |",
+        "|" + "---|" * len(CONFIGURATION_HEAD),
+        *("| " + " | ".join(row) + " |" for row in info.configurations),
+    ]
+    return (
+        "## What was run\n\n"
+        + _markdown_pairs(info.settings)
+        + "\n### Configurations\n\n"
+        + "\n".join(configurations)
+        + "\n\n### Software\n\n"
+        + _markdown_pairs(info.software)
+        + "\n### Machine and time\n\n"
+        + _markdown_pairs((*info.machine, *info.timing))
+    )
+
+
 def write_markdown(
-    rows: Sequence[Row], path: Path, title: str = "Comparison", notes: Sequence[str] = ()
+    rows: Sequence[Row],
+    path: Path,
+    title: str = "Comparison",
+    notes: Sequence[str] = (),
+    info: Provenance | None = None,
+    figures: Sequence[tuple[str, Path]] = (),
 ) -> Path:
+    """``results.md``: the ranked table with how to read it, the notes, what was run and the
+    figures (as the SVGs beside it, for a paper or a slide)."""
     text = f"# {title}\n\n{markdown_table(rows)}"
+    summary = separation_summary(rows)
+    if summary:
+        text += "\n" + "".join(f"- {line}\n" for line in summary)
     if notes:
         text += "\nNotes:\n\n" + "".join(f"- {note}\n" for note in notes)
+    if info is not None:
+        text += "\n" + provenance_markdown(info)
+    if figures:
+        text += "\n## Figures\n\n" + "".join(
+            f"![{caption}]({svg_of(image).name})\n\n" for caption, image in figures
+        )
     path.write_text(text)
     return path
 
@@ -339,14 +383,29 @@ def _html_table(rows: Sequence[Row]) -> str:
     head = "".join(
         f"<th>{html.escape(h)}</th>" for h in _table_head(rows[0].metric if rows else "")
     )
+    best = next((r for r in rows if not math.isnan(r.mean)), None)
+
+    def row_class(row: Row) -> str:
+        if best is None or row is best:
+            return "best" if row is best else ""
+        if separated(row, best):
+            return "separated"
+        return "tied" if row.has_interval else ""
+
     body = "".join(
-        "<tr>"
+        f"<tr class='{row_class(row)}'>"
         + "".join(f"<td>{html.escape(cell)}</td>" for cell in _table_cells(rank, row))
         + "</tr>"
         for rank, row in enumerate(rows, 1)
     )
-    note = html.escape(SEPARATION_NOTE).replace("*", "")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table><p>{note}</p>"
+    summary = "".join(f"<li>{html.escape(line)}</li>" for line in separation_summary(rows))
+    return (
+        f"<table class='results'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        "<p class='key'>Bold: the best row and the rows not separated from it; grey: rows the "
+        "best is separated from.</p>"
+        f"<ul class='separation'>{summary}</ul>"
+        f"<p>{html.escape(LETTERS_EXPLAINED)}</p>"
+    )
 
 
 def _notes_html(notes: Sequence[str]) -> str:
@@ -365,49 +424,99 @@ def _problems(outcomes: Sequence[RunOutcome]) -> str:
     return f"<h2>Failed and diverged runs</h2><ul>{''.join(items)}</ul>" if items else ""
 
 
-def _versions(outcomes: Sequence[RunOutcome]) -> str:
-    seen: dict[str, Counter[str]] = defaultdict(Counter)
-    for outcome in outcomes:
-        for key, value in outcome.versions.items():
-            seen[key][value] += 1
-    rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{html.escape(', '.join(v))}</td></tr>"
-        for k, v in sorted(seen.items())
+def _pairs_html(rows: Sequence[tuple[str, str]]) -> str:
+    cells = "".join(
+        f"<tr><th scope='row'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows
     )
-    return f"<h2>Software</h2><table>{rows}</table>" if rows else ""
+    return f"<table class='pairs'>{cells}</table>"
+
+
+def provenance_html(info: Provenance) -> str:
+    """The "what was run" section: settings, configurations, software, machine and time."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in CONFIGURATION_HEAD)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+        for row in info.configurations
+    )
+    return (
+        "<h2 id='setup'>What was run</h2>"
+        + _pairs_html(info.settings)
+        + "<h3>Configurations</h3>"
+        + f"<table class='configurations'><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+        "</table>"
+        + "<h3>Software</h3>"
+        + _pairs_html(info.software)
+        + "<h3>Machine and time</h3>"
+        + _pairs_html((*info.machine, *info.timing))
+    )
+
+
+def _png_width_css(image: Path) -> int:
+    """The width, in CSS pixels (96 per inch), of a PNG saved at the report's dpi: the page
+    shows each figure at the size it was drawn for, where its 10 pt text is 10 pt."""
+    data = image.read_bytes()[:24]
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return 0
+    return round(int.from_bytes(data[16:20], "big") / PNG_DPI * 96)
+
+
+def _figures_html(images: Sequence[tuple[str, Path] | tuple[str, Path, str]]) -> str:
+    parts = []
+    for caption, image, *more in images:
+        note = more[0] if more else ""
+        svg = svg_of(image)
+        also = f" Also as {svg.name} beside this page." if svg.exists() else ""
+        width = _png_width_css(image)
+        size = f" width='{width}'" if width else ""
+        encoded = base64.b64encode(image.read_bytes()).decode()
+        parts.append(
+            f"<figure><h2>{html.escape(caption)}</h2>"
+            f"<img alt='{html.escape(caption)}'{size} src='data:image/png;base64,{encoded}'>"
+            f"<figcaption>{html.escape(note + also)}</figcaption></figure>"
+        )
+    return "".join(parts)
+
+
+_STYLE = """
+body { font-family: sans-serif; max-width: 1250px; margin: 2em auto; padding: 0 1em; }
+table { border-collapse: collapse; margin: 0.5em 0; }
+td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
+thead th, table.pairs th { background: #eee; }
+tr.best td, tr.tied td { font-weight: bold; } tr.separated td { color: #666; }
+img { max-width: 100%; height: auto; } figure { margin: 1.5em 0; }
+figcaption { color: #333; max-width: 60em; }
+"""
 
 
 def write_html(
     rows: Sequence[Row],
     outcomes: Sequence[RunOutcome],
-    images: Sequence[tuple[str, Path]],
+    images: Sequence[tuple[str, Path] | tuple[str, Path, str]],
     path: Path,
     title: str,
+    info: Provenance | None = None,
 ) -> Path:
-    """One page with the table and every figure inlined as base64: no files beside it needed."""
-    figures = "".join(
-        f"<h2>{html.escape(caption)}</h2><img alt='{html.escape(caption)}' "
-        f"src='data:image/png;base64,{base64.b64encode(image.read_bytes()).decode()}'>"
-        for caption, image in images
-    )
+    """One page with what was run, the table and every figure inlined as base64: nothing is
+    loaded from outside the file, so it can be mailed or attached as it is. ``images`` are
+    (caption, PNG) or (caption, PNG, note) pairs."""
     recipes = ", ".join(sorted({o.run.recipe for o in outcomes}))
+    info = info or describe(outcomes, title=title)
+    metric = rows[0].metric if rows else ""
     page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: sans-serif; max-width: 1200px; margin: 2em auto; }}
-table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 3px 8px; }}
-th {{ background: #eee; }} img {{ max-width: 100%; }}
-</style></head><body>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>{_STYLE}</style></head><body>
 <h1>{html.escape(title)}</h1>
-<p>{len(outcomes)} runs of {html.escape(recipes)}; ranked by {
-        html.escape(rows[0].metric if rows else "")
-    }, mean ± standard deviation over seeds and the 95% confidence interval of the mean
-(failed and diverged runs counted apart).</p>
+<p>{len(outcomes)} runs of {html.escape(recipes)}; ranked by final {html.escape(metric)}, mean ±
+standard deviation over seeds and the 95% confidence interval of the mean (failed and diverged
+runs counted apart). <a href="#setup">What was run</a> follows the results.</p>
+<h2>Results</h2>
 {_html_table(rows)}
 {_notes_html(run_notes(outcomes))}
-{figures}
+{_figures_html(images)}
 {_problems(outcomes)}
-{_versions(outcomes)}
+{provenance_html(info)}
 </body></html>
 """
     path.write_text(page)
@@ -419,27 +528,66 @@ def write_report(
     out: Path,
     metric: str,
     higher_is_better: bool = True,
-    title: str = "Comparison",
+    title: str | None = None,
+    *,
+    run_times: RunTimes | None = None,
 ) -> list[Path]:
-    """Every table and figure of a comparison, into ``out``; returns the paths written."""
+    """Every table and figure of a comparison, into ``out``; returns the paths written.
+
+    ``run_times`` (:meth:`~aimc_plugins.sweep.store.ResultsStore.run_times`) gives the sweep's
+    name, the title unless ``title`` is given, and when the runs finished."""
+    from aimc_plugins.report import grid
+
     out.mkdir(parents=True, exist_ok=True)
     rows = summarize(outcomes, metric, higher_is_better)
-    curves = plots.plot_learning_curves(outcomes, metric, out / "learning_curves.png")
+    info = describe(outcomes, run_times, title, metric, higher_is_better)
+    shown = metric.replace("_", " ")
     bars = plots.plot_final_bars(rows, out / "final_metric.png")
+    grids = [(g, grid.plot_grid(g, out)) for g in grid.grids(outcomes, metric)]
+    curves = plots.plot_learning_curves(outcomes, metric, out / "learning_curves.png")
     responses = plots.plot_responses(outcomes, out / "responses.png")
-    images = [
-        (f"Final {metric.replace('_', ' ')} (error bars: 95% CI of the mean)", bars),
-        ("Learning curves per optimizer", curves),
-        ("Device responses", responses),
+    images: list[tuple[str, Path, str]] = [
+        (
+            f"Final {shown} (error bars: 95% CI of the mean)",
+            bars,
+            "Bars: mean over seeds, ranked; the letters in brackets are the groups of the "
+            "table (rows sharing a letter are not separated).",
+        ),
+        *(
+            (
+                f"Final {shown} against {g.parameter}, per optimizer",
+                image,
+                "One panel per optimizer, one line per device family (its other parameters in "
+                "brackets); points: mean over seeds, error bars: 95% CI of the mean; dashed: the "
+                "floating-point baseline with its interval shaded.",
+            )
+            for g, image in grids
+        ),
+        (
+            "Learning curves per optimizer",
+            curves,
+            "Mean over seeds, band: ± one standard deviation; dashed: the floating-point baseline.",
+        ),
+        (
+            "Device responses",
+            responses,
+            f"{plots.NORMALISATION[0].upper()}{plots.NORMALISATION[1:]}. Dashed vertical line: "
+            "the stable symmetric point w*, where q+(w*) = q-(w*) and Analog SGD drifts; dotted: "
+            "an unstable one; shaded: a span where q+ = q- (no single w*). Each panel names "
+            "where its curve comes from.",
+        ),
     ]
+    figures = [(caption, image) for caption, image, _ in images]
+    pngs = [image for _, image in figures]
     return [
         write_csv(rows, out / "results.csv"),
-        write_markdown(rows, out / "results.md", f"{title}: {metric}", run_notes(outcomes)),
-        curves,
-        bars,
-        responses,
+        write_markdown(
+            rows, out / "results.md", f"{info.title}: {metric}", run_notes(outcomes), info, figures
+        ),
+        *pngs,
+        *(svg_of(png) for png in pngs),
         write_runs_json(outcomes, out / "runs.json"),
-        write_html(rows, outcomes, images, out / "report.html", title),
+        write_html(rows, outcomes, images, out / "report.html", info.title, info),
     ]
 
 

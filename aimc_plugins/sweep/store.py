@@ -268,6 +268,19 @@ class ResultsStore:
         return outcomes
 
     @_translated
+    def run_times(self, run_ids: Iterable[str] | None = None) -> dict[str, tuple[str, float]]:
+        """Run id -> (sweep name, finished_at in seconds since the epoch) of finished runs (all,
+        or those in ``run_ids``): what a report says about which sweep ran them, and when."""
+        wanted = set(run_ids) if run_ids is not None else None
+        return {
+            run_id: (sweep, finished_at)
+            for run_id, sweep, finished_at in self._conn.execute(
+                "SELECT run_id, sweep, finished_at FROM runs"
+            )
+            if wanted is None or run_id in wanted
+        }
+
+    @_translated
     def count(self) -> dict[str, int]:
         """Number of runs per status."""
         return dict(self._conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"))

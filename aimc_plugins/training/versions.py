@@ -26,13 +26,23 @@ def _software() -> tuple[tuple[str, str], ...]:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def machine() -> str:
+    """The machine a run trained on (host, CPU count, platform): a report's wall times mean
+    little without it, and a sweep on a Dask cluster may spread over several."""
+    import os
+
+    return f"{platform.node() or 'unknown host'}, {os.cpu_count()} CPUs, {platform.platform()}"
+
+
 def environment_versions() -> dict[str, str]:
-    """Python, torch, aihwkit, aimc-plugins, and every loaded plugin (``plugin:NAME`` ->
-    distribution and version, or ``in-process`` for one registered by code)."""
+    """Python, torch, aihwkit, aimc-plugins, every loaded plugin (``plugin:NAME`` ->
+    distribution and version, or ``in-process`` for one registered by code) and the
+    ``machine``."""
     from aimc_plugins.host import plugins
 
     plugins.load_plugins()
-    versions = dict(_software())
+    versions = {**dict(_software()), "machine": machine()}
     known = plugins.distributions()
     for name, _ in plugins.pm.list_name_plugin():
         distribution, version = known.get(name, ("", ""))
