@@ -118,11 +118,25 @@ def register_commands(cli: click.Group) -> None:
         )
 
     @cli.command(name="doctor")
-    def doctor_command() -> None:
-        """Check Python, torch and aihwkit, and that aihwkit's compiled core really trains."""
-        from aimc_plugins.doctor import run_checks
+    @json_option
+    def doctor_command(as_json: bool) -> None:
+        """Check Python, torch and aihwkit (how it was built, CUDA, GPUs), and that aihwkit's
+        compiled core really trains."""
+        from aimc_plugins.doctor import run_report
 
-        checks = run_checks()
+        checks, facts = run_report()
+        if as_json:
+            infos = [i.to_dict() for i in plugins.plugin_infos() if i.status != "ok"]
+            echo_json(
+                {
+                    "checks": [c.to_dict() for c in checks],
+                    "aihwkit": facts.to_dict() if facts else None,
+                    "failed_plugins": infos,
+                }
+            )
+            if infos or not all(c.ok for c in checks):
+                sys.exit(1)
+            return
         for check in checks:
             mark = "ok  " if check.ok else "FAIL"
             click.echo(f"[{mark}] {check.name}: {check.detail}")

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 
-from aimc_plugins import plugins
+from aimc_plugins import accelerators, plugins
 from aimc_plugins.compare import FAILED, RunOutcome, RunSpec, run_one
 
 EpochEvent = tuple[str, int, int]  # run_id, epoch, epochs
@@ -128,8 +128,15 @@ def run_serial(
 _worker_queue: object = None
 
 
-def _init_worker(threads: int, modules: Sequence[str], events: object) -> None:
+def _init_worker(
+    threads: int,
+    modules: Sequence[str],
+    events: object,
+    gpus: Sequence[str] = (),
+    counter: object = None,
+) -> None:
     global _worker_queue
+    accelerators.pin_worker(counter, gpus)  # before anything touches CUDA in this worker
     _set_threads(threads)
     _register_modules(modules)
     _worker_queue = events
@@ -164,11 +171,14 @@ def run_pool(
     events = context.Queue() if on_epoch is not None else None
     modules, _ = in_process_plugins()
     threads = threads or threads_per_worker(workers)
+    # --accelerator cuda on several GPUs: each worker pinned to one (aimc_plugins.accelerators).
+    gpus = accelerators.visible_gpus() if accelerator == "cuda" else []
+    counter = context.Value("i", 0) if len(gpus) > 1 else None
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(threads, modules, events),
+        initargs=(threads, modules, events, gpus, counter),
     )
     with _thread_environment(threads):  # workers are spawned as tasks are submitted
         futures: dict[Future[RunOutcome], RunSpec] = {
