@@ -1,8 +1,22 @@
 # `make demo` and `make test` are the whole set-up: the first call creates .venv from the machine's
 # python3 and installs the project and every plugin distribution under plugins/ (editable); later
-# calls skip the install unless a pyproject.toml changed.
+# calls skip the install unless a pyproject.toml or the constraints file changed.
+#
+# AIHWKIT=wheel (default): aihwkit's binary wheel with the torch it was compiled against, pinned by
+# constraints/wheel-cpu.txt, in .venv. AIHWKIT=source: aihwkit built from source against a current
+# torch (scripts/build-aihwkit.sh, about 6+ minutes; docs/install.md), pinned by
+# constraints/source-cpu.txt, in .venv-source; `make test AIHWKIT=source` tests that build.
 PYTHON ?= python3
+AIHWKIT ?= wheel
+ifeq ($(AIHWKIT),source)
+VENV ?= .venv-source
+CONSTRAINTS ?= constraints/source-cpu.txt
+else ifeq ($(AIHWKIT),wheel)
 VENV ?= .venv
+CONSTRAINTS ?= constraints/wheel-cpu.txt
+else
+$(error AIHWKIT is 'wheel' or 'source', not '$(AIHWKIT)')
+endif
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.aimc-installed
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
@@ -13,10 +27,14 @@ PYTEST_ARGS ?=
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
+$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test,data,dask,dev,pandas]" $(foreach dir,$(PLUGIN_DIRS),-e ./$(dir))
+ifeq ($(AIHWKIT),source)
+	PYTHON=$(PYTHON) scripts/build-aihwkit.sh --venv $(VENV) --constraints $(CONSTRAINTS)
+endif
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e ".[test,data,dask,dev,pandas]" \
+		$(foreach dir,$(PLUGIN_DIRS),-e ./$(dir))
 	@touch $(STAMP)
 
 # The sweep engine on a shipped spec: a second `make demo` finds every run in the store and only

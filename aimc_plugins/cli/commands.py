@@ -91,10 +91,11 @@ def register_commands(cli: click.Group) -> None:
     @cli.command(name="doctor", epilog=command_examples("doctor"))
     @json_option
     def doctor_command(as_json: bool) -> None:
-        """Check Python, torch and aihwkit, and that aihwkit's compiled core really trains."""
-        from aimc_plugins.cli.doctor import run_checks
+        """Check Python, torch and aihwkit (how it was built, CUDA, GPUs), and that aihwkit's
+        compiled core really trains."""
+        from aimc_plugins.cli.doctor import run_report
 
-        checks = run_checks()
+        checks, facts = run_report()
         failed = [i for i in plugins.plugin_infos() if i.status != "ok"]
         ok = not failed and all(c.ok for c in checks)
         if as_json:  # the same facts and the same exit code
@@ -102,6 +103,7 @@ def register_commands(cli: click.Group) -> None:
                 {
                     "ok": ok,
                     "checks": [as_dict(check) for check in checks],
+                    "aihwkit": as_dict(facts) if facts else None,
                     "failed_plugins": [{"name": i.name, "error": i.error} for i in failed],
                 }
             )

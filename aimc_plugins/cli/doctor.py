@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aimc_plugins.training import build_info
 
 TORCH_MISMATCH_HELP = (
     "aihwkit 1.1.0's wheel is compiled against torch 2.10: torch 2.9 cannot load rpu_base "
@@ -12,6 +15,14 @@ TORCH_MISMATCH_HELP = (
     "('Invalid weights dimensions'). Fix: pip install 'torch>=2.10,<2.11' aihwkit==1.1.0 "
     "(or `make install`, which pins both)."
 )
+SOURCE_MISMATCH_HELP = (
+    "A source-built aihwkit is bound to the torch it was compiled against: reinstall that torch, "
+    "or rebuild aihwkit against this one (scripts/build-aihwkit.sh --force; docs/install.md)."
+)
+
+
+def _mismatch_help() -> str:
+    return TORCH_MISMATCH_HELP if _version("aihwkit") == "1.1.0" else SOURCE_MISMATCH_HELP
 
 
 @dataclass(frozen=True)
@@ -20,6 +31,9 @@ class Check:
     ok: bool
     detail: str
     help: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def _version(dist: str) -> str:
@@ -30,6 +44,11 @@ def _version(dist: str) -> str:
 
 
 def run_checks() -> list[Check]:
+    return run_report()[0]
+
+
+def run_report() -> tuple[list[Check], build_info.BuildFacts | None]:
+    """The checks, and the build facts of aihwkit (None when its core does not load)."""
     checks = [
         Check("python", True, platform.python_version()),
         Check("torch", _version("torch") != "not installed", _version("torch")),
@@ -37,52 +56,55 @@ def run_checks() -> list[Check]:
         Check("aimc-plugins", True, _version("aimc-plugins")),
     ]
     try:
-        from aihwkit.simulator import rpu_base
+        from aihwkit.simulator import rpu_base  # noqa: F401  (loading it is the check)
     except Exception as exc:
         checks.append(
-            Check("rpu_base import", False, f"{type(exc).__name__}: {exc}", TORCH_MISMATCH_HELP)
+            Check("rpu_base import", False, f"{type(exc).__name__}: {exc}", _mismatch_help())
         )
-        return checks
+        return checks, None
     checks.append(Check("rpu_base import", True, "compiled core loaded"))
     checks.append(_one_step_check())
-    cuda_compiled = bool(rpu_base.cuda.is_compiled())
-    checks.append(Check("aihwkit CUDA build", True, "yes" if cuda_compiled else "no (CPU only)"))
-    import torch
+    facts = build_info.collect()
+    checks.extend(build_checks(facts))
+    return checks, facts
 
-    gpu = torch.cuda.is_available()
-    detail = torch.cuda.get_device_name(0) if gpu else "none visible"
-    usable = "usable with --accelerator cuda" if gpu and cuda_compiled else "CPU only"
-    checks.append(Check("GPU", True, f"{detail}; {usable}"))
-    return checks
+
+def build_checks(facts: build_info.BuildFacts) -> list[Check]:
+    """How aihwkit was built, CUDA, the GPUs and one analog update on a GPU
+    (:mod:`aimc_plugins.training.build_info`)."""
+    cuda = "yes" if facts.cuda_compiled else "no (CPU only)"
+    gpus = "; ".join(facts.gpus) if facts.gpus else "none visible"
+    usable = bool(facts.cuda_compiled and facts.gpus and facts.gpu_update == "ok")
+    return [
+        Check("aihwkit build", True, f"{facts.build}: {facts.build_detail}"),
+        Check("aihwkit CUDA build", True, cuda),
+        Check(
+            "GPU",
+            True,
+            f"{gpus}; {'usable with --accelerator cuda' if usable else 'CPU only'}",
+        ),
+        Check(
+            "AnalogLinear update on GPU",
+            facts.gpu_update != "failed",
+            f"{facts.gpu_update}: {facts.gpu_update_detail}",
+            "" if facts.gpu_update != "failed" else _mismatch_help(),
+        ),
+    ]
 
 
 def _one_step_check() -> Check:
     """One Analog SGD step on a 4x2 AnalogLinear: the check that catches a torch/aihwkit ABI
     mismatch which a plain import does not."""
     try:
-        import torch
-        from aihwkit.nn import AnalogLinear
-        from aihwkit.optim import AnalogSGD
-        from aihwkit.simulator.configs import ConstantStepDevice, SingleRPUConfig
-
-        layer = AnalogLinear(4, 2, rpu_config=SingleRPUConfig(device=ConstantStepDevice()))
-        before = layer.get_weights()[0].clone()
-        optimizer = AnalogSGD(layer.parameters(), lr=0.5)
-        optimizer.regroup_param_groups(layer)
-        loss = layer(torch.ones(3, 4)).pow(2).sum()
-        loss.backward()
-        optimizer.step()
-        moved = float((layer.get_weights()[0] - before).abs().max())
+        moved = build_info.analog_step("cpu")
     except Exception as exc:
-        return Check(
-            "AnalogLinear update", False, f"{type(exc).__name__}: {exc}", TORCH_MISMATCH_HELP
-        )
+        return Check("AnalogLinear update", False, f"{type(exc).__name__}: {exc}", _mismatch_help())
     if moved == 0.0:
         return Check(
             "AnalogLinear update",
             False,
             "the update left the weights unchanged",
-            TORCH_MISMATCH_HELP,
+            _mismatch_help(),
         )
     return Check(
         "AnalogLinear update", True, f"one pulsed update moved weights by up to {moved:.3g}"

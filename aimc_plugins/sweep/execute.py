@@ -30,6 +30,7 @@ from typing import Any
 from aimc_plugins.host import plugins
 from aimc_plugins.sweep import endings
 from aimc_plugins.sweep.endings import WorkerDied
+from aimc_plugins.training import accelerators
 from aimc_plugins.training.run import FAILED, PlannedRun, RunOutcome, run_one
 from aimc_plugins.training.tracking import Tracking
 
@@ -137,9 +138,17 @@ def run_serial(
 _worker_queue: object = None
 
 
-def _init_worker(threads: int, modules: Sequence[str], events: object, parent: int) -> None:
+def _init_worker(
+    threads: int,
+    modules: Sequence[str],
+    events: object,
+    parent: int,
+    gpus: Sequence[str] = (),
+    counter: object = None,
+) -> None:
     global _worker_queue
     endings.worker_setup(parent)  # dies with the parent; Ctrl-C is the parent's to handle
+    accelerators.pin_worker(counter, gpus)  # before anything touches CUDA in this worker
     _set_threads(threads)
     _register_modules(modules)
     _worker_queue = events
@@ -174,6 +183,9 @@ def run_pool(
     events: Any = None
     pool: ProcessPoolExecutor | None = None
     complete = False
+    # --accelerator cuda on several GPUs: each worker pinned to one (training/accelerators.py).
+    gpus = accelerators.visible_gpus() if accelerator == "cuda" else []
+    counter = context.Value("i", 0) if len(gpus) > 1 else None
     try:
         # Workers are spawned as tasks are submitted: they inherit the thread variables, and
         # SIGINT / SIGHUP blocked, so a Ctrl-C while one starts cannot give it a traceback.
@@ -183,7 +195,7 @@ def run_pool(
                 max_workers=workers,
                 mp_context=context,
                 initializer=_init_worker,
-                initargs=(threads, modules, events, os.getpid()),
+                initargs=(threads, modules, events, os.getpid(), gpus, counter),
             )
             futures: dict[Future[RunOutcome], PlannedRun] = {
                 pool.submit(_pool_task, spec, accelerator, tracking): spec for spec in specs

@@ -75,8 +75,9 @@ def check_accelerator(name: str) -> str:
     if not rpu_base.cuda.is_compiled():
         raise AcceleratorError(
             "--accelerator cuda: this aihwkit was compiled without CUDA (the PyPI wheel of "
-            "aihwkit 1.1.0 is CPU-only). Build aihwkit from source with USE_CUDA=ON on a machine "
-            "with the CUDA toolkit, or run with --accelerator cpu."
+            "aihwkit 1.1.0 is CPU-only). Build aihwkit from source with CUDA on a machine "
+            "with the CUDA toolkit (scripts/build-aihwkit.sh --cuda; docs/install.md), or run "
+            "with --accelerator cpu."
         )
     if not torch.cuda.is_available():
         raise AcceleratorError(

@@ -172,6 +172,10 @@ def transfer_config(
         "units_in_mbatch": True,
         **fields,
     }
+    if hasattr(compound, "scale_fast_lr"):
+        # aihwkit >= 1.2 multiplies fast_lr by the optimizer's lr unless told not to (1.1.0 has
+        # no such field and never does): keep alpha the absolute rate onto P on both.
+        values = {"scale_fast_lr": False, **values}
     for name, value in values.items():
         if not hasattr(compound, name):
             raise AttributeError(f"{type(compound).__name__} has no field {name!r}")

@@ -187,6 +187,7 @@ def train_aihwkit(
     max_bl: int = 8,
     n_points: int = 50,
     w0: float = 0.0,
+    device: str = "cpu",
 ) -> Curve:
     """Train an aihwkit ``AnalogLinear`` (no bias) from ``W = w0`` (every entry) with ``setup``.
 
@@ -203,9 +204,11 @@ def train_aihwkit(
         d_in, d_out, bias=False, rpu_config=_ideal_periphery(setup.rpu_config, max_bl)
     )
     layer.set_weights(torch.full((d_out, d_in), float(w0)))
+    if device != "cpu":
+        layer = layer.to(device)  # tiles move with the module; get_weights() stays on the CPU
     optimizer = AnalogSGD(layer.parameters(), lr=setup.lr)
     optimizer.regroup_param_groups(layer)
-    x, y = data.x.float(), data.y.float()
+    x, y = data.x.float().to(device), data.y.float().to(device)
     generator = torch.Generator().manual_seed(seed)
     every = max(n_steps // n_points, 1)
 
@@ -498,6 +501,7 @@ def run(config: RunConfig) -> RunResult:
         epochs * steps_per_epoch,
         seed=config.seed,
         n_points=epochs,
+        device=config.device,
     )
     history = tuple({"epoch": i, "loss": loss} for i, loss in enumerate(curve.losses[1:], start=1))
     if not all(math.isfinite(h["loss"]) for h in history):
