@@ -1,9 +1,10 @@
 """Training steps per second of the paper's two MNIST networks on the CPU and on CUDA, side by side.
 
 Networks (``aimc_plugins.builtin.recipes.mnist``): the FCN 784-256-128-10 (sigmoid, batch 10)
-and the LeNet-like CNN (conv 1->16 5x5, pool, conv 16->32 5x5, pool, FC 512-128-10, tanh, batch 8), every
-layer analog, built exactly as the ``mnist-fcn`` / ``mnist-lenet`` recipes build them: the device
-(default ``ReRamSB``) under Analog SGD behind the ``paper`` periphery. A step is forward,
+and the LeNet-like CNN (conv 1->16 5x5, pool, conv 16->32 5x5, pool, FC 512-128-10, tanh,
+batch 8), every layer analog, built exactly as the ``mnist-fcn`` / ``mnist-lenet`` recipes build
+them: the device (default ``ReRamSB``) under Analog SGD behind the ``paper`` periphery. A step
+is forward,
 backward and the pulsed update on random inputs (a step's time does not depend on the data).
 CUDA steps are timed with ``torch.cuda.synchronize()``; where CUDA cannot run (aihwkit compiled
 without it, or no GPU), its column says why.
