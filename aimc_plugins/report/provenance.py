@@ -25,7 +25,7 @@ RunTimes = Mapping[str, tuple[str, float]]
 FLAGS_SWEEP = "flags"  # the sweep name `aimc compare` gives a sweep written as flags
 NOT_RECORDED = "not recorded"
 _SOFTWARE_FIRST = ("python", "torch", "aihwkit", "aimc-plugins")
-_NOT_SOFTWARE = ("machine", "deterministic")
+_NOT_SOFTWARE = ("machine", "deterministic", "table_error")
 
 
 @dataclass(frozen=True)
