@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -51,3 +52,21 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_plugins: No
     yield install
     for module in added:
         sys.modules.pop(module, None)
+
+
+def fake_sweep_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for a sweep in a child process that sees the fast fake recipe
+    (``sweep_fake_plugin.py``) as an installed plugin, with progress on its defaults."""
+    site = make_distribution(
+        tmp_path / "site",
+        "fake-sweep",
+        "fake_sweep_plugin",
+        (Path(__file__).resolve().parent / "sweep_fake_plugin.py").read_text(),
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+    }
+    env.pop("AIMC_PLUGINS", None)
+    env.pop("TQDM_DISABLE", None)
+    return env

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from aimc_plugins.sweep.spec import plan
-from aimc_plugins.training.loop import periphery
+from aimc_plugins.training import periphery
 from aimc_plugins.training.run import DONE, FAILED, run_one
 from aimc_plugins.training.setup import setup_for
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import sweep_fake_plugin
 from click.testing import CliRunner
-from conftest import make_distribution
+from conftest import fake_sweep_env
 
 from aimc_plugins.cli.main import cli
 from aimc_plugins.host import plugins
@@ -49,19 +49,7 @@ def spec_text(seeds: int, epochs: int, seconds: float, **options: object) -> str
 
 @pytest.fixture
 def sweep_env(tmp_path: Path) -> dict[str, str]:
-    site = make_distribution(
-        tmp_path / "site",
-        "fake-sweep",
-        "fake_sweep_plugin",
-        (HERE / "sweep_fake_plugin.py").read_text(),
-    )
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
-    }
-    env.pop("AIMC_PLUGINS", None)
-    env.pop("TQDM_DISABLE", None)
-    return env
+    return fake_sweep_env(tmp_path)
 
 
 _sessions: list[int] = []

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import make_distribution
+from conftest import fake_sweep_env
 
 HERE = Path(__file__).resolve().parent
 RUNS = 6
@@ -46,17 +46,7 @@ def stored(store: Path) -> dict[str, tuple[str, float]]:
 
 
 def test_killed_sweep_resumes_without_losing_or_redoing_finished_runs(tmp_path):
-    site = make_distribution(
-        tmp_path / "site",
-        "fake-sweep",
-        "fake_sweep_plugin",
-        (HERE / "sweep_fake_plugin.py").read_text(),
-    )
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
-    }
-    env.pop("AIMC_PLUGINS", None)
+    env = fake_sweep_env(tmp_path)
     spec = tmp_path / "resume.toml"
     spec.write_text(SPEC)
     out = tmp_path / "out"
