@@ -6,7 +6,8 @@ epoch), ``diverge_seeds`` (seeds whose loss becomes NaN), ``overflow_seeds`` (se
 loss is a numpy float32 infinity), ``fail_seeds`` (seeds that raise), ``die_seeds`` (seeds whose
 worker process kills itself, as the kernel's OOM killer would), ``unpicklable_seeds`` (seeds whose
 result cannot be pickled back from a worker), ``trace_dir`` (a folder where each run that starts
-leaves a file: how many times each run was computed).
+leaves a file: how many times each run was computed), ``hold_until`` (a path: each run waits,
+up to 120 s, until it exists, so a test decides when a sweep may finish instead of racing it).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ OPTIONS = (
     Param("die_seeds", (), "seeds whose worker process is killed"),
     Param("unpicklable_seeds", (), "seeds whose result cannot be pickled"),
     Param("trace_dir", "", "folder where each run leaves a file when it starts"),
+    Param("hold_until", "", "path each run waits for before training"),
 )
 
 
@@ -54,6 +56,10 @@ def run(config: RunConfig) -> RunResult:
     if options.get("trace_dir"):
         trace = f"seed{config.seed}-pid{os.getpid()}-{time.monotonic_ns()}"
         open(os.path.join(options["trace_dir"], trace), "w").close()
+    hold = options.get("hold_until")
+    deadline = time.monotonic() + 120
+    while hold and not os.path.exists(hold) and time.monotonic() < deadline:
+        time.sleep(0.05)
     if config.seed in options.get("fail_seeds", []):
         raise RuntimeError(f"fake failure on seed {config.seed}")
     if config.seed in options.get("die_seeds", []):

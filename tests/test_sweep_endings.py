@@ -225,11 +225,16 @@ def test_a_stop_signal_stops_the_pool_cleanly(tmp_path, sweep_env, signum, to_gr
 
 def test_a_second_sweep_on_the_same_store_is_refused_naming_the_first(tmp_path, sweep_env):
     """Two sweeps on one output folder: the second exits 3 naming the first (host, PID, since
-    when) and computes nothing; the first computes every run once and frees the folder."""
+    when) and computes nothing; the first computes every run once and frees the folder. The
+    first sweep's runs wait for a release file, so it cannot finish before the second starts,
+    however slowly a loaded machine starts Python."""
     traces = tmp_path / "traces"
     traces.mkdir()
+    release = tmp_path / "release"
     spec = tmp_path / "two.toml"
-    spec.write_text(spec_text(seeds=4, epochs=2, seconds=0.8, trace_dir=str(traces)))
+    spec.write_text(
+        spec_text(seeds=4, epochs=2, seconds=0.05, trace_dir=str(traces), hold_until=str(release))
+    )
     out = tmp_path / "out"
     args = ["compare", str(spec), "--out", str(out), "--workers", "0", "--no-report"]
     first = aimc(args, sweep_env)
@@ -240,6 +245,7 @@ def test_a_second_sweep_on_the_same_store_is_refused_naming_the_first(tmp_path, 
     assert second.returncode == endings.EXIT_STORE_BUSY, stdout + stderr
     assert f"{out} is in use by another sweep: host {socket.gethostname()}" in stderr
     assert f"PID {first.pid}, since 20" in stderr and "Traceback" not in stderr
+    release.touch()
     stdout, stderr = first.communicate(timeout=120)
     assert first.returncode == 0, stdout + stderr
     runs = sorted(path.name.split("-")[0] for path in traces.iterdir())
