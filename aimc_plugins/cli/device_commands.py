@@ -39,8 +39,14 @@ def _resolve(spec_text: str) -> tuple[Any, dict[str, Any]]:
     return record, spec.params
 
 
-def _adapt(record: Any, params: dict[str, Any]) -> tuple[Any, Any, list[str]]:
-    """Response, adapted device and any adapter warnings (shown, not raised)."""
+def _adapt(
+    record: Any, params: dict[str, Any], need_table: bool = True
+) -> tuple[Any, Any, list[str]]:
+    """Response, adapted device and any adapter warnings (shown, not raised).
+
+    With ``need_table=False`` (``aimc show``: the theory needs only the declared response) a
+    table too far from the response is reported as a note and the adapted device is ``None``,
+    so the device that training refuses can still be inspected."""
     from aimc_plugins.devices.build import TableError
     from aimc_plugins.devices.config_response import UnsupportedDevice
     from aimc_plugins.devices.response import ResponseError
@@ -51,14 +57,22 @@ def _adapt(record: Any, params: dict[str, Any]) -> tuple[Any, Any, list[str]]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             response = device_response(record, params)
-            adapted = adapted_device(record, params)
+            refused = ""
+            try:
+                adapted = adapted_device(record, params)
+            except TableError as exc:
+                if need_table:
+                    raise
+                adapted, refused = None, f"training refuses this device: {exc}"
     except (ParameterError, ResponseError, UnsupportedDevice, DeviceConfigError, TableError) as exc:
         raise click.UsageError(str(exc)) from None
     notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    return response, adapted, notes
+    return response, adapted, notes + ([refused] if refused else [])
 
 
 def _adapter_line(adapted: Any) -> str:
+    if adapted is None:
+        return "aihwkit device  none (see the warning below)"
     return (
         f"aihwkit device  {adapted.kind} ({adapted.note}); "
         f"max step error vs declared {adapted.error:.3g}"
@@ -92,7 +106,7 @@ def register_commands(cli: click.Group) -> None:
         from aimc_plugins.training.identity import device_label
 
         record, params = _resolve(device)
-        response, adapted, notes = _adapt(record, params)
+        response, adapted, notes = _adapt(record, params, need_table=False)
         diag = diagnose(response)
         path = plot_diagnostics(
             diag, out / f"{_slug(device)}-response.png", device_label(record.name, params)
@@ -100,9 +114,9 @@ def register_commands(cli: click.Group) -> None:
         if as_json:
             summary = {
                 **diag.summary(),
-                "aihwkit_device": adapted.kind,
-                "adapter_error": adapted.error,
-                "nodes": adapted.nodes,
+                "aihwkit_device": adapted.kind if adapted else None,
+                "adapter_error": adapted.error if adapted else None,
+                "nodes": adapted.nodes if adapted else None,
                 "warnings": notes,
                 "plot": str(path),
             }
