@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import json
 import logging
 import math
 import os
@@ -285,3 +286,14 @@ def test_the_csv_tracker_of_the_guide_writes_the_stored_epochs(tmp_path, tracker
             assert {k: float(v) for k, v in row.items()} == pytest.approx(
                 {k: float(v) for k, v in epoch.items()}, nan_ok=True
             )
+
+
+def test_aimc_trackers_lists_each_tracker_with_its_plugin(trackers):
+    result = CliRunner().invoke(cli, ["trackers", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = {entry["name"]: entry for entry in json.loads(result.output)}
+    assert listed[LOG]["plugin"] == "tracker_fake_plugin"
+    assert listed[LOG]["description"] == "logs events as JSON lines"
+    assert RAISING in listed
+    text = CliRunner().invoke(cli, ["trackers"]).output
+    assert text.splitlines()[0].split() == ["name", "plugin", "description"] and LOG in text

@@ -88,6 +88,19 @@ def register_commands(cli: click.Group) -> None:
             ("name", "dataset", "description"),
         )
 
+    @cli.command(name="trackers", epilog=command_examples("trackers"))
+    @json_option
+    def trackers_command(as_json: bool) -> None:
+        """List experiment trackers a sweep can send its runs to (--track NAME)."""
+        records = plugins.trackers().values()
+        if as_json:
+            echo_json([as_dict(r) for r in records])
+            return
+        print_table(
+            ((r.name, r.plugin, r.description) for r in records),
+            ("name", "plugin", "description"),
+        )
+
     @cli.command(name="doctor", epilog=command_examples("doctor"))
     @json_option
     def doctor_command(as_json: bool) -> None:

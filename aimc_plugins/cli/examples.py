@@ -10,6 +10,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "optimizers": ("aimc optimizers", "aimc optimizers --json"),
     "presets": ("aimc presets", "aimc presets --json"),
     "recipes": ("aimc recipes", "aimc recipes --json"),
+    "trackers": ("aimc trackers", "aimc trackers --json"),
     "doctor": ("aimc doctor", "aimc doctor --json"),
     "compare": (
         "aimc compare --device ReRamSB --device 'power(g=0.5)' --optimizer sgd --epochs 2",
