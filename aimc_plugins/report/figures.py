@@ -73,3 +73,16 @@ def save(fig: Any, path: Path) -> Path:
 def svg_of(png: Path) -> Path:
     """The SVG :func:`save` wrote beside ``png``."""
     return Path(png).with_suffix(".svg")
+
+
+def figure_legend(fig: Any, axes: Any, loc: str, ncols: int | None = None, **options: Any) -> None:
+    """One legend for the whole figure, outside the panels: every labelled artist of ``axes``
+    once per label (panels share their devices), ``ncols`` at most as many as there are
+    entries. Draws nothing when no artist is labelled."""
+    handles: dict[str, Any] = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    if handles:
+        columns = len(handles) if ncols is None else min(ncols, len(handles))
+        fig.legend(handles.values(), handles.keys(), loc=loc, ncols=columns, **options)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aimc_plugins.report.figures import save, style
+from aimc_plugins.report.figures import figure_legend, save, style
 from aimc_plugins.report.stats import mean_interval
 from aimc_plugins.training.run import DONE, RunOutcome
 from aimc_plugins.training.setup import DIGITAL_DEVICE, PRESET_OPTIMIZER
@@ -195,18 +195,13 @@ def grid_figure(grid: Grid) -> Any:
             ax.set_ylabel(f"final {metric}")
         for ax in list(axes.flat)[len(optimizers) :]:
             ax.set_visible(False)
-        handles: dict[str, Any] = {}
-        for ax in axes.flat:
-            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-                handles.setdefault(label, handle)
-        if handles:
-            fig.legend(
-                handles.values(),
-                handles.keys(),
-                loc="outside lower center",
-                ncols=min(3, len(handles)),
-                title="mean over seeds; error bars: 95% CI of the mean",
-            )
+        figure_legend(
+            fig,
+            axes,
+            loc="outside lower center",
+            ncols=3,
+            title="mean over seeds; error bars: 95% CI of the mean",
+        )
         fig.suptitle(f"Final {metric} against {grid.parameter}")
     return fig
 

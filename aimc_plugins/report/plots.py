@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aimc_plugins.devices.build import device_config, device_response, made
-from aimc_plugins.report.figures import save, style
+from aimc_plugins.report.figures import figure_legend, save, style
 from aimc_plugins.training.run import DONE, RunOutcome
 from aimc_plugins.training.setup import DIGITAL_DEVICE, PRESET_OPTIMIZER
 
@@ -140,24 +140,13 @@ def learning_curves_figure(outcomes: Sequence[RunOutcome], metric: str) -> Any:
             ax.set_ylabel(f"{metric.replace('_', ' ')} (mean ± std over seeds)")
         for ax in list(axes.flat)[len(optimizers) :]:
             ax.set_visible(False)
-        handles = _figure_handles(axes)
-        if handles:
-            fig.legend(
-                handles.values(),
-                handles.keys(),
-                loc="outside right upper" if beside else "outside lower center",
-                ncols=legend_columns,
-            )
+        figure_legend(
+            fig,
+            axes,
+            loc="outside right upper" if beside else "outside lower center",
+            ncols=legend_columns,
+        )
     return fig
-
-
-def _figure_handles(axes: Any) -> dict[str, Any]:
-    """Every labelled artist of ``axes``, once per label (panels share their devices)."""
-    handles: dict[str, Any] = {}
-    for ax in axes.flat:
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, handle)
-    return handles
 
 
 def plot_learning_curves(outcomes: Sequence[RunOutcome], metric: str, path: Path) -> Path:
@@ -445,14 +434,7 @@ def responses_figure(outcomes: Sequence[RunOutcome]) -> Any:
             ax.set_ylabel("step / largest step")
         for ax in list(axes.flat)[len(labels) :]:
             ax.set_visible(False)
-        handles = _figure_handles(axes)
-        if handles:
-            fig.legend(
-                handles.values(),
-                handles.keys(),
-                loc="outside lower center",
-                ncols=min(4, len(handles)),
-            )
+        figure_legend(fig, axes, loc="outside lower center", ncols=4)
     return fig
 
 
