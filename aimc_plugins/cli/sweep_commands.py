@@ -366,7 +366,6 @@ def _run_and_report(
         progress=not flags.quiet,
         command=" ".join(sys.argv[1:]),
         on_start=say,
-        track=planned.track,
     )  # StoreBusy: exit 3; StoreError: 4; WorkerDied: 5 (with_endings)
     say(
         f"{results.skipped} already in {results.store}, {len(results.new)} run now"

@@ -84,8 +84,8 @@ def _train_one(run: PlannedRun, show_progress: bool, accelerator: str) -> RunOut
             duration_s=time.perf_counter() - start,
         )
     versions["deterministic"] = determinism(accelerator)
-    final = _plain_metrics(result.final)
-    history = tuple(_plain_metrics(h) for h in result.history)
+    final = plain_metrics(result.final)
+    history = tuple(plain_metrics(h) for h in result.history)
     diverged = any(_not_finite(v) for h in (final, *history) for v in h.values())
     return RunOutcome(
         run,
@@ -126,9 +126,6 @@ def determinism(accelerator: str) -> str:
     if accelerator != "cpu":
         return "no: aihwkit's CUDA generators are seeded on the device, not from the run's seed"
     return "yes"
-
-
-_plain_metrics = plain_metrics  # defined beside the trackers, which get the same numbers
 
 
 def _not_finite(value: Any) -> bool:
