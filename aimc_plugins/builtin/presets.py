@@ -205,27 +205,27 @@ def preset_metadata() -> dict[str, Any]:
     return data
 
 
+def _lazy_records(kind: str) -> list[dict[str, Any]]:
+    """The listed presets of one kind (``devices`` or ``configs``) as record fields, each
+    factory importing aihwkit only when called."""
+    return [
+        {
+            "name": item["name"],
+            "factory": LazyClass(PRESETS_MODULE, item["class"]),
+            "description": item["description"],
+            "family": item["family"],
+        }
+        for item in preset_metadata()[kind]
+    ]
+
+
 @hookimpl
 def register_devices(register: Callable[[Device], None]) -> None:
-    for item in preset_metadata()["devices"]:
-        register(
-            Device(
-                name=item["name"],
-                factory=LazyClass(PRESETS_MODULE, item["class"]),
-                description=item["description"],
-                family=item["family"],
-            )
-        )
+    for fields in _lazy_records("devices"):
+        register(Device(**fields))
 
 
 @hookimpl
 def register_presets(register: Callable[[Preset], None]) -> None:
-    for item in preset_metadata()["configs"]:
-        register(
-            Preset(
-                name=item["name"],
-                factory=LazyClass(PRESETS_MODULE, item["class"]),
-                description=item["description"],
-                family=item["family"],
-            )
-        )
+    for fields in _lazy_records("configs"):
+        register(Preset(**fields))
