@@ -37,10 +37,6 @@ def device_kind(name: str) -> DeviceKind:
     return "device"
 
 
-def is_preset(name: str) -> bool:
-    return device_kind(name) == "preset"
-
-
 def build_device(text: str) -> Any:
     """The aihwkit device config a device reference stands for: a registered name, optionally
     with parameters, ``power(tau=0.7, g=0.5)`` (parsed without eval; see
