@@ -15,6 +15,7 @@ from collections import defaultdict
 
 from aimc_plugins.sweep.execute import run_pool
 from aimc_plugins.sweep.spec import plan
+from aimc_plugins.training.loop import repeatable
 from aimc_plugins.training.run import DONE, RunOutcome
 
 DEVICES = ("ReRamSB", "EcRam", "power(tau=0.7, g=1)")
@@ -40,7 +41,9 @@ def main() -> None:
     finals: dict[str, list[float]] = defaultdict(list)
     for run_id, outcome in first.items():
         again = second[run_id]
-        same = outcome.status == again.status == DONE and outcome.history == again.history
+        same = outcome.status == again.status == DONE and [
+            repeatable(h) for h in outcome.history
+        ] == [repeatable(h) for h in again.history]
         identical[outcome.run.label].append(same)
         if outcome.status == DONE:
             finals[outcome.run.label].append(outcome.final["test_accuracy"])

@@ -9,6 +9,7 @@ import torch
 
 from aimc_plugins.sweep.execute import run_pool
 from aimc_plugins.training.identity import PlannedRun
+from aimc_plugins.training.loop import repeatable
 from aimc_plugins.training.run import DONE, run_one
 from aimc_plugins.training.simulator_seed import seed_simulator, status
 
@@ -31,7 +32,7 @@ def _history(spec: PlannedRun) -> tuple:
     outcome = run_one(spec)
     assert outcome.status == DONE, outcome.error
     assert outcome.versions["deterministic"] == "yes"
-    return tuple(tuple(sorted(epoch.items())) for epoch in outcome.history)
+    return tuple(tuple(sorted(repeatable(epoch).items())) for epoch in outcome.history)
 
 
 def test_the_clock_of_aihwkits_core_is_rebound() -> None:
@@ -46,7 +47,7 @@ def test_same_run_twice_in_one_process_is_bitwise_identical() -> None:
 def test_a_spawned_worker_computes_the_same_numbers() -> None:
     here = {spec.run_id: _history(spec) for spec in RUNS}
     there = {
-        outcome.run.run_id: tuple(tuple(sorted(e.items())) for e in outcome.history)
+        outcome.run.run_id: tuple(tuple(sorted(repeatable(e).items())) for e in outcome.history)
         for outcome in run_pool(RUNS, workers=2, threads=1)
     }
     assert there == here

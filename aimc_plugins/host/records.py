@@ -20,8 +20,30 @@ class ParameterError(ValueError):
 
 
 @dataclass(frozen=True)
+class SearchRange:
+    """Where a tuner looks for a parameter's value: ``[low, high]``, on a log scale for rates.
+
+    A :class:`Param` that carries one is tuned by default when a comparison is tuned
+    (``aimc compare --tune N``); a spec's ``[tune.space.OPTIMIZER]`` table can narrow or widen it.
+    """
+
+    low: float
+    high: float
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.low) and math.isfinite(self.high)) or self.low >= self.high:
+            raise ParameterError(f"a search range needs finite low < high, got {self}")
+        if self.log and self.low <= 0:
+            raise ParameterError(f"a log-scale search range needs low > 0, got {self}")
+
+
+@dataclass(frozen=True)
 class Param:
-    """One tunable parameter of a device or an optimizer: the schema the CLI shows and checks."""
+    """One tunable parameter of a device or an optimizer: the schema the CLI shows and checks.
+
+    ``search`` is the range a tuned comparison searches by default (none: the parameter keeps
+    its value unless a spec's ``[tune.space]`` names it)."""
 
     name: str
     default: Any
@@ -31,6 +53,7 @@ class Param:
     choices: tuple[Any, ...] | None = None
     low_inclusive: bool = True
     high_inclusive: bool = True
+    search: SearchRange | None = None
 
     @property
     def kind(self) -> type:
@@ -216,9 +239,20 @@ class Preset:
     plugin: str = ""
 
 
+TEST_SPLIT = "test"
+VALIDATION_SPLIT = "validation"
+SPLITS = (TEST_SPLIT, VALIDATION_SPLIT)
+
+
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything a recipe needs for one training run."""
+    """Everything a recipe needs for one training run.
+
+    ``split`` says what the run is evaluated on: ``"test"`` (train on the whole training set,
+    report the test split) or ``"validation"`` (train on the training set less a held-out
+    part, report that part and never touch the test split): tuning trials run with the latter,
+    so that no setting is chosen on test data. A recipe that offers a validation split says so
+    in :attr:`Recipe.validation`."""
 
     setup: TrainingSetup
     seed: int = 0
@@ -226,6 +260,7 @@ class RunConfig:
     device: str = "cpu"
     show_progress: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    split: str = TEST_SPLIT
 
 
 @dataclass(frozen=True)
@@ -248,6 +283,11 @@ class Recipe:
     ``higher_is_better`` says which way. ``options`` is the schema of ``RunConfig.options``: a
     sweep checks every run's options against it before training, and a recipe without a schema
     accepts none (a typo never trains silently on a default).
+
+    ``validation`` describes the validation split the recipe carves from its training data when
+    run with ``RunConfig.split == "validation"`` (it then reports ``validation_metric``, and
+    never evaluates its test split); empty: the recipe offers none, and a comparison on it
+    cannot be tuned.
     """
 
     name: str
@@ -259,6 +299,15 @@ class Recipe:
     higher_is_better: bool = True
     options: tuple[Param, ...] = ()
     plugin: str = ""
+    validation: str = ""
+
+    @property
+    def validation_metric(self) -> str:
+        """The metric a validation run reports in place of :attr:`metric`: ``test_X`` becomes
+        ``val_X``; a metric not measured on a test split (a training objective) keeps its name."""
+        if self.metric.startswith("test_"):
+            return "val_" + self.metric.removeprefix("test_")
+        return self.metric
 
     def check_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
         return resolve_params(f"recipe {self.name!r} option", self.options, given)

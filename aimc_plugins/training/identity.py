@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aimc_plugins.host.records import TEST_SPLIT
 from aimc_plugins.training.periphery import DEFAULT_PROFILE
 
 
@@ -31,7 +32,9 @@ class PlannedRun:
     hyper-parameters, ``options`` the recipe's (data size, batch size, data folder, ...),
     ``periphery`` the periphery profile (:mod:`aimc_plugins.training.periphery`).
     ``optimizer_label``
-    names the optimizer in tables when a sweep varies its hyper-parameters.
+    names the optimizer in tables when a sweep varies its hyper-parameters. ``split`` is what
+    the run is evaluated on: ``test``, or ``validation`` for a tuning trial (which then never
+    reads the test split).
     """
 
     recipe: str
@@ -45,6 +48,7 @@ class PlannedRun:
     options: Mapping[str, Any] = field(default_factory=dict)
     periphery: str = DEFAULT_PROFILE
     optimizer_label: str = ""
+    split: str = TEST_SPLIT
 
     @property
     def label(self) -> str:
@@ -57,9 +61,10 @@ class PlannedRun:
     def config(self) -> dict[str, Any]:
         """The whole configuration, as plain JSON-able data (what :attr:`run_id` hashes).
 
-        Labels are left out: renaming a row in a table does not make it a different run.
+        Labels are left out: renaming a row in a table does not make it a different run. The
+        split is written only for validation runs, so test runs keep the ids they always had.
         """
-        return {
+        config = {
             "recipe": self.recipe,
             "device": self.device_name or self.device,
             "device_params": dict(sorted(self.device_params.items())),
@@ -70,6 +75,9 @@ class PlannedRun:
             "options": dict(sorted(self.options.items())),
             "periphery": self.periphery,
         }
+        if self.split != TEST_SPLIT:
+            config["split"] = self.split
+        return config
 
     def identity(self, **override: Any) -> str:
         """The canonical JSON of :meth:`config` (with ``override`` applied): two runs with the

@@ -7,7 +7,8 @@ import contextlib
 import contextvars
 import math
 import random
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -119,8 +120,10 @@ def make_optimizer(model: nn.Module, setup: TrainingSetup) -> torch.optim.Optimi
 
 
 def evaluate(
-    model: nn.Module, loader: torch.utils.data.DataLoader, device: str
+    model: nn.Module, loader: torch.utils.data.DataLoader, device: str, prefix: str = "test"
 ) -> dict[str, float]:
+    """Mean cross-entropy and accuracy on ``loader``, named ``{prefix}_loss`` and
+    ``{prefix}_accuracy`` (``val_...`` for a validation split)."""
     model.eval()
     correct = total = 0
     loss_sum = 0.0
@@ -133,7 +136,7 @@ def evaluate(
             correct += int((logits.argmax(dim=1) == targets).sum())
             total += len(targets)
     model.train()
-    return {"test_loss": loss_sum / total, "test_accuracy": correct / total}
+    return {f"{prefix}_loss": loss_sum / total, f"{prefix}_accuracy": correct / total}
 
 
 def layer_inputs(model: nn.Module) -> list[int]:
@@ -163,6 +166,14 @@ def schedule_notes(
     return (writes.note,) if writes is not None and writes.note else ()
 
 
+# Per-epoch bookkeeping beside the metrics: training samples seen so far (deterministic) and
+# training seconds so far (measured; evaluation excluded). Time to target reads both; checks of
+# bitwise repetition leave out the measured one.
+SAMPLES_KEY = "train_samples"
+TIME_KEY = "train_time_s"
+MEASURED_KEYS = (TIME_KEY,)
+
+
 def train_classifier(
     model: nn.Module,
     train_loader: torch.utils.data.DataLoader,
@@ -174,18 +185,26 @@ def train_classifier(
 ) -> RunResult:
     """Train with cross-entropy; stop early and report NaN metrics if the loss diverges.
 
-    ``convert`` maps the model onto analog tiles (default :func:`to_analog`: every linear and
-    convolution layer); a recipe that keeps some layers digital passes its own.
+    ``test_loader`` is the split the run is evaluated on: the test set, or for a validation run
+    (``config.split``) the held-out part of the training data, reported as ``val_*`` metrics
+    (:func:`aimc_plugins.training.splits.for_run` chooses). ``convert`` maps the model onto
+    analog tiles (default :func:`to_analog`: every linear and convolution layer); a recipe that
+    keeps some layers digital passes its own.
     """
     from tqdm.auto import tqdm
 
+    from aimc_plugins.training.splits import metric_prefix
+
+    prefix = metric_prefix(config.split)
     device = config.device
     notes = schedule_notes(model, config.setup, epochs * len(train_loader), train_loader.batch_size)
     model = (convert or to_analog)(model, config.setup).to(device)
     optimizer = make_optimizer(model, config.setup)
     loss_fn = nn.CrossEntropyLoss()
     history: list[dict[str, float]] = []
+    samples, train_time = 0, 0.0
     for epoch in range(1, epochs + 1):
+        started = time.perf_counter()
         loss_sum, seen = 0.0, 0
         batches = tqdm(
             train_loader,
@@ -201,11 +220,27 @@ def train_classifier(
             optimizer.step()
             loss_sum += loss.item() * len(targets)
             seen += len(targets)
+        train_time += time.perf_counter() - started
+        samples += seen
         train_loss = loss_sum / seen
         if not math.isfinite(train_loss):
-            history.append({"epoch": epoch, "train_loss": math.nan, "test_accuracy": math.nan})
+            history.append(
+                {"epoch": epoch, "train_loss": math.nan, f"{prefix}_accuracy": math.nan}
+            )
             return RunResult(tuple(history), dict(history[-1]), notes)
-        metrics = {"epoch": epoch, "train_loss": train_loss, **evaluate(model, test_loader, device)}
+        metrics = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            **evaluate(model, test_loader, device, prefix),
+            SAMPLES_KEY: samples,
+            TIME_KEY: round(train_time, 4),
+        }
         history.append(metrics)
         notify_epoch(epoch, epochs, metrics)
-    return RunResult(tuple(history), dict(history[-1]), notes)
+    return RunResult(tuple(history), repeatable(history[-1]), notes)
+
+
+def repeatable(metrics: Mapping[str, float]) -> dict[str, float]:
+    """``metrics`` without the measured keys (:data:`MEASURED_KEYS`): what repeats bitwise from
+    a run's seed. A run's final metrics are these."""
+    return {key: value for key, value in metrics.items() if key not in MEASURED_KEYS}

@@ -73,6 +73,7 @@ def _train_one(run: PlannedRun, show_progress: bool, accelerator: str) -> RunOut
                 device=accelerator,
                 show_progress=show_progress,
                 options=dict(run.options),
+                split=run.split,
             )
         )
     except Exception as exc:

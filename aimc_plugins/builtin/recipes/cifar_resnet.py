@@ -23,7 +23,7 @@ from aimc_plugins.builtin.recipes.options import (
     recipe_options,
 )
 from aimc_plugins.builtin.recipes.schemas import CIFAR_FOLDER, CIFAR_OPTIONS
-from aimc_plugins.host.records import RunConfig, RunResult, TrainingSetup
+from aimc_plugins.host.records import TEST_SPLIT, RunConfig, RunResult, TrainingSetup
 from aimc_plugins.training.loop import seed_everything, to_analog, train_classifier
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet's, as the weights expect
@@ -101,6 +101,8 @@ def last_layer_analog(model: nn.Module, setup: TrainingSetup) -> nn.Module:
 
 
 def run(config: RunConfig) -> RunResult:
+    if config.split != TEST_SPLIT:
+        raise ValueError("cifar10-resnet18 offers no validation split (it cannot be tuned yet)")
     options = recipe_options("cifar10-resnet18", OPTIONS, config.options)
     missing = missing_resources(options)
     if missing:

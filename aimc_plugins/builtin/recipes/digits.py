@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from aimc_plugins.host.records import RunConfig, RunResult
 from aimc_plugins.training.loop import seed_everything, train_classifier
+from aimc_plugins.training.splits import for_run
 
 BATCH_SIZE = 10
 HIDDEN = 32
@@ -33,7 +34,7 @@ def build_mlp() -> nn.Module:
 
 def run(config: RunConfig) -> RunResult:
     seed_everything(config.seed)
-    train, test = load_digits_tensors()
+    train, test = for_run(config, *load_digits_tensors())
     epochs = config.epochs or 5
     generator = torch.Generator().manual_seed(config.seed)
     train_loader = DataLoader(train, batch_size=BATCH_SIZE, shuffle=True, generator=generator)

