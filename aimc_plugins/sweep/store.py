@@ -281,6 +281,26 @@ class ResultsStore:
         }
 
     @_translated
+    def set_meta(self, key: str, value: Any) -> None:
+        """Keep a fact about the comparison as a whole (its time-to-target ``target``, say) as
+        JSON beside its runs; ``None`` removes it."""
+        if key == "schema_version":
+            raise ValueError("schema_version is the store's own")
+        with self._transaction():
+            if value is None:
+                self._conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, _dumps(value))
+                )
+
+    @_translated
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        """A fact :meth:`set_meta` kept, or ``default``."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    @_translated
     def count(self) -> dict[str, int]:
         """Number of runs per status."""
         return dict(self._conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"))
