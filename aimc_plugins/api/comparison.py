@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aimc_plugins.api import results as tables
-from aimc_plugins.sweep import endings, engine, execute, lock
+from aimc_plugins.sweep import endings, engine, execute, lock, tuner
 from aimc_plugins.sweep.engine import ExecutionOptions, pending_runs
 from aimc_plugins.sweep.spec import (
     DEFAULT_SEEDS,
@@ -43,6 +43,7 @@ from aimc_plugins.sweep.spec import (
     spec_from_dict,
 )
 from aimc_plugins.sweep.store import STORE_NAME, ResultsStore
+from aimc_plugins.sweep.tuning import TunedRow, TuneError, TuneSettings, rows_of
 from aimc_plugins.training.identity import PlannedRun
 from aimc_plugins.training.loop import check_accelerator
 from aimc_plugins.training.periphery import DEFAULT_PROFILE
@@ -74,6 +75,13 @@ class Plan:
     runs: tuple[PlannedRun, ...]
     out: Path
     track: tuple[str, ...] = ()  # experiment trackers (observers: not part of any run id)
+    tune: TuneSettings | None = None  # tune every row first (sweep.tuning), then run these
+    target: float | None = None  # time to target's target (default: from the digital row)
+
+    @property
+    def rows(self) -> list[TunedRow]:
+        """The rows a tuning gives the same budget (checked when the plan was made)."""
+        return rows_of(self.runs, self.tune) if self.tune is not None else []
 
     def done_in(self, out: str | Path, retry_failed: bool = False) -> set[str]:
         """Ids of this plan's runs that ``out``'s store holds as finished, so that running the
@@ -114,6 +122,7 @@ def plan_comparison(
     epochs: int | None = None,
     scale: str | None = None,
     name: str | None = None,
+    tune: int | None = None,
 ) -> Plan:
     """The checked runs of a comparison, from ``spec`` or from the arguments (not both).
 
@@ -122,7 +131,9 @@ def plan_comparison(
     spec: ``recipe`` (default digits-mlp), ``devices`` (names, ``name(k=v)`` devices, preset
     configs, selectors such as ``@preset-devices``), ``optimizers`` (default sgd), ``params``
     for every optimizer, recipe ``options``, ``periphery``, ``seeds`` (a count or the seeds),
-    ``epochs``. Raises :class:`SpecError` before any training."""
+    ``epochs``. ``tune`` (trials per row) tunes every row with that budget before its final
+    runs, with the spec's ``[tune]`` settings or the defaults (:mod:`aimc_plugins.sweep.tuning`).
+    Raises :class:`SpecError` before any training."""
     if spec is not None:
         given = [
             arg
@@ -149,7 +160,10 @@ def plan_comparison(
         if name is not None:
             loaded = replace(loaded, name=name)
         out = SPECS_OUT / (loaded.name + (f"-{scale}" if scale else ""))
-        return Plan(loaded.name, tuple(check(loaded)), out, loaded.track)
+        settings = _tuning(loaded.tune, tune)
+        return _checked(
+            Plan(loaded.name, tuple(check(loaded)), out, loaded.track, settings, loaded.target)
+        )
     if scale:
         raise SpecError("a scale needs a spec")
     if not _names(devices):
@@ -164,7 +178,34 @@ def plan_comparison(
         dict(options or {}),
         periphery or DEFAULT_PROFILE,
     )
-    return Plan(name or FLAGS_NAME, tuple(check_runs(runs)), DEFAULT_FLAGS_OUT)
+    return _checked(
+        Plan(
+            name or FLAGS_NAME,
+            tuple(check_runs(runs)),
+            DEFAULT_FLAGS_OUT,
+            tune=_tuning(None, tune),
+        )
+    )
+
+
+def _tuning(settings: TuneSettings | None, trials: int | None) -> TuneSettings | None:
+    """A spec's tuning settings with ``--tune N``'s trials, or the defaults with them."""
+    if trials is None:
+        return settings
+    try:
+        return replace(settings, trials=trials) if settings else TuneSettings(trials=trials)
+    except TuneError as exc:
+        raise SpecError(str(exc).replace("tune.trials", "--tune")) from None
+
+
+def _checked(planned: Plan) -> Plan:
+    """The plan, once its tuning (if any) is known to be possible: a recipe with a validation
+    split, a search space for every row's optimizer."""
+    try:
+        planned.rows  # noqa: B018 - computed for its checks
+    except TuneError as exc:
+        raise SpecError(str(exc)) from None
+    return planned
 
 
 @dataclass
@@ -182,6 +223,7 @@ class Results:
     skipped: int = 0
     backend: str = "none"
     report: tables.Report | None = None
+    tuning: Mapping[str, Any] | None = None  # tuning.json's summary, for a tuned comparison
 
     @property
     def store(self) -> Path:
@@ -249,9 +291,29 @@ class Results:
                 for o in self.problems
             ],
         }
+        if self.tuning is not None:
+            data["tuning"] = chosen_settings(self.tuning)
         if self.report is not None:
             data["report"] = self.report.data()
         return data
+
+
+def chosen_settings(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The plain data ``--json`` gives of a tuning: its budget and each row's space and chosen
+    setting with its validation value."""
+    return {
+        "metric": summary["metric"],
+        "trials_per_row": summary["trials_per_row"],
+        "rungs": summary["rungs"],
+        "budget": summary["budget"],
+        "rows": [
+            {
+                key: row[key]
+                for key in ("row", "device", "optimizer", "space", "chosen", "chosen_value")
+            }
+            for row in summary["rows"]
+        ],
+    }
 
 
 def run_plan(
@@ -295,22 +357,32 @@ def run_plan(
         track=check_trackers((*planned.track, *track)),
     )
     endings.note_sweep(out / STORE_NAME, [r.run_id for r in runs])
+    tuning = None
     with lock.StoreLock(out, command=command or f"python: compare {planned.name}"):
         if on_start is not None:
             on_start(
                 f"{len(runs)} runs of {runs[0].recipe}, {runs[0].epochs} epochs each -> {out}/"
+                + (f", each row tuned first ({planned.tune.trials} trials)" if planned.tune else "")
             )
         with ResultsStore.in_folder(out) as store:
+            store.set_meta("target", planned.target)
+            if planned.tune is not None:
+                tuning = tuner.tune(
+                    planned.rows, planned.tune, store, planned.name, options, on_rung=on_start
+                )
+                runs = list(tuning.final_runs)
+                endings.note_sweep(out / STORE_NAME, [r.run_id for r in runs])
             sweep = engine.run_sweep(runs, store, planned.name, options)
             outcomes = store.outcomes([r.run_id for r in runs])
     return Results(
         name=planned.name,
         out=out,
-        runs=planned.runs,
+        runs=tuple(runs),
         outcomes=outcomes,
         new=list(sweep.outcomes),
         skipped=sweep.skipped,
         backend=sweep.backend,
+        tuning=tuning.summary if tuning is not None else None,
     )
 
 
@@ -327,6 +399,7 @@ def compare(
     epochs: int | None = None,
     scale: str | None = None,
     name: str | None = None,
+    tune: int | None = None,
     out: str | Path | None = None,
     workers: int | None = None,
     dask_local: bool = False,
@@ -356,6 +429,7 @@ def compare(
         epochs=epochs,
         scale=scale,
         name=name,
+        tune=tune,
     )
     results = run_plan(
         planned,

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from aimc_plugins.host.hookspecs import hookimpl
-from aimc_plugins.host.records import LR_DEFAULT, Optimizer, Param, TrainingSetup
+from aimc_plugins.host.records import LR_DEFAULT, LR_SEARCH, Optimizer, Param, TrainingSetup
 from aimc_plugins.training.transfer import (
     ALPHA,
     BETA,
@@ -31,7 +31,12 @@ from aimc_plugins.training.transfer import (
 )
 
 LR = Param(
-    "lr", LR_DEFAULT, "learning rate of the torch optimizer (alpha)", low=0.0, low_inclusive=False
+    "lr",
+    LR_DEFAULT,
+    "learning rate of the torch optimizer (alpha)",
+    low=0.0,
+    low_inclusive=False,
+    search=LR_SEARCH,
 )
 
 
@@ -173,6 +178,7 @@ MP_PARAMS = (
         "family, mixed precision keeps the usual meaning of lr",
         low=0.0,
         low_inclusive=False,
+        search=LR_SEARCH,
     ),
     Param(
         "granularity",

@@ -36,6 +36,7 @@ def _plan(
     seeds: int | None,
     epochs: int | None,
     flags: dict[str, Any],
+    tune: int | None = None,
 ) -> Plan:
     """The comparison's checked runs (:func:`aimc_plugins.api.comparison.plan_comparison`),
     with errors in terms of the flags."""
@@ -55,7 +56,7 @@ def _plan(
         raise click.UsageError("give a spec file, or at least one --device")
     try:
         if spec_path is not None:
-            return plan_comparison(spec_path, seeds=seeds, epochs=epochs, scale=scale)
+            return plan_comparison(spec_path, seeds=seeds, epochs=epochs, scale=scale, tune=tune)
         return plan_comparison(
             recipe=flags["--recipe"],
             devices=flags["--device"],
@@ -65,6 +66,7 @@ def _plan(
             periphery=flags["--periphery"],
             seeds=seeds,
             epochs=epochs,
+            tune=tune,
         )
     except SpecError as exc:
         raise click.UsageError(str(exc)) from None
@@ -127,6 +129,15 @@ def register_commands(cli: click.Group) -> None:
         help="Epochs per run [default: the spec's, or the recipe's].",
     )
     @click.option("--scale", default=None, help="A named [scale.NAME] of the spec, e.g. full.")
+    @click.option(
+        "--tune",
+        type=click.IntRange(min=1),
+        default=None,
+        metavar="N",
+        help="Tune every row (device x optimizer, the digital baseline included) with N trials "
+        "on a validation split before its seeded test runs: the same budget for every row "
+        "(a spec's [tune] table sets the spaces; this overrides its trials).",
+    )
     @click.option(
         "--out",
         type=click.Path(file_okay=False, path_type=Path),
@@ -191,6 +202,7 @@ def register_commands(cli: click.Group) -> None:
         seeds: int | None,
         epochs: int | None,
         scale: str | None,
+        tune: int | None,
         out: Path | None,
         workers: int | None,
         dask_local: bool,
@@ -220,7 +232,7 @@ def register_commands(cli: click.Group) -> None:
             "--option": options,
             "--periphery": periphery,
         }
-        planned = _plan(spec_path, scale, seeds, epochs, flags)
+        planned = _plan(spec_path, scale, seeds, epochs, flags, tune)
         try:
             planned = replace(planned, track=check_trackers((*planned.track, *track)))
         except SpecError as exc:
@@ -340,6 +352,12 @@ def _dry_run(planned: Plan, out: Path, retry_failed: bool, as_json: bool) -> Non
         mark = "done" if run.run_id in done else "todo"
         click.echo(f"{run.run_id}  {mark}  {run.label}  seed {run.seed}  {run.epochs} ep")
     click.echo(f"{len(planned.runs)} runs, {todo} to do -> {out}/")
+    if planned.tune is not None:
+        click.echo(
+            f"tuned first: {planned.tune.trials} trials for each of {len(planned.rows)} rows; "
+            "the runs above show the rows' untuned settings, the final runs take each row's "
+            "chosen one"
+        )
     if holder is not None:
         click.echo(f"note: {out} is in use by another sweep: {lock.describe(holder)}")
 

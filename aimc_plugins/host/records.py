@@ -38,6 +38,11 @@ class SearchRange:
             raise ParameterError(f"a log-scale search range needs low > 0, got {self}")
 
 
+# The default search range of a rate (a learning rate, a transfer rate): three decades, log
+# scale, centred on the rates the paper and aihwkit use.
+LR_SEARCH = SearchRange(1e-3, 1.0, log=True)
+
+
 @dataclass(frozen=True)
 class Param:
     """One tunable parameter of a device or an optimizer: the schema the CLI shows and checks.

@@ -33,6 +33,11 @@ Format (``recipes/specs/*.toml``)::
     epochs = 30
     options = { source = "full" }
 
+    target = 0.8                     # optional: time to target is measured against this value
+                                     # (default: a fraction of the digital baseline's final value)
+    [tune]                           # optional: tune every row with the same budget on a
+    trials = 8                       # validation split (aimc_plugins.sweep.tuning has the form)
+
 A preset device entry may carry ``params = { lr = ... }``; otherwise it takes the ``lr`` of the
 first optimizer entry that sets one (as ``--param lr=...`` does on the command line).
 
@@ -61,9 +66,11 @@ from typing import Any, Self
 
 from aimc_plugins.host import plugins
 from aimc_plugins.host.records import LR_DEFAULT, resolve_params
+from aimc_plugins.sweep.tuning import TuneError, TuneSettings, settings_from_table
 from aimc_plugins.training.identity import PlannedRun, device_label
 from aimc_plugins.training.periphery import DEFAULT_PROFILE, PROFILES
 from aimc_plugins.training.setup import DIGITAL_DEVICE, PRESET_OPTIMIZER, device_kind, validate
+from aimc_plugins.training.tracking import choose_trackers
 
 SPEC_KEYS = (
     "name",
@@ -77,12 +84,14 @@ SPEC_KEYS = (
     "optimizers",
     "scale",
     "track",
+    "tune",
+    "target",
 )
 ENTRY_KEYS = ("name", "params", "grid", "label")
 # Analog runs are stochastic: three seeds are the fewest that give a confidence interval worth
 # reading (Student t with 2 degrees of freedom is already 4.3 standard errors wide).
 DEFAULT_SEEDS = 3
-SCALE_KEYS = ("epochs", "seeds", "options", "periphery")
+SCALE_KEYS = ("epochs", "seeds", "options", "periphery", "tune")
 
 
 class SpecError(ValueError):
@@ -301,6 +310,8 @@ class SweepSpec:
     description: str = ""
     scales: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     track: tuple[str, ...] = ()  # tracker names: who observes the runs, not what they are
+    tune: TuneSettings | None = None  # tuning budget and spaces ([tune]; sweep.tuning)
+    target: float | None = None  # the metric value time to target is measured against
 
     def scaled(self, scale: str | None) -> SweepSpec:
         """This spec with a named ``[scale.NAME]`` table's overrides applied."""
@@ -316,7 +327,16 @@ class SweepSpec:
             seeds=_seeds(over["seeds"]) if "seeds" in over else self.seeds,
             options={**self.options, **_table("scale.options", over.get("options", {}))},
             periphery=over.get("periphery", self.periphery),
+            tune=_tune(
+                {**self._tune_table, **_table("scale.tune", over["tune"])}
+                if "tune" in over
+                else self._tune_table
+            ),
         )
+
+    @property
+    def _tune_table(self) -> dict[str, Any]:
+        return self.tune.as_table() if self.tune is not None else {}
 
 
 def _seeds(value: Any) -> tuple[int, ...]:
@@ -343,6 +363,24 @@ def _epochs(value: Any) -> int | None:
     return value
 
 
+def _tune(table: Mapping[str, Any]) -> TuneSettings | None:
+    """The ``[tune]`` table as :class:`TuneSettings` (``None`` when absent or empty)."""
+    if not table:
+        return None
+    try:
+        return settings_from_table(table)
+    except TuneError as exc:
+        raise SpecError(str(exc)) from None
+
+
+def _target(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SpecError(f"target must be a finite number (a value of the metric), got {value!r}")
+    return float(value)
+
+
 def _track(value: Any) -> tuple[str, ...]:
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
@@ -352,9 +390,9 @@ def _track(value: Any) -> tuple[str, ...]:
 
 def check_trackers(names: Sequence[str]) -> tuple[str, ...]:
     """The tracker names, each known and able to run here, or :class:`SpecError` listing the
-    known ones (:func:`~aimc_plugins.host.plugins.choose_trackers`)."""
+    known ones (:func:`~aimc_plugins.training.tracking.choose_trackers`)."""
     try:
-        return tuple(tracker.name for tracker in plugins.choose_trackers(names))
+        return tuple(tracker.name for tracker in choose_trackers(names))
     except ValueError as exc:
         raise SpecError(str(exc)) from None
 
@@ -393,6 +431,8 @@ def spec_from_dict(data: Mapping[str, Any], default_name: str = "sweep") -> Swee
         periphery=periphery,
         scales=scales,
         track=_track(data.get("track", [])),
+        tune=_tune(_table("tune", data.get("tune", {}))),
+        target=_target(data.get("target")),
     )
 
 

@@ -196,6 +196,7 @@ RLV2_BETA = Param(
     low=0.0,
     low_inclusive=False,
     high=1.0,
+    search=BETA.search,  # tuned over the transfer rate's range
 )
 
 

@@ -1,0 +1,369 @@
+"""Running a tuned comparison's trials: the same candidate settings for every row, successive
+halving on the validation split, each row's best setting chosen.
+
+How, and why this way:
+
+- **Candidates**: each row's ``trials`` settings are the first points of a scrambled Sobol
+  sequence (``scipy.stats.qmc``, seeded by ``tune.seed``) mapped onto its space, log-scaled for
+  rates. A Sobol sequence covers a space more evenly than random draws, which matters at the
+  small budgets a comparison can afford; and every row with the same space gets the same
+  candidates, so no row is luckier in its draws than another.
+- **Successive halving** (:func:`~aimc_plugins.sweep.tuning.rungs`): all candidates train a
+  few epochs, the best ``1/reduction`` go on to a longer rung, and so on until the comparison's
+  epochs. It is synchronous: a rung's survivors are chosen once all of its trials finished, so
+  the choice does not depend on which worker finished first (Optuna's own
+  ``SuccessiveHalvingPruner`` is asynchronous, and its decisions depend on that order).
+- **Runs**: a trial at a rung is an ordinary :class:`~aimc_plugins.training.identity.PlannedRun`
+  on the validation split (``split="validation"``; the recipe then never reads its test split),
+  run by :func:`~aimc_plugins.sweep.engine.run_sweep` like any other: the process pool, Dask,
+  trackers, and the results store, which makes a tuning resume exactly as a sweep does. A kill
+  at any point loses only the runs in flight; the rerun recomputes every decision from the
+  stored runs, and the decisions come out the same.
+- **Record**: each row is an Optuna study in ``OUT/tuning.sqlite`` (one per row, named by
+  :meth:`~aimc_plugins.sweep.tuning.TunedRow.key`), holding its trials' settings, states
+  (complete, pruned, failed) and values: ``optuna.load_study(study_name=...,
+  storage="sqlite:///OUT/tuning.sqlite")`` opens it for Optuna's own tools. ``OUT/tuning.json``
+  is the summary the report reads (budget, spaces, trials, chosen settings).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aimc_plugins.host import plugins
+from aimc_plugins.sweep import engine
+from aimc_plugins.sweep.store import ResultsStore
+from aimc_plugins.sweep.tuning import TunedRow, TuneSettings, rungs
+from aimc_plugins.training.identity import PlannedRun
+from aimc_plugins.training.run import DONE, RunOutcome
+
+log = logging.getLogger(__name__)
+
+STUDY_NAME = "tuning.sqlite"
+SUMMARY_NAME = "tuning.json"
+SAMPLER = "scrambled Sobol points (scipy.stats.qmc), the same for every row with the same space"
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One candidate setting of a row and how far it went."""
+
+    number: int
+    params: Mapping[str, Any]
+    state: str = "running"  # complete, pruned, failed or running
+    epochs: int = 0  # its last rung's epochs
+    value: float = math.nan  # the validation metric at that rung
+    run_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TuningOutcome:
+    """What tuning decided: each row's trials and chosen setting, and the final runs."""
+
+    rows: tuple[TunedRow, ...]
+    trials: Mapping[str, tuple[Trial, ...]]  # row label -> trials
+    chosen: Mapping[str, Mapping[str, Any] | None]  # row label -> setting (None: all failed)
+    final_runs: tuple[PlannedRun, ...]
+    summary: Mapping[str, Any]
+
+
+def candidates(row: TunedRow, settings: TuneSettings) -> list[dict[str, Any]]:
+    """The row's ``trials`` settings: Sobol points mapped onto its space, rounded to three
+    significant digits (a table reads ``lr=0.0316``, not ``0.031622776...``)."""
+    from scipy.stats import qmc
+
+    names = sorted(row.space)
+    sobol = qmc.Sobol(d=len(names), scramble=True, seed=settings.seed)
+    with warnings.catch_warnings():  # balance is best at powers of 2; any count is valid
+        warnings.simplefilter("ignore", UserWarning)
+        points = sobol.random(settings.trials)
+    out = []
+    for point in points:
+        setting: dict[str, Any] = {}
+        for name, u in zip(names, point, strict=True):
+            search = row.space[name]
+            if search.log:
+                value = math.exp(
+                    math.log(search.low) + u * (math.log(search.high) - math.log(search.low))
+                )
+            else:
+                value = search.low + u * (search.high - search.low)
+            if row.kinds[name] == "int":
+                setting[name] = min(int(search.high), max(int(search.low), round(value)))
+            else:
+                setting[name] = min(search.high, max(search.low, float(f"{value:.3g}")))
+        out.append(setting)
+    return out
+
+
+def _score(outcome: RunOutcome | None, metric: str) -> float:
+    if outcome is None or outcome.status != DONE:
+        return math.nan
+    value = outcome.final.get(metric)
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.nan
+
+
+def _ranked(scores: Mapping[int, float], higher_is_better: bool) -> list[int]:
+    """Trial numbers best first; failed (NaN) last; ties go to the lower number."""
+    sign = -1.0 if higher_is_better else 1.0
+    return sorted(
+        scores,
+        key=lambda n: (
+            math.isnan(scores[n]),
+            sign * scores[n] if not math.isnan(scores[n]) else 0.0,
+            n,
+        ),
+    )
+
+
+class _Studies:
+    """The rows' Optuna studies in ``OUT/tuning.sqlite``: the durable record of each trial's
+    setting and fate. Decisions are recomputed from the results store; the studies record
+    them, once."""
+
+    def __init__(self, path: Path, higher_is_better: bool) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self._optuna = optuna
+        self._storage = f"sqlite:///{path}"
+        self._direction = "maximize" if higher_is_better else "minimize"
+
+    def open(self, name: str, row: TunedRow, settings: list[dict[str, Any]]) -> Any:
+        """The row's study with one trial per candidate, created on first use."""
+        optuna = self._optuna
+        study = optuna.create_study(
+            storage=self._storage,
+            study_name=name,
+            direction=self._direction,
+            load_if_exists=True,
+        )
+        distributions = {
+            name_: (
+                optuna.distributions.IntDistribution(int(r.low), int(r.high), log=r.log)
+                if row.kinds[name_] == "int"
+                else optuna.distributions.FloatDistribution(r.low, r.high, log=r.log)
+            )
+            for name_, r in row.space.items()
+        }
+        existing = len(study.get_trials(deepcopy=False))
+        for setting in settings[existing:]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                study.enqueue_trial(setting)
+            study.ask(distributions)
+        waiting = self._optuna.trial.TrialState.WAITING
+        while study.get_trials(deepcopy=False, states=(waiting,)):  # a kill between the two
+            study.ask(distributions)
+        return study
+
+    def finish(self, study: Any, number: int, state: str, value: float) -> None:
+        """Record a trial's end (once: a resumed tuning finds it recorded)."""
+        states = self._optuna.trial.TrialState
+        if state == "complete" and math.isfinite(value):
+            study.tell(number, value, skip_if_finished=True)
+        elif state == "pruned":
+            study.tell(number, state=states.PRUNED, skip_if_finished=True)
+        else:
+            study.tell(number, state=states.FAIL, skip_if_finished=True)
+
+
+def tune(
+    rows: Sequence[TunedRow],
+    settings: TuneSettings,
+    store: ResultsStore,
+    sweep: str = "",
+    options: engine.ExecutionOptions | None = None,
+    on_rung: Callable[[str], None] | None = None,
+) -> TuningOutcome:
+    """Tune every row with the same budget, then return the final runs to make: each row's
+    seeded test runs with its chosen setting. Trials are stored like any run, so calling this
+    again after a kill continues where it stopped and decides the same."""
+    if not rows:
+        raise ValueError("nothing to tune")
+    template = rows[0].template
+    recipe = plugins.lookup(plugins.recipes, template.recipe, "recipe")
+    metric, higher = recipe.validation_metric, recipe.higher_is_better
+    epochs = settings.epochs or template.epochs
+    ladder = rungs(settings.trials, settings.reduction, epochs)
+    out = store.path.parent
+    studies = _Studies(out / STUDY_NAME, higher)
+    candidate_sets = {row.label: candidates(row, settings) for row in rows}
+    opened = {
+        row.label: studies.open(row.key(settings, epochs), row, candidate_sets[row.label])
+        for row in rows
+    }
+    alive = {row.label: list(range(settings.trials)) for row in rows}
+    last: dict[str, dict[int, tuple[int, float, tuple[str, ...]]]] = {r.label: {} for r in rows}
+    run_ids: dict[str, dict[int, list[str]]] = {r.label: {} for r in rows}
+    by_label = {row.label: row for row in rows}
+    for level, (count, length) in enumerate(ladder):
+        runs: list[PlannedRun] = []
+        members: list[tuple[str, int, PlannedRun]] = []
+        for label, numbers in alive.items():
+            row = by_label[label]
+            for number in numbers:
+                run = row.trial_run(candidate_sets[label][number], settings.seed, length)
+                members.append((label, number, run))
+                runs.append(run)
+        if on_rung is not None:
+            on_rung(
+                f"tuning rung {level + 1}/{len(ladder)}: {len(runs)} trials x {length} "
+                f"epochs ({count} per row)"
+            )
+        engine.run_sweep(runs, store, sweep, options)
+        stored = {o.run.run_id: o for o in store.outcomes([r.run_id for r in runs])}
+        scores: dict[str, dict[int, float]] = {label: {} for label in alive}
+        for label, number, run in members:
+            score = _score(stored.get(run.run_id), metric)
+            scores[label][number] = score
+            ids = run_ids[label].setdefault(number, [])
+            if run.run_id not in ids:
+                ids.append(run.run_id)
+            last[label][number] = (length, score, tuple(ids))
+        final_rung = level == len(ladder) - 1
+        for label, numbers in list(alive.items()):
+            order = _ranked(scores[label], higher)
+            keep = order if final_rung else order[: ladder[level + 1][0]]
+            for number in numbers:
+                if number not in keep:
+                    studies.finish(opened[label], number, "pruned", scores[label][number])
+            alive[label] = sorted(keep)
+    trials: dict[str, tuple[Trial, ...]] = {}
+    chosen: dict[str, Mapping[str, Any] | None] = {}
+    for row in rows:
+        label = row.label
+        order = _ranked({n: last[label][n][1] for n in alive[label]}, higher)
+        best = order[0] if order and not math.isnan(last[label][order[0]][1]) else None
+        chosen[label] = dict(candidate_sets[label][best]) if best is not None else None
+        rung_trials = []
+        for number in range(settings.trials):
+            length, score, trial_ids = last[label][number]
+            if number in alive[label]:
+                state = "complete" if not math.isnan(score) else "failed"
+                studies.finish(opened[label], number, state, score)
+            else:
+                state = "pruned" if not math.isnan(score) else "failed"
+            rung_trials.append(
+                Trial(number, candidate_sets[label][number], state, length, score, trial_ids)
+            )
+        trials[label] = tuple(rung_trials)
+    final_runs = tuple(run for row in rows for run in row.final_runs(chosen[row.label]))
+    summary = _summary(rows, settings, trials, chosen, ladder, metric, higher, store, recipe)
+    _write_json(out / SUMMARY_NAME, summary)
+    return TuningOutcome(tuple(rows), trials, chosen, final_runs, summary)
+
+
+def _describe_ladder(ladder: Sequence[tuple[int, int]], reduction: int) -> str:
+    steps = ", ".join(f"{count} x {length} epochs" for count, length in ladder)
+    return (
+        f"synchronous successive halving: the best 1/{reduction} of each rung goes on "
+        f"(trials x epochs per row: {steps})"
+    )
+
+
+def _summary(
+    rows: Sequence[TunedRow],
+    settings: TuneSettings,
+    trials: Mapping[str, Sequence[Trial]],
+    chosen: Mapping[str, Mapping[str, Any] | None],
+    ladder: Sequence[tuple[int, int]],
+    metric: str,
+    higher: bool,
+    store: ResultsStore,
+    recipe: Any,
+) -> dict[str, Any]:
+    """``tuning.json``: everything the report says about how each row was tuned."""
+    all_ids = {i for row_trials in trials.values() for t in row_trials for i in t.run_ids}
+    outcomes = {o.run.run_id: o for o in store.outcomes(all_ids)}
+    rows_out = []
+    total_epochs, total_time = 0, 0.0
+    for row in rows:
+        ids = {i for t in trials[row.label] for i in t.run_ids}
+        epochs = sum(outcomes[i].run.epochs for i in ids if i in outcomes)
+        seconds = sum(outcomes[i].duration_s for i in ids if i in outcomes)
+        total_epochs += epochs
+        total_time += seconds
+        best = chosen[row.label]
+        best_value = next(
+            (
+                t.value
+                for t in trials[row.label]
+                if best is not None and dict(t.params) == best and t.state == "complete"
+            ),
+            None,
+        )
+        rows_out.append(
+            {
+                "row": row.label,
+                "device": row.template.device,
+                "optimizer": row.template.shown_optimizer,
+                "space": {
+                    name: {"low": r.low, "high": r.high, "log": r.log}
+                    for name, r in sorted(row.space.items())
+                },
+                "fixed": _plain(row.fixed),
+                "chosen": _plain(best) if best is not None else None,
+                "chosen_value": best_value,
+                "trials": [
+                    {
+                        "number": t.number,
+                        "params": _plain(t.params),
+                        "state": t.state,
+                        "epochs": t.epochs,
+                        "value": t.value if math.isfinite(t.value) else None,
+                        "run_ids": list(t.run_ids),
+                    }
+                    for t in trials[row.label]
+                ],
+                "epochs_trained": epochs,
+                "train_time_s": round(seconds, 3),
+            }
+        )
+    return {
+        "metric": metric,
+        "higher_is_better": higher,
+        "validation": recipe.validation,
+        "trials_per_row": settings.trials,
+        "seed": settings.seed,
+        "reduction": settings.reduction,
+        "epochs": ladder[-1][1],
+        "rungs": [list(r) for r in ladder],
+        "sampler": f"{SAMPLER}, seed {settings.seed}",
+        "pruner": _describe_ladder(ladder, settings.reduction),
+        "study": STUDY_NAME,
+        "rows": rows_out,
+        "budget": {
+            "trials": settings.trials * len(rows),
+            "epochs_trained": total_epochs,
+            "train_time_s": round(total_time, 3),
+        },
+    }
+
+
+def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sorted(values.items())}
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Written whole or not at all (a kill mid-write leaves the previous file)."""
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(partial, path)
+
+
+def read_summary(out: str | Path) -> dict[str, Any] | None:
+    """``OUT/tuning.json``, or ``None`` for a comparison that was not tuned."""
+    path = Path(out) / SUMMARY_NAME
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
