@@ -218,13 +218,13 @@ def test_a_grid_in_g_gives_one_panel_per_optimizer_and_one_line_per_family(tmp_p
     g = grid.parameter_grid(outcomes, "g", "test_accuracy")
     assert g.optimizers == ["sgd", "tiki-taka"]
     lines = {(line.optimizer, line.label): line for line in g.lines}
-    power = lines[("sgd", "power (tau=0.7)")]
+    power = lines[("sgd", "power")]
     assert [p.x for p in power.points] == [0.5, 1.0, 2.0]
     assert [p.mean for p in power.points] == pytest.approx([0.46, 0.30, 0.21])
     assert all(p.n == 3 for p in power.points)
     # three seeds 0.01 apart: std 0.01, t(0.975, 2) = 4.3027 -> half-width 0.0248
     assert power.points[0].ci_high - power.points[0].mean == pytest.approx(0.0248, abs=1e-4)
-    exponential = lines[("tiki-taka", "exponential (tau=0.7)")]
+    exponential = lines[("tiki-taka", "exponential")]
     assert [(p.x, round(p.mean, 6)) for p in exponential.points] == [(1.0, 0.85)]
     ((name, baseline),) = g.baselines
     assert name == "digital" and baseline.mean == pytest.approx(0.835)
@@ -458,7 +458,7 @@ def test_the_page_loads_nothing_from_outside_and_every_image_decodes(tmp_path):
     report.write_report(outcomes, tmp_path, "test_accuracy", run_times=store_times(outcomes))
     page = (tmp_path / "report.html").read_text()
     images = assert_self_contained(page)
-    assert len(images) == 4  # bars, accuracy against g, learning curves, responses
+    assert len(images) == 5  # bars, time to target, accuracy against g, curves, responses
     assert page.count("<table") >= 5  # results, settings, configurations, software, machine
 
 

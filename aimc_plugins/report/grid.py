@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import textwrap
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from aimc_plugins.report.figures import figure_legend, save, style
-from aimc_plugins.report.stats import mean_interval
+from aimc_plugins.report.stats import mean_interval, metric_limits
 from aimc_plugins.training.run import DONE, RunOutcome
 from aimc_plugins.training.setup import DIGITAL_DEVICE, PRESET_OPTIMIZER
 
@@ -89,15 +90,42 @@ def varied_parameters(outcomes: Sequence[RunOutcome]) -> list[str]:
     return [key for key in order if key in varied]
 
 
-def _point(x: float, values: Sequence[float]) -> Point:
-    mean, _std, low, high = mean_interval(values)
+def _point(x: float, values: Sequence[float], metric: str = "") -> Point:
+    mean, _std, low, high = mean_interval(values, metric_limits(metric))
     return Point(x, mean, low, high, len(values))
+
+
+Setting = tuple[tuple[str, str], ...]  # a family's other parameters, as (name, repr) pairs
+
+
+def setting_labels(settings: dict[str, set[Setting]]) -> dict[tuple[str, Setting], str]:
+    """(family, setting) -> its legend label: the family's name and, in brackets, only the
+    parameters whose values differ between that family's lines. A family's defaults (every
+    device parameter a spec resolves, ``n_states=1200.0, dw_min_dtod=0.0, ...``) are the same
+    on all its lines and say nothing about which line is which, so they are left out."""
+    labels = {}
+    for family, seen in settings.items():
+        values: dict[str, set[str]] = defaultdict(set)
+        for setting in seen:
+            for key, value in setting:
+                values[key].add(value)
+        keys = {key for key, vals in values.items() if len(vals) > 1}
+        keys |= {key for setting in seen for key in values if key not in dict(setting)}
+        for setting in seen:
+            given = dict(setting)
+            shown = [f"{k}={given.get(k, 'unset')}" for k in sorted(keys)]
+            labels[(family, setting)] = family + (f" ({', '.join(shown)})" if shown else "")
+    return labels
 
 
 def parameter_grid(outcomes: Sequence[RunOutcome], parameter: str, metric: str) -> Grid:
     """The lines of ``parameter``: every finished analog run whose device has it as a number,
-    grouped by optimizer, device family and the values of the family's other parameters."""
-    finals: dict[tuple[str, str], dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    grouped by optimizer, device family and the values of the family's other parameters
+    (labelled by those that differ between the family's lines, :func:`setting_labels`)."""
+    finals: dict[tuple[str, str, Setting], dict[float, list[float]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    settings: dict[str, set[Setting]] = defaultdict(set)
     baseline: dict[str, list[float]] = defaultdict(list)
     for outcome in outcomes:
         if outcome.status != DONE or metric not in outcome.final:
@@ -109,20 +137,26 @@ def parameter_grid(outcomes: Sequence[RunOutcome], parameter: str, metric: str) 
         x = _number(run.device_params.get(parameter)) if _analog(outcome) else None
         if x is None:
             continue
-        others = {k: v for k, v in run.device_params.items() if k != parameter}
-        label = run.device_name or run.device
-        if others:
-            label += " (" + ", ".join(f"{k}={others[k]!r}" for k in sorted(others)) + ")"
-        finals[(run.shown_optimizer, label)][x].append(value)
+        setting = tuple(
+            sorted((k, repr(v)) for k, v in run.device_params.items() if k != parameter)
+        )
+        family = run.device_name or run.device
+        settings[family].add(setting)
+        finals[(run.shown_optimizer, family, setting)][x].append(value)
+    labels = setting_labels(settings)
     lines = tuple(
-        Line(optimizer, label, tuple(_point(x, by_x[x]) for x in sorted(by_x)))
-        for (optimizer, label), by_x in finals.items()
+        Line(
+            optimizer,
+            labels[(family, setting)],
+            tuple(_point(x, by_x[x], metric) for x in sorted(by_x)),
+        )
+        for (optimizer, family, setting), by_x in finals.items()
     )
     return Grid(
         parameter,
         metric,
         lines,
-        tuple((name, _point(math.nan, values)) for name, values in baseline.items()),
+        tuple((name, _point(math.nan, values, metric)) for name, values in baseline.items()),
     )
 
 
@@ -142,22 +176,48 @@ def _error(point: Point) -> tuple[float, float]:
     return point.mean - point.ci_low, point.ci_high - point.mean
 
 
+# Legend geometry at 10 pt: the width of an average character and of a marker, its gap and the
+# column spacing, in inches. Estimates, generous ones, so that the legend is laid out to fit
+# the figure's width instead of running off both edges.
+_CHAR_IN = 0.085
+_ENTRY_IN = 0.9
+
+
+def legend_layout(labels: Sequence[str], width: float, most: int = 3) -> tuple[int, int]:
+    """(columns, characters per line) for a legend of ``labels`` under a figure ``width``
+    inches wide: as many columns (up to ``most``) as fit side by side, and labels wrapped to
+    the width of one column when even one column cannot hold the longest."""
+    longest = max((len(label) for label in labels), default=1)
+    columns = max(1, min(most, len(labels) or 1, int(width // (_CHAR_IN * longest + _ENTRY_IN))))
+    chars = max(12, int((width / columns - _ENTRY_IN) / _CHAR_IN))
+    return columns, chars
+
+
 def grid_figure(grid: Grid) -> Any:
     """The figure of ``grid`` (a panel per optimizer), laid out with its legend below the
     panels, outside the data."""
+    optimizers = grid.optimizers or ["(no finished runs)"]
+    columns = min(3, len(optimizers))
+    rows = math.ceil(len(optimizers) / columns)
+    labels = list(dict.fromkeys(line.label for line in grid.lines))
+    width = 4.2 * columns
+    names = [*labels, *(f"{name} (floating point)" for name, _ in grid.baselines)]
+    legend_columns, chars = legend_layout(names, width)
+    shown = {name: textwrap.fill(name, chars) for name in names}
+    # Each legend row is as tall as its most wrapped entry (10 pt lines, about 0.2 inch).
+    legend_lines = sum(
+        max(shown[name].count("\n") + 1 for name in names[start : start + legend_columns])
+        for start in range(0, len(names), legend_columns)
+    )
     with style() as plt:
-        optimizers = grid.optimizers or ["(no finished runs)"]
-        columns = min(3, len(optimizers))
-        rows = math.ceil(len(optimizers) / columns)
         fig, axes = plt.subplots(
             rows,
             columns,
-            figsize=(4.2 * columns, 3.4 * rows + 0.9),
+            figsize=(width, 3.4 * rows + 0.9 + 0.2 * legend_lines),
             squeeze=False,
             sharey=True,
             layout="constrained",
         )
-        labels = list(dict.fromkeys(line.label for line in grid.lines))
         colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
         markers = {label: "osD^v<>ph*"[i % 10] for i, label in enumerate(labels)}
         xs = sorted({p.x for line in grid.lines for p in line.points})
@@ -174,7 +234,7 @@ def grid_figure(grid: Grid) -> Any:
                     color=colours[line.label],
                     marker=markers[line.label],
                     capsize=3,
-                    label=line.label,
+                    label=shown[line.label],
                 )
             for name, point in grid.baselines:
                 ax.axhline(
@@ -182,7 +242,7 @@ def grid_figure(grid: Grid) -> Any:
                     color="black",
                     linestyle="--",
                     linewidth=1.2,
-                    label=f"{name} (floating point)",
+                    label=shown[f"{name} (floating point)"],
                 )
                 if not math.isnan(point.ci_low):
                     ax.axhspan(point.ci_low, point.ci_high, color="grey", alpha=0.15, linewidth=0)
@@ -199,7 +259,7 @@ def grid_figure(grid: Grid) -> Any:
             fig,
             axes,
             loc="outside lower center",
-            ncols=3,
+            ncols=legend_columns,
             title="mean over seeds; error bars: 95% CI of the mean",
         )
         fig.suptitle(f"Final {metric} against {grid.parameter}")

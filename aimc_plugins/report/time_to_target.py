@@ -1,0 +1,376 @@
+"""Time to target beside the final value, the way the MLCommons AlgoPerf benchmark scores
+training algorithms: per run, the first epoch at which the ranked metric reached a target, with
+the training samples seen and the training time at that epoch.
+
+A final value alone compares runs stopped wherever the budget ended, often mid-way up their
+learning curves; how soon each row gets to a fixed level is the other half of "which algorithm
+trains better". The target is the comparison's own when it set one (a spec's ``target``, kept
+in the results store as the meta value ``target``), otherwise :data:`BASELINE_FRACTION` of the
+digital baseline's mean final value (divided by it for a metric where lower is better); without
+either there is no target, and the report says why instead of inventing one.
+
+Per row, the number of epochs to target is the median over its runs, a run that never reached
+the target counting as infinitely slow (AlgoPerf's rule), so the median is "not reached" when
+half the runs or more did not; ``k/n reached`` says how many did. Samples and time are the
+medians the same way, where the runs recorded them (the training loop's ``train_samples`` and
+``train_time_s`` per epoch); other recipes give the epoch only. Failed runs (an error, not a
+result) are left out; diverged runs count as not reached.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aimc_plugins.report.figures import figure_legend, save, style
+from aimc_plugins.report.splits import result_runs
+from aimc_plugins.training.loop import SAMPLES_KEY, TIME_KEY
+from aimc_plugins.training.run import DONE, FAILED, RunOutcome
+
+BASELINE_FRACTION = 0.95
+DIGITAL_OPTIMIZER = "digital"
+TARGET_META = "target"  # the results store's meta key for a comparison's explicit target
+NOT_REACHED = "not reached"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The level runs must reach: ``value`` of ``metric``, and in words how it was chosen."""
+
+    metric: str
+    value: float
+    higher_is_better: bool
+    source: str  # "spec" or "baseline"
+    how: str
+
+    def reached(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        return value >= self.value if self.higher_is_better else value <= self.value
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where one run first reached the target (None fields: it never did, or did not record)."""
+
+    run_id: str
+    seed: int
+    epoch: int | None
+    samples: float | None = None
+    time_s: float | None = None
+
+    @property
+    def reached(self) -> bool:
+        return self.epoch is not None
+
+
+@dataclass(frozen=True)
+class RowReach:
+    """One device x optimizer row: its runs' reaches and their medians (inf: not reached)."""
+
+    device: str
+    optimizer: str
+    runs: tuple[Reach, ...]
+
+    @property
+    def n_reached(self) -> int:
+        return sum(r.reached for r in self.runs)
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.runs)
+
+    def _median(self, values: Sequence[float | None]) -> float:
+        if not values:
+            return math.nan
+        return statistics.median(math.inf if v is None else float(v) for v in values)
+
+    @property
+    def epochs(self) -> float:
+        return self._median([r.epoch for r in self.runs])
+
+    @property
+    def samples(self) -> float:
+        """Median training samples at the target; NaN where a run reached it unrecorded."""
+        if any(r.reached and r.samples is None for r in self.runs):
+            return math.nan
+        return self._median([r.samples for r in self.runs])
+
+    @property
+    def time_s(self) -> float:
+        if any(r.reached and r.time_s is None for r in self.runs):
+            return math.nan
+        return self._median([r.time_s for r in self.runs])
+
+    def formatted(self) -> str:
+        """The table's cell: ``3 (3/3 reached)``, ``not reached (1/3 reached)``."""
+        if not self.runs:
+            return "—"
+        share = f"{self.n_reached}/{self.n_runs} reached"
+        epochs = self.epochs
+        if math.isinf(epochs):
+            return f"{NOT_REACHED} ({share})"
+        return f"{epochs:g} ({share})"
+
+
+def explicit_target(folder: Path | None) -> float | None:
+    """The comparison's own target, kept in ``folder``'s results store by ``aimc compare``
+    (a spec's ``target``); None without a store or a target."""
+    if folder is None:
+        return None
+    from aimc_plugins.sweep.store import STORE_NAME, ResultsStore
+
+    path = Path(folder) / STORE_NAME
+    if not path.is_file():
+        return None
+    with ResultsStore(path) as store:
+        value = store.get_meta(TARGET_META)
+    return None if value is None else float(value)
+
+
+def choose_target(
+    outcomes: Sequence[RunOutcome],
+    metric: str,
+    higher_is_better: bool = True,
+    explicit: float | None = None,
+    fraction: float = BASELINE_FRACTION,
+) -> tuple[Target | None, str]:
+    """(target, why): the explicit target if given, else ``fraction`` of the digital baseline's
+    mean final value (its best row, when several); (None, the reason) without either."""
+    if explicit is not None:
+        how = f"{metric} {explicit:g}, the comparison's own target (its spec's `target`)"
+        return Target(metric, float(explicit), higher_is_better, "spec", how), how
+    by_row: dict[str, list[float]] = defaultdict(list)
+    for outcome in outcomes:
+        run = outcome.run
+        if run.optimizer == DIGITAL_OPTIMIZER and outcome.status == DONE:
+            value = float(outcome.final.get(metric, math.nan))
+            if math.isfinite(value):
+                by_row[run.label].append(value)
+    if not by_row:
+        return None, (
+            "No time to target: the comparison set no `target` and has no finished digital "
+            "baseline to take one from."
+        )
+    means = {label: statistics.fmean(values) for label, values in by_row.items()}
+    pick = max if higher_is_better else min
+    label = pick(means, key=lambda key: means[key])
+    base = means[label]
+    value = base * fraction if higher_is_better else base / fraction
+    relation = f"{fraction:g} x" if higher_is_better else f"1/{fraction:g} x"
+    how = (
+        f"{metric} {value:.4g}: {relation} the digital baseline's mean final value "
+        f"({label}, {base:.4g} over {len(by_row[label])} runs), as the comparison set no "
+        "`target` of its own"
+    )
+    return Target(metric, value, higher_is_better, "baseline", how), how
+
+
+def first_reach(outcome: RunOutcome, target: Target) -> Reach:
+    """The first epoch of ``outcome``'s history at which the metric reached ``target``, with
+    the samples and training time recorded at that epoch (None where the recipe records none)."""
+    run = outcome.run
+    for index, metrics in enumerate(outcome.history, 1):
+        if target.reached(float(metrics.get(target.metric, math.nan))):
+            samples, time_s = metrics.get(SAMPLES_KEY), metrics.get(TIME_KEY)
+            return Reach(
+                run.run_id,
+                run.seed,
+                int(metrics.get("epoch", index)),
+                None if samples is None else float(samples),
+                None if time_s is None else float(time_s),
+            )
+    return Reach(run.run_id, run.seed, None)
+
+
+def reaches(outcomes: Sequence[RunOutcome], target: Target) -> dict[tuple[str, str], RowReach]:
+    """(device, optimizer) -> the row's reaches, as the ranked table names its rows. Failed
+    runs are left out; diverged ones count as not reached."""
+    runs: dict[tuple[str, str], list[Reach]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.status == FAILED:
+            continue
+        key = (outcome.run.device, outcome.run.shown_optimizer)
+        runs[key].append(first_reach(outcome, target))
+    return {key: RowReach(*key, tuple(found)) for key, found in runs.items()}
+
+
+def duration_text(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return NOT_REACHED if math.isinf(seconds) else "not recorded"
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def samples_text(samples: float) -> str:
+    if not math.isfinite(samples):
+        return NOT_REACHED if math.isinf(samples) else "not recorded"
+    return f"{samples:,.0f}"
+
+
+DETAIL_HEAD = (
+    "device",
+    "optimizer",
+    "epochs to target (median)",
+    "training samples (median)",
+    "training time (median)",
+    "runs reached",
+)
+
+
+def detail_rows(
+    rows: Sequence[Any], found: dict[tuple[str, str], RowReach]
+) -> list[tuple[str, ...]]:
+    """Cells of the time-to-target table, in the ranked table's order (``rows`` are its rows)."""
+    cells: list[tuple[str, ...]] = []
+    for row in rows:
+        reach = found.get((row.device, row.optimizer))
+        if reach is None or not reach.runs:
+            continue
+        epochs = reach.epochs
+        cells.append(
+            (
+                row.device,
+                row.optimizer,
+                NOT_REACHED if math.isinf(epochs) else f"{epochs:g}",
+                samples_text(reach.samples),
+                duration_text(reach.time_s),
+                f"{reach.n_reached}/{reach.n_runs}",
+            )
+        )
+    return cells
+
+
+RULE = (
+    "Per run: the first epoch at which the metric reached the target, with the training samples "
+    "seen and the training time at that epoch (AlgoPerf's time to target). Per row: the median "
+    "over its runs, a run that never reached the target counting as infinitely slow, so a row "
+    "whose runs reached it in fewer than half is 'not reached'; failed runs are left out, "
+    "diverged ones did not reach it."
+)
+
+
+def _x_of(reach: Reach, by_samples: bool) -> float | None:
+    return reach.samples if by_samples else (None if reach.epoch is None else float(reach.epoch))
+
+
+def reach_figure(found: dict[tuple[str, str], RowReach], target: Target) -> Any:
+    """The share of each row's runs that have reached the target against training samples (or
+    epochs, where some run recorded no samples): one panel per optimizer, one step line per
+    device. A line that climbs early and to 1 is a row that trains fast and reliably; one that
+    stays at 0 never got there."""
+    rows = [r for r in found.values() if r.runs]
+    by_samples = all(r.samples is not None for row in rows for r in row.runs if r.reached) and any(
+        r.reached for row in rows for r in row.runs
+    )
+    optimizers = sorted({r.optimizer for r in rows}) or ["(no runs)"]
+    devices = sorted({r.device for r in rows})
+    palette = [f"C{i}" for i in range(10)]
+    dashes = ["-", "--", "-.", ":"]
+    styles = {
+        d: {"color": palette[i % 10], "linestyle": dashes[(i // 10) % 4]}
+        for i, d in enumerate(devices)
+    }
+    ends = [x for row in rows for r in row.runs if (x := _x_of(r, by_samples)) is not None]
+    right = max(ends) * 1.05 if ends else 1.0
+    columns = min(3, len(optimizers))
+    n_rows = math.ceil(len(optimizers) / columns)
+    legend_rows = math.ceil(len(devices) / 3)
+    with style() as plt:
+        fig, axes = plt.subplots(
+            n_rows,
+            columns,
+            figsize=(4.2 * columns + 0.4, 3.2 * n_rows + 0.9 + 0.25 * legend_rows),
+            squeeze=False,
+            sharey=True,
+            layout="constrained",
+        )
+        for ax, optimizer in zip(axes.flat, optimizers, strict=False):
+            for row in rows:
+                if row.optimizer != optimizer:
+                    continue
+                xs = sorted(x for r in row.runs if (x := _x_of(r, by_samples)) is not None)
+                steps_x = [0.0, *xs, right]
+                steps_y = [0.0, *(i / row.n_runs for i in range(1, len(xs) + 1))]
+                steps_y.append(steps_y[-1])
+                ax.step(steps_x, steps_y, where="post", label=row.device, **styles[row.device])
+            ax.set_title(optimizer)
+            ax.set_xlabel("training samples" if by_samples else "epoch")
+            ax.set_xlim(0, right)
+            ax.set_ylim(-0.03, 1.03)
+            ax.grid(alpha=0.3)
+        for ax in axes[:, 0]:
+            ax.set_ylabel("share of runs at target")
+        for ax in list(axes.flat)[len(optimizers) :]:
+            ax.set_visible(False)
+        figure_legend(fig, axes, loc="outside lower center", ncols=3)
+        fig.suptitle(f"Runs that reached {target.metric.replace('_', ' ')} {target.value:.4g}")
+    return fig
+
+
+def plot_reach(found: dict[tuple[str, str], RowReach], target: Target, path: Path) -> Path:
+    """:func:`reach_figure` as ``path`` (PNG) and SVG beside it."""
+    return save(reach_figure(found, target), path)
+
+
+def _plain(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return value
+
+
+def time_to_target_data(
+    outcomes: Sequence[RunOutcome],
+    metric: str,
+    higher_is_better: bool = True,
+    folder: Path | None = None,
+    explicit: float | None = None,
+) -> dict[str, Any]:
+    """Time to target as plain JSON-able data (for ``--json`` and ``load_results``): the target
+    (None, and ``why``, when there is none), and per row the median epochs, samples and training
+    time to target (None: not reached, or not recorded) with ``n_reached`` / ``n_runs`` and every
+    run's own reach. ``folder`` is the results folder whose stored target is used, unless
+    ``explicit`` gives one; validation-split runs (tuning trials) are left out."""
+    tested = result_runs(outcomes)
+    if explicit is None:
+        explicit = explicit_target(folder)
+    target, why = choose_target(tested, metric, higher_is_better, explicit)
+    if target is None:
+        return {"target": None, "why": why, "rows": []}
+    rows = []
+    for reach in reaches(tested, target).values():
+        rows.append(
+            {
+                "device": reach.device,
+                "optimizer": reach.optimizer,
+                "epochs_to_target": _plain(reach.epochs),
+                "samples_to_target": _plain(reach.samples),
+                "time_to_target_s": _plain(reach.time_s),
+                "n_reached": reach.n_reached,
+                "n_runs": reach.n_runs,
+                "runs": [
+                    {
+                        "run_id": r.run_id,
+                        "seed": r.seed,
+                        "epoch": r.epoch,
+                        "samples": r.samples,
+                        "time_s": r.time_s,
+                    }
+                    for r in reach.runs
+                ],
+            }
+        )
+    return {
+        "target": {
+            "metric": target.metric,
+            "value": target.value,
+            "higher_is_better": target.higher_is_better,
+            "source": target.source,
+        },
+        "why": target.how,
+        "rows": rows,
+    }
