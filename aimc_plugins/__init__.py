@@ -36,6 +36,9 @@ from aimc_plugins.host.records import (
     TrainingSetup,
     as_dict,
 )
+from aimc_plugins.host.version import VERSION
+
+__version__ = VERSION  # this release; CHANGELOG.md says what each release changed
 
 # name -> module that defines it (loaded on first attribute access)
 _LAZY: dict[str, str] = {
@@ -157,7 +160,8 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-__all__ = [
+__all__ = [  # noqa: RUF022 -- __version__ first, then sorted
+    "__version__",
     "ALPHA",
     "BETA",
     "MAX_PULSES",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pluggy
 import pytest
 
+import aimc_plugins
 from aimc_plugins import Device, Preset, hookimpl
+from aimc_plugins.cli import listing
+from aimc_plugins.cli.main import add_commands
 from aimc_plugins.devices.build import device_config
 from aimc_plugins.host import plugins
 from aimc_plugins.host.plugins import DuplicateNameError
@@ -64,7 +68,7 @@ def test_raising_hook_is_reported_by_name_and_others_keep_working(fresh_plugins)
     [failure] = [f for f in plugins.failures if f.plugin == "raising-plugin"]
     assert failure.hook == "register_devices"
     assert "calibration file missing" in failure.error
-    info = {i.name: i for i in plugins.plugin_infos()}
+    info = {i.name: i for i in listing.plugin_infos()}
     assert info["raising-plugin"].status == "failed"
     assert "calibration file missing" in info["raising-plugin"].error
     assert info["in-test"].status == "ok"
@@ -101,7 +105,7 @@ def test_entry_point_plugin_of_an_installed_distribution_is_found(installed):
     installed("aimc-fake-devices", "aimc_fake_devices", GOOD_PLUGIN, version="1.2.3")
     plugins.reload_plugins()
     assert plugins.devices()["third-party-constant"].plugin == "aimc_fake_devices"
-    info = {i.name: i for i in plugins.plugin_infos()}["aimc_fake_devices"]
+    info = {i.name: i for i in listing.plugin_infos()}["aimc_fake_devices"]
     assert (info.distribution, info.version, info.status) == ("aimc-fake-devices", "1.2.3", "ok")
     assert info.hooks == ("register_devices",)
 
@@ -111,7 +115,7 @@ def test_plugin_that_fails_to_import_is_reported_and_others_load(installed):
     installed("aimc-fake-devices", "aimc_fake_devices", GOOD_PLUGIN)
     plugins.reload_plugins()
     assert "third-party-constant" in plugins.devices()
-    info = {i.name: i for i in plugins.plugin_infos()}
+    info = {i.name: i for i in listing.plugin_infos()}
     assert info["aimc_broken"].status == "failed"
     assert info["aimc_broken"].distribution == "aimc-broken"
     assert "needs libfoo" in info["aimc_broken"].error
@@ -198,7 +202,7 @@ def test_plugins_may_add_cli_commands(fresh_plugins):
 
     plugins.register(Commands(), name="commands-plugin")
     group = click.Group()
-    plugins.add_commands(group)
+    add_commands(group)
     result = CliRunner().invoke(group, ["hello"])
     assert result.exit_code == 0 and "hello from a plugin" in result.output
     assert "devices" in group.commands  # the built-in commands use the same hook
@@ -300,7 +304,7 @@ def test_system_exit_in_a_hook_is_contained_and_reported(fresh_plugins):
     plugins.register(InTestPlugin(), name="in-test")
     assert "in-test-device" in plugins.devices()
     group = click.Group()
-    plugins.add_commands(group)
+    add_commands(group)
     assert "devices" in group.commands  # every other plugin's commands are there
     hooks = {f.hook: f.error for f in plugins.failures if f.plugin == "exiting-plugin"}
     assert hooks["register_devices"] == "SystemExit: 3"
@@ -325,7 +329,7 @@ def test_registration_runs_once_until_plugins_change(fresh_plugins):
         plugins.devices()
         plugins.presets()
         plugins.lookup(plugins.devices, "in-test-device", "device")
-        plugins.plugin_infos()
+        listing.plugin_infos()
     assert calls == ["counted"]
     assert set(plugins.registration_times()["counted-plugin"]) == {"register_devices"}
     plugins.register(InTestPlugin(), name="in-test")  # plugins changed: collect again
@@ -349,33 +353,118 @@ def test_plugins_command_names_a_slow_plugin(fresh_plugins, monkeypatch):
             time.sleep(0.2)
 
     plugins.register(Slow(), name="slow-plugin")
-    monkeypatch.setattr(plugins, "SLOW_REGISTRATION_S", 0.1)
+    monkeypatch.setattr(listing, "SLOW_REGISTRATION_S", 0.1)
     result = CliRunner().invoke(cli, ["plugins"], catch_exceptions=False)
     assert result.exit_code == 0
     [line] = [
         line for line in result.output.splitlines() if "slow-plugin" in line and "slow:" in line
     ]
     assert "register_recipes" in line
-    info = {i.name: i for i in plugins.plugin_infos()}["slow-plugin"]
+    info = {i.name: i for i in listing.plugin_infos()}["slow-plugin"]
     assert info.seconds >= 0.2 and as_dict(info)["seconds"] >= 0.2
 
 
-def test_entry_point_name_clash_names_both_distributions(installed):
+def test_two_distributions_sharing_an_entry_point_name_both_load(installed, caplog):
     one = GOOD_PLUGIN.replace("third-party-constant", "clash-one")
     two = GOOD_PLUGIN.replace("third-party-constant", "clash-two")
     installed("aimc-clash-one", "aimc_clash_one", one, entry_name="clashing")
     installed("aimc-clash-two", "aimc_clash_two", two, entry_name="clashing")
+    with caplog.at_level("WARNING", logger="aimc_plugins.plugins"):
+        plugins.reload_plugins()
+    devices = plugins.registry.devices()
+    assert devices["clash-one"].plugin == "clashing (aimc-clash-one)"
+    assert devices["clash-two"].plugin == "clashing (aimc-clash-two)"
+    info = {i.name: i for i in listing.plugin_infos()}
+    assert "clashing" not in info
+    for dist in ("aimc-clash-one", "aimc-clash-two"):
+        row = info[f"clashing ({dist})"]
+        assert (row.status, row.distribution) == ("ok", dist)
+        assert "aimc-clash-one" in row.warnings[0] and "aimc-clash-two" in row.warnings[0]
+    [line] = [r.getMessage() for r in caplog.records if "entry point 'clashing'" in r.getMessage()]
+    assert "aimc-clash-one" in line and "aimc-clash-two" in line
+    # AIMC_PLUGINS may name either one, qualified or by distribution
+    assert plugins.distributions()["clashing (aimc-clash-two)"][0] == "aimc-clash-two"
+
+
+def test_a_shared_entry_point_name_is_no_conflict_but_a_shared_device_name_is(installed):
+    installed("aimc-same-one", "aimc_same_one", GOOD_PLUGIN, entry_name="same")
+    installed("aimc-same-two", "aimc_same_two", GOOD_PLUGIN, entry_name="same")
     plugins.reload_plugins()
-    info = {i.name: i for i in plugins.plugin_infos()}
-    assert info["clashing"].status == "ok"
-    winner = info["clashing"].distribution
-    loser = ({"aimc-clash-one", "aimc-clash-two"} - {winner}).pop()
-    hidden = info[f"clashing ({loser})"]
-    assert hidden.status == "failed" and hidden.distribution == loser
-    assert winner in hidden.error and loser in hidden.error
-    assert plugins.distributions()[f"clashing ({loser})"][0] == loser
-    with pytest.raises(KeyError, match=f"clashing \\({loser}\\)"):
-        plugins.lookup(plugins.devices, loser.removeprefix("aimc-"), "device")
+    owner = plugins.registry.device("third-party-constant").plugin
+    loaded = [name for name, _ in plugins.pm.list_name_plugin() if name.startswith("same (")]
+    assert owner == loaded[0]  # the earlier one keeps the name, as between any two plugins
+    [failure] = [f for f in plugins.failures if f.plugin == loaded[1]]
+    assert DuplicateNameError.__name__ in failure.error and owner in failure.error
+
+
+MISSPELT_PLUGIN = """
+from aimc_plugins import Device, hookimpl
+
+@hookimpl
+def register_device(register):
+    register(Device(name="never-registered", factory=dict))
+"""
+
+
+def test_a_misspelt_hook_fails_the_plugin_by_name(installed, caplog):
+    installed("aimc-misspelt", "aimc_misspelt", MISSPELT_PLUGIN)
+    installed("aimc-fake-devices", "aimc_fake_devices", GOOD_PLUGIN)
+    with caplog.at_level("WARNING", logger="aimc_plugins.plugins"):
+        plugins.reload_plugins()
+    expected = "unknown hook 'register_device'; did you mean 'register_devices'?"
+    assert any(expected in r.getMessage() for r in caplog.records)  # said on first use
+    info = {i.name: i for i in listing.plugin_infos()}
+    assert info["aimc_misspelt"].status == "failed"
+    assert info["aimc_misspelt"].distribution == "aimc-misspelt"
+    assert expected in info["aimc_misspelt"].error
+    assert info["aimc_fake_devices"].status == "ok"
+    assert "third-party-constant" in plugins.registry.devices()
+    assert not plugins.pm.has_plugin("aimc_misspelt")  # nothing of it half-registers
+    with pytest.raises(KeyError, match="did you mean 'register_devices'"):
+        plugins.registry.device("never-registered")
+
+
+def test_a_misspelt_hook_of_an_in_process_plugin_is_refused(fresh_plugins):
+    class Misspelt:
+        @hookimpl
+        def register_optimizer(self, register):
+            pass
+
+    with pytest.raises(plugins.UnknownHookError, match="did you mean 'register_optimizers'"):
+        plugins.register(Misspelt(), name="misspelt")
+    assert not plugins.pm.has_plugin("misspelt")
+
+
+def test_an_optional_hook_of_a_newer_host_is_accepted(fresh_plugins):
+    optional = pluggy.HookimplMarker("aimc")
+
+    class Newer:
+        @optional(optionalhook=True)
+        def register_datasets(self, register):
+            pass
+
+    plugins.register(Newer(), name="newer")
+    assert plugins.pm.has_plugin("newer")
+
+
+@pytest.mark.parametrize(
+    ("required", "loads"),
+    [("aimc-plugins>=0.2,<0.3", True), ("aimc-plugins>=0.3", False), ("numpy", True)],
+)
+def test_a_plugin_states_the_host_versions_it_supports(installed, caplog, required, loads):
+    site = installed("aimc-versioned", "aimc_versioned", GOOD_PLUGIN)
+    metadata = site / "aimc_versioned-0.1.dist-info" / "METADATA"
+    metadata.write_text(metadata.read_text() + f"Requires-Dist: {required}\n")
+    with caplog.at_level("WARNING", logger="aimc_plugins.plugins"):
+        plugins.reload_plugins()
+    assert ("third-party-constant" in plugins.registry.devices()) is loads
+    info = {i.name: i for i in listing.plugin_infos()}["aimc_versioned"]
+    assert info.status == ("ok" if loads else "failed")
+    if not loads:
+        line = f"aimc-versioned requires aimc-plugins>=0.3, this host is {aimc_plugins.__version__}"
+        assert line in info.error
+        assert sum(line in r.getMessage() for r in caplog.records) == 1
+    assert "ReRamSB" in plugins.registry.devices()  # the others keep working
 
 
 def test_device_named_like_a_preset_is_reported_as_a_clash(fresh_plugins):
@@ -440,7 +529,7 @@ def test_every_failure_of_a_plugin_is_listed(fresh_plugins):
             register(Device(name="not-a-preset", factory=constant_device))
 
     plugins.register(ManyFaults(), name="many-faults")
-    info = {i.name: i for i in plugins.plugin_infos()}["many-faults"]
+    info = {i.name: i for i in listing.plugin_infos()}["many-faults"]
     assert len(info.errors) == 3
     assert sum("'ReRamSB'" in e for e in info.errors) == 1
     assert sum("'PCM'" in e for e in info.errors) == 1

@@ -29,7 +29,7 @@ from aimc_plugins.sweep.engine import ExecutionOptions, run_sweep
 from aimc_plugins.sweep.spec import SpecError, check, plan, spec_from_dict
 from aimc_plugins.sweep.store import ResultsStore
 from aimc_plugins.training.run import DIVERGED, DONE, FAILED, run_one
-from aimc_plugins.training.tracking import STOPPED, Tracking, tracked
+from aimc_plugins.training.tracking import STOPPED, Tracking, choose_trackers, tracked
 
 LOG, RAISING = tracker_fake_plugin.TRACKER, tracker_raising_plugin.TRACKER
 WARNING = re.compile(r"tracker 'raising' \(plugin 'tracker_raising_plugin'\) raised in (\w+)")
@@ -241,12 +241,12 @@ def test_a_tracker_that_cannot_run_here_or_hears_nothing_is_refused_up_front(tra
 
     plugins.register(Unusable(), name="unusable")
     with pytest.raises(ValueError, match=r"'fancy' .*cannot run here: ImportError: pip install"):
-        plugins.choose_trackers(["fancy"])
+        choose_trackers(["fancy"])
     plugins.unregister("unusable")
     plugins.register(Deaf(), name="deaf_plugin")
     with pytest.raises(ValueError, match="implements none of the event hooks"):
-        plugins.choose_trackers(["deaf"])
-    assert [t.plugin for t in plugins.choose_trackers([LOG, LOG])] == ["tracker_fake_plugin"]
+        choose_trackers(["deaf"])
+    assert [t.plugin for t in choose_trackers([LOG, LOG])] == ["tracker_fake_plugin"]
 
 
 def test_an_interrupted_run_is_finished_as_stopped_and_the_interrupt_goes_on(tmp_path, trackers):

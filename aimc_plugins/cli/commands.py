@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from aimc_plugins.cli import listing
 from aimc_plugins.cli.examples import command_examples
 from aimc_plugins.cli.options import echo_json, json_option, print_table
 from aimc_plugins.host import plugins
@@ -19,7 +20,7 @@ def register_commands(cli: click.Group) -> None:
     @json_option
     def plugins_command(as_json: bool) -> None:
         """List installed plugins, what they provide, every failure, and slow registrations."""
-        infos = plugins.plugin_infos()
+        infos = listing.plugin_infos()
         if as_json:
             echo_json([as_dict(info) for info in infos])
             return
@@ -29,9 +30,11 @@ def register_commands(cli: click.Group) -> None:
             rows.append((i.name, i.distribution, i.version, i.status, first))
             rows += [("", "", "", "", error) for error in more]  # one line per failure
         print_table(rows, ("name", "distribution", "version", "status", "hooks / error"))
+        for message in dict.fromkeys(w for i in infos for w in i.warnings):
+            click.echo(f"warning: {message}")
         times = plugins.registration_times()
         for i in infos:
-            if i.seconds > plugins.SLOW_REGISTRATION_S:
+            if i.seconds > listing.SLOW_REGISTRATION_S:
                 parts = ", ".join(f"{hook} {s:.1f} s" for hook, s in times[i.name].items())
                 click.echo(
                     f"slow: plugin {i.name} took {i.seconds:.1f} s to register ({parts}); "
@@ -42,7 +45,7 @@ def register_commands(cli: click.Group) -> None:
     @json_option
     def devices_command(as_json: bool) -> None:
         """List registered analog devices."""
-        records = plugins.devices().values()
+        records = plugins.registry.devices().values()
         if as_json:
             echo_json([as_dict(r) for r in records])
             return
@@ -56,7 +59,7 @@ def register_commands(cli: click.Group) -> None:
     @json_option
     def optimizers_command(as_json: bool) -> None:
         """List training algorithms and their hyper-parameters."""
-        records = plugins.optimizers().values()
+        records = plugins.registry.optimizers().values()
         if as_json:
             echo_json([as_dict(r) for r in records])
             return
@@ -69,7 +72,7 @@ def register_commands(cli: click.Group) -> None:
     @json_option
     def presets_command(as_json: bool) -> None:
         """List preset training configurations (device and algorithm fixed together)."""
-        records = plugins.presets().values()
+        records = plugins.registry.presets().values()
         if as_json:
             echo_json([as_dict(r) for r in records])
             return
@@ -79,7 +82,7 @@ def register_commands(cli: click.Group) -> None:
     @json_option
     def recipes_command(as_json: bool) -> None:
         """List training recipes."""
-        records = plugins.recipes().values()
+        records = plugins.registry.recipes().values()
         if as_json:
             echo_json([as_dict(r) for r in records])
             return
@@ -92,7 +95,7 @@ def register_commands(cli: click.Group) -> None:
     @json_option
     def trackers_command(as_json: bool) -> None:
         """List experiment trackers a sweep can send its runs to (--track NAME)."""
-        records = plugins.trackers().values()
+        records = plugins.registry.trackers().values()
         if as_json:
             echo_json([as_dict(r) for r in records])
             return
@@ -109,7 +112,7 @@ def register_commands(cli: click.Group) -> None:
         from aimc_plugins.cli.doctor import run_report
 
         checks, facts = run_report()
-        failed = [i for i in plugins.plugin_infos() if i.status != "ok"]
+        failed = [i for i in listing.plugin_infos() if i.status != "ok"]
         ok = not failed and all(c.ok for c in checks)
         if as_json:  # the same facts and the same exit code
             echo_json(

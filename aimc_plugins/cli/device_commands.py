@@ -33,7 +33,7 @@ def _resolve(spec_text: str) -> tuple[Any, dict[str, Any]]:
 
     try:
         spec = parse_device_ref(spec_text)
-        record = plugins.lookup(plugins.devices, spec.name, "device")
+        record = plugins.registry.device(spec.name)
     except (DeviceRefError, KeyError) as exc:
         raise click.UsageError(str(exc.args[0]) if exc.args else str(exc)) from None
     return record, spec.params

@@ -145,7 +145,7 @@ def check_learns(
     """A short run of the digits recipe with ``setup`` reaches ``min_accuracy``; returns it."""
     from aimc_plugins.host import plugins
 
-    recipe = plugins.lookup(plugins.recipes, TRAIN_RECIPE, "recipe")
+    recipe = plugins.registry.recipe(TRAIN_RECIPE)
     result = recipe.run(RunConfig(setup=setup, seed=seed, epochs=epochs))
     accuracy = float(result.final.get("test_accuracy", math.nan))
     if not accuracy >= min_accuracy:  # NaN (diverged) fails too

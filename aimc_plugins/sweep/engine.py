@@ -12,12 +12,11 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from aimc_plugins.host import plugins
 from aimc_plugins.sweep import endings, execute, runlog
 from aimc_plugins.sweep.store import ResultsStore
 from aimc_plugins.training.identity import PlannedRun
 from aimc_plugins.training.run import DIVERGED, DONE, FINISHED, RunOutcome
-from aimc_plugins.training.tracking import Tracking
+from aimc_plugins.training.tracking import Tracking, choose_trackers
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ def run_sweep(
 
     Unknown trackers in ``options.track`` raise :class:`ValueError` before anything runs."""
     options = options or ExecutionOptions()
-    chosen = plugins.choose_trackers(options.track)
+    chosen = choose_trackers(options.track)
     tracking = Tracking(tuple(t.name for t in chosen), sweep, str(store.path.parent))
     todo = pending_runs(runs, store, options.retry_failed)
     report = SweepReport(planned=len(runs), skipped=len(runs) - len(todo), backend="none")

@@ -32,7 +32,7 @@ def device_kind(name: str) -> DeviceKind:
     """What a device column's name stands for (see the module docstring)."""
     if name == DIGITAL_DEVICE:
         return "digital"
-    if name in plugins.presets():
+    if name in plugins.registry.presets():
         return "preset"
     return "device"
 
@@ -42,7 +42,7 @@ def build_device(text: str) -> Any:
     with parameters, ``power(tau=0.7, g=0.5)`` (parsed without eval; see
     :mod:`aimc_plugins.devices.names`). Unknown names and parameters fail with the closest one."""
     ref = parse_device_ref(text)
-    return device_config(plugins.lookup(plugins.devices, ref.name, "device"), ref.params)
+    return device_config(plugins.registry.device(ref.name), ref.params)
 
 
 def build_setup(
@@ -57,7 +57,7 @@ def build_setup(
     params = dict(params or {})
     if len(devices) == 1 and device_kind(devices[0]) == "preset":
         return _preset_setup(devices[0], optimizer, params)
-    record = plugins.lookup(plugins.optimizers, optimizer, "optimizer")
+    record = plugins.registry.optimizer(optimizer)
     if record.n_devices == 0:
         return record.build([], **params)
     return optimizer_setup(record, [build_device(name) for name in devices], params)
@@ -72,12 +72,12 @@ def setup_for(run: PlannedRun) -> TrainingSetup:
     if kind == "preset" or run.optimizer == PRESET_OPTIMIZER:
         setup = _preset_setup(name, run.optimizer, dict(run.params))
     elif kind == "digital":
-        setup = plugins.lookup(plugins.optimizers, run.optimizer, "optimizer").build(
+        setup = plugins.registry.optimizer(run.optimizer).build(
             [], **run.params
         )
     else:
-        device = device_config(plugins.lookup(plugins.devices, name, "device"), run.device_params)
-        record = plugins.lookup(plugins.optimizers, run.optimizer, "optimizer")
+        device = device_config(plugins.registry.device(name), run.device_params)
+        record = plugins.registry.optimizer(run.optimizer)
         setup = optimizer_setup(record, [device], run.params)
     return replace(setup, rpu_config=apply_profile(setup.rpu_config, run.periphery))
 
@@ -88,7 +88,7 @@ def _preset_setup(name: str, optimizer: str, params: dict[str, Any]) -> Training
             f"{name!r} is a preset training configuration with its own algorithm; "
             f"it cannot be trained with optimizer {optimizer!r}"
         )
-    preset = plugins.lookup(plugins.presets, name, "preset")
+    preset = plugins.registry.preset(name)
     lr_param = Param("lr", LR_DEFAULT, low=0.0, low_inclusive=False)
     lr = resolve_params(f"preset {preset.name!r}", (lr_param,), params)["lr"]
     return TrainingSetup(rpu_config=preset.factory(), lr=lr, description=preset.description)
@@ -117,5 +117,5 @@ def validate(runs: Sequence[PlannedRun]) -> None:
         key = run.identity(seed=0)
         if key not in seen:
             seen.add(key)
-            plugins.lookup(plugins.recipes, run.recipe, "recipe").check_options(run.options)
+            plugins.registry.recipe(run.recipe).check_options(run.options)
             setup_for(run)

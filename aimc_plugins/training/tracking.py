@@ -8,7 +8,7 @@ process:
 ``run_started`` -> ``epoch_ended`` for each epoch, in order -> ``run_finished``
 
 to the plugin that registered each chosen tracker
-(:func:`aimc_plugins.host.plugins.call_tracker`). Epochs reach the trackers as the recipe
+(:func:`call_tracker`). Epochs reach the trackers as the recipe
 announces them (:func:`aimc_plugins.training.loop.notify_epoch`), so a tracker shows a run while
 it trains; epochs a recipe never announced (its own loop, or the
 epoch in which the loss diverged) are delivered from the run's history before ``run_finished``,
@@ -29,6 +29,7 @@ it opened); its failure never changes the run, its status or its stored result. 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import logging
 import numbers
 import os
@@ -37,18 +38,74 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from aimc_plugins.host import plugins
+from aimc_plugins.host.calls import call_plugin
+from aimc_plugins.host.manager import PluginFailure
 from aimc_plugins.host.records import EpochEvent, RunEvent, Tracker
+from aimc_plugins.host.registry import failed_plugins_hint
 from aimc_plugins.training.identity import PlannedRun
 
 log = logging.getLogger(__name__)
 
 STOPPED = "stopped"  # the status trackers see for a run interrupted by Ctrl-C or a signal
+TRACKER_EVENTS = ("run_started", "epoch_ended", "run_finished")
+
+
+def choose_trackers(names: Sequence[str]) -> tuple[Tracker, ...]:
+    """The trackers a sweep chose, each once, in the order given; checked before any training.
+
+    Raises :class:`ValueError` for an unknown name (with the closest and every known name, and
+    the failed plugins that may have provided it), for a tracker whose plugin implements none of
+    the event hooks, and when a tracker's own ``check()`` fails (a package missing, say).
+    """
+    if isinstance(names, str):  # one name, not its letters
+        names = (names,)
+    if not names:
+        return ()
+    known = plugins.registry.trackers()
+    chosen: list[Tracker] = []
+    for name in dict.fromkeys(names):
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            listed = ", ".join(sorted(known)) or "none are installed"
+            why = failed_plugins_hint("register_trackers", name, "tracker")
+            raise ValueError(f"unknown tracker {name!r}.{hint} Known trackers: {listed}.{why}")
+        tracker = known[name]
+        plugin = plugins.pm.get_plugin(tracker.plugin)
+        callers = plugins.pm.get_hookcallers(plugin) if plugin is not None else None
+        hooks = {caller.name for caller in callers or ()}
+        if not hooks & set(TRACKER_EVENTS):
+            raise ValueError(
+                f"tracker {name!r} of plugin {tracker.plugin!r} implements none of the event "
+                f"hooks {', '.join(TRACKER_EVENTS)}: it would receive nothing"
+            )
+        if tracker.check is not None:
+            try:
+                tracker.check()
+            except Exception as exc:
+                raise ValueError(
+                    f"tracker {name!r} (plugin {tracker.plugin!r}) cannot run here: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
+        chosen.append(tracker)
+    return tuple(chosen)
+
+
+def call_tracker(hook_name: str, tracker: Tracker, **kwargs: Any) -> PluginFailure | None:
+    """Call one tracker event hook on the plugin that registered ``tracker`` only (with every
+    hook wrapper), passing ``tracker=tracker.name``.
+
+    Everything short of an interrupt is contained and returned as a failure naming the plugin
+    (or the wrapper) that raised; it is not added to the host's failures, which list plugins
+    that failed to load or register, and the caller decides how often to report it.
+    """
+    return call_plugin(hook_name, tracker.plugin, tracker=tracker.name, **kwargs)
 
 
 @dataclass(frozen=True)
 class Tracking:
     """Which trackers observe a sweep's runs (names, checked by
-    :func:`~aimc_plugins.host.plugins.choose_trackers` before the sweep starts), the sweep's
+    :func:`choose_trackers` before the sweep starts), the sweep's
     name, and its output folder (where file-writing trackers put their files)."""
 
     trackers: tuple[str, ...] = ()
@@ -113,7 +170,7 @@ class _Session:
 
     def send(self, hook: str, event: RunEvent | EpochEvent) -> None:
         for tracker in self.chosen:
-            failure = plugins.call_tracker(hook, tracker, event=event)
+            failure = call_tracker(hook, tracker, event=event)
             if failure is None or failure.plugin in self.reported:
                 continue
             self.reported.add(failure.plugin)
@@ -164,7 +221,7 @@ def _tracing() -> bool:
 def _resolve(names: Sequence[str], event: RunEvent) -> list[Tracker]:
     """The chosen trackers as this process knows them: a name its plugins lack (a plugin that
     failed to load in a worker) is reported once and left out, and the run goes on."""
-    known = plugins.trackers()
+    known = plugins.registry.trackers()
     missing = [name for name in names if name not in known]
     if missing:
         log.warning(
