@@ -63,6 +63,8 @@ class Reach:
     epoch: int | None
     samples: float | None = None
     time_s: float | None = None
+    trained_epochs: int = 0  # how far the run trained: the figure's lines run to there
+    trained_samples: float | None = None
 
     @property
     def reached(self) -> bool:
@@ -175,6 +177,9 @@ def first_reach(outcome: RunOutcome, target: Target) -> Reach:
     """The first epoch of ``outcome``'s history at which the metric reached ``target``, with
     the samples and training time recorded at that epoch (None where the recipe records none)."""
     run = outcome.run
+    last = outcome.history[-1] if outcome.history else {}
+    trained = int(last.get("epoch", len(outcome.history)))
+    trained_samples = None if last.get(SAMPLES_KEY) is None else float(last[SAMPLES_KEY])
     for index, metrics in enumerate(outcome.history, 1):
         if target.reached(float(metrics.get(target.metric, math.nan))):
             samples, time_s = metrics.get(SAMPLES_KEY), metrics.get(TIME_KEY)
@@ -184,8 +189,10 @@ def first_reach(outcome: RunOutcome, target: Target) -> Reach:
                 int(metrics.get("epoch", index)),
                 None if samples is None else float(samples),
                 None if time_s is None else float(time_s),
+                trained,
+                trained_samples,
             )
-    return Reach(run.run_id, run.seed, None)
+    return Reach(run.run_id, run.seed, None, None, None, trained, trained_samples)
 
 
 def reaches(outcomes: Sequence[RunOutcome], target: Target) -> dict[tuple[str, str], RowReach]:
@@ -258,46 +265,61 @@ def _x_of(reach: Reach, by_samples: bool) -> float | None:
     return reach.samples if by_samples else (None if reach.epoch is None else float(reach.epoch))
 
 
+def _end_of(reach: Reach, by_samples: bool) -> float | None:
+    return reach.trained_samples if by_samples else float(reach.trained_epochs)
+
+
+def _draw(ax: Any, row: RowReach, by_samples: bool, right: float, **line: Any) -> None:
+    """One row's share of runs at the target as a step line from 0 to ``right``."""
+    xs = sorted(x for r in row.runs if (x := _x_of(r, by_samples)) is not None)
+    steps_x = [0.0, *xs, right]
+    steps_y = [0.0, *(i / row.n_runs for i in range(1, len(xs) + 1))]
+    steps_y.append(steps_y[-1])
+    ax.step(steps_x, steps_y, where="post", **line)
+
+
 def reach_figure(found: dict[tuple[str, str], RowReach], target: Target) -> Any:
     """The share of each row's runs that have reached the target against training samples (or
-    epochs, where some run recorded no samples): one panel per optimizer, one step line per
-    device. A line that climbs early and to 1 is a row that trains fast and reliably; one that
-    stays at 0 never got there."""
+    epochs, where some run recorded no samples), up to the end of training: one panel per
+    optimizer, one step line per device, the digital baseline dashed in every panel. A line
+    that climbs early and to 1 is a row that trains fast and reliably; one that stays at 0
+    never got there within the budget."""
     rows = [r for r in found.values() if r.runs]
-    by_samples = all(r.samples is not None for row in rows for r in row.runs if r.reached) and any(
-        r.reached for row in rows for r in row.runs
-    )
-    optimizers = sorted({r.optimizer for r in rows}) or ["(no runs)"]
-    devices = sorted({r.device for r in rows})
+    runs = [r for row in rows for r in row.runs]
+    by_samples = bool(runs) and all(r.trained_samples is not None for r in runs)
+    baselines = [r for r in rows if r.optimizer == DIGITAL_OPTIMIZER]
+    analog = [r for r in rows if r.optimizer != DIGITAL_OPTIMIZER] or baselines
+    if analog is baselines:
+        baselines = []
+    optimizers = list(dict.fromkeys(r.optimizer for r in analog)) or ["(no runs)"]
+    devices = list(dict.fromkeys(r.device for r in analog))
     palette = [f"C{i}" for i in range(10)]
     dashes = ["-", "--", "-.", ":"]
     styles = {
         d: {"color": palette[i % 10], "linestyle": dashes[(i // 10) % 4]}
         for i, d in enumerate(devices)
     }
-    ends = [x for row in rows for r in row.runs if (x := _x_of(r, by_samples)) is not None]
-    right = max(ends) * 1.05 if ends else 1.0
+    ends = [x for r in runs if (x := _end_of(r, by_samples)) is not None]
+    right = max(ends) if ends else 1.0
     columns = min(3, len(optimizers))
     n_rows = math.ceil(len(optimizers) / columns)
-    legend_rows = math.ceil(len(devices) / 3)
+    legend_rows = math.ceil((len(devices) + len(baselines)) / 3)
     with style() as plt:
         fig, axes = plt.subplots(
             n_rows,
             columns,
-            figsize=(4.2 * columns + 0.4, 3.2 * n_rows + 0.9 + 0.25 * legend_rows),
+            figsize=(max(4.2 * columns + 0.4, 6.0), 3.2 * n_rows + 0.9 + 0.25 * legend_rows),
             squeeze=False,
             sharey=True,
             layout="constrained",
         )
         for ax, optimizer in zip(axes.flat, optimizers, strict=False):
-            for row in rows:
-                if row.optimizer != optimizer:
-                    continue
-                xs = sorted(x for r in row.runs if (x := _x_of(r, by_samples)) is not None)
-                steps_x = [0.0, *xs, right]
-                steps_y = [0.0, *(i / row.n_runs for i in range(1, len(xs) + 1))]
-                steps_y.append(steps_y[-1])
-                ax.step(steps_x, steps_y, where="post", label=row.device, **styles[row.device])
+            for row in analog:
+                if row.optimizer == optimizer:
+                    _draw(ax, row, by_samples, right, label=row.device, **styles[row.device])
+            for row in baselines:
+                label = f"{row.device} ({row.optimizer})"
+                _draw(ax, row, by_samples, right, color="black", linestyle="--", label=label)
             ax.set_title(optimizer)
             ax.set_xlabel("training samples" if by_samples else "epoch")
             ax.set_xlim(0, right)

@@ -257,6 +257,14 @@ def _log_scale(tuning: Mapping[str, Any], optimizer: str, parameter: str) -> boo
     )
 
 
+def shown_metric(tuning: Mapping[str, Any]) -> str:
+    """``val_accuracy`` as "validation accuracy": the axis label of the trials' metric."""
+    metric = str(tuning.get("metric", "metric"))
+    if metric.startswith("val_"):
+        metric = "validation " + metric.removeprefix("val_")
+    return metric.replace("_", " ")
+
+
 def has_sensitivity(tuning: Mapping[str, Any]) -> bool:
     """Whether there is anything to draw: a tuned parameter and a trial with a value."""
     return bool(_panels(tuning)) and any(
@@ -272,13 +280,14 @@ def sensitivity_figure(tuning: Mapping[str, Any]) -> Any:
     filled for trials that completed, hollow for pruned ones at their last rung, a black ring
     on the chosen setting (see :data:`SENSITIVITY_NOTE`)."""
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     panels = _panels(tuning) or [("(nothing tuned)", ["-"])]
     devices = list(dict.fromkeys(str(r.get("device", "?")) for r in tuning.get("rows", [])))
     colours = {d: f"C{i % 10}" for i, d in enumerate(devices)}
     markers = {d: "osD^v<>ph*"[i % 10] for i, d in enumerate(devices)}
     columns = max(len(params) for _, params in panels)
-    metric = str(tuning.get("metric", "metric")).replace("_", " ")
+    metric = shown_metric(tuning)
     legend_rows = math.ceil((len(devices) + 3) / 3)
     with style() as plt:
         fig, axes = plt.subplots(
@@ -336,12 +345,17 @@ def sensitivity_figure(tuning: Mapping[str, Any]) -> Any:
                     ax.set_xticks(list(categories.values()), list(categories))
                 elif _log_scale(tuning, optimizer, parameter):
                     ax.set_xscale("log")
+                    # 1, 2, 5 per decade as plain numbers (0.02, not 2 x 10^-2): readable on a
+                    # range shorter than a decade, and no minor labels running into each other.
+                    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+                    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                    ax.xaxis.set_minor_formatter(NullFormatter())
                 ax.set_title(f"{optimizer}: {parameter}")
                 ax.set_xlabel(parameter)
                 ax.grid(alpha=0.3)
             for ax in axes_row[len(params) :]:
                 ax.set_visible(False)
-            axes_row[0].set_ylabel(f"validation {metric}")
+            axes_row[0].set_ylabel(metric)
         handles = [
             Line2D([], [], linestyle="none", marker=markers[d], color=colours[d], label=d)
             for d in devices
@@ -369,7 +383,7 @@ def sensitivity_figure(tuning: Mapping[str, Any]) -> Any:
             ),
         ]
         fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)))
-        fig.suptitle(f"Validation {metric} of every tuning trial")
+        fig.suptitle(f"{metric[0].upper()}{metric[1:]} of every tuning trial")
     return fig
 
 
