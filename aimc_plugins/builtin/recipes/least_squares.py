@@ -455,16 +455,28 @@ def train_reference(
 
 
 def final_table(curves: Mapping[tuple, Curve]) -> list[dict[str, Any]]:
-    """One row per (optimizer, c): mean and standard deviation of the final excess loss."""
+    """One row per (optimizer, c): mean and sample standard deviation of the final excess
+    loss over seeds, computed as the comparison report computes it; with one seed the std is
+    NaN (no spread was measured), not 0."""
+    from aimc_plugins.report.stats import mean_interval
+
     groups: dict[tuple[str, float], list[float]] = {}
     for (name, c, _seed), curve in curves.items():
         groups.setdefault((name, c), []).append(curve.final)
     rows = []
     for (name, c), finals in groups.items():
-        mean = sum(finals) / len(finals)
-        std = math.sqrt(sum((v - mean) ** 2 for v in finals) / max(len(finals) - 1, 1))
+        mean, std, _low, _high = mean_interval(finals)
         rows.append({"optimizer": name, "c": c, "final_loss": mean, "std": std, "n": len(finals)})
     return rows
+
+
+def _cell(row: Mapping[str, Any]) -> str:
+    """``mean ± std``; the mean alone for one seed, where ``± 0`` would claim a spread that was
+    never measured (the comparison table does the same)."""
+    std = float(row["std"])
+    if int(row.get("n", 0)) < 2 or math.isnan(std):
+        return f"{row['final_loss']:.4g}"
+    return f"{row['final_loss']:.4g} ± {std:.2g}"
 
 
 options_schema = least_squares_options  # the registered recipe's options
@@ -520,18 +532,15 @@ def write_tables(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
     cs = sorted({r["c"] for r in rows})
     cell = {(r["optimizer"], r["c"]): r for r in rows}
     lines = [
-        "Final excess loss f(W) - f(W*) (mean ± std over seeds)",
+        "Final excess loss f(W) - f(W*) (mean ± std over seeds; the mean alone where one seed "
+        "gives no spread)",
         "",
         "| optimizer | " + " | ".join(f"c = {c:g}" for c in cs) + " |",
         "|---|" + "---|" * len(cs),
     ]
     for name in optimizers:
         values = [cell[(name, c)] for c in cs]
-        lines.append(
-            f"| {name} | "
-            + " | ".join(f"{v['final_loss']:.4g} ± {v['std']:.2g}" for v in values)
-            + " |"
-        )
+        lines.append(f"| {name} | " + " | ".join(_cell(v) for v in values) + " |")
     md_path.write_text("\n".join(lines) + "\n")
     return [csv_path, md_path]
 
