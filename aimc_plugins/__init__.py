@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from aimc_plugins import compat as _compat
 from aimc_plugins.host.hookspecs import hookimpl
 from aimc_plugins.host.records import (
     Device,
@@ -39,6 +40,10 @@ from aimc_plugins.host.records import (
 from aimc_plugins.host.version import VERSION
 
 __version__ = VERSION  # this release; CHANGELOG.md says what each release changed
+
+# The previous release's spellings (aimc_plugins.response, Device.response(), ...), forwarded
+# with a DeprecationWarning until aimc-plugins 0.3.0: see aimc_plugins/compat and CHANGELOG.md.
+_compat.install()
 
 # name -> module that defines it (loaded on first attribute access)
 _LAZY: dict[str, str] = {

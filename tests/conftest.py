@@ -12,6 +12,10 @@ import pytest
 
 from aimc_plugins.host import plugins
 
+# Distributions kept as test data (tests/data/old_plugin) carry their own tests, run by the test
+# that installs them; collected here they would import a plugin that is not installed.
+collect_ignore = ["data"]
+
 
 @pytest.fixture
 def fresh_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

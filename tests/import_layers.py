@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = "aimc_plugins"
-LAYERS = ("host", "devices", "training", "sweep", "report", "builtin", "kit", "api", "cli")
+LAYERS = (
+    "host",
+    "devices",
+    "training",
+    "sweep",
+    "report",
+    "builtin",
+    "kit",
+    "api",
+    "cli",
+    "compat",  # the previous release's spellings, forwarded with a warning (top: sees all)
+)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ import logging
 import multiprocessing
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -118,10 +119,27 @@ def _register_checked(name: str, plugin: object) -> None:
         raise UnknownHookError("; ".join(problems))
 
 
-def _timed_import(name: str, load: Callable[[], object]) -> None:
+def _noting_deprecations(name: str, load: Callable[[], object]) -> object:
+    """``load()``, noting each deprecated spelling the plugin uses while it is imported, so
+    ``aimc plugins`` can tell its author before the spelling goes; the warnings themselves are
+    issued again afterwards, from the plugin's own lines, for Python's filters to handle."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plugin = load()
+    for item in caught:
+        if issubclass(item.category, DeprecationWarning) and "aimc-plugins" in str(item.message):
+            note = PluginNotice(name, f"plugin {name!r} uses a deprecated spelling: {item.message}")
+            if note not in manager.notices:
+                manager.notices.append(note)
+        warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    return plugin
+
+
+def _timed_import(name: str, load: Callable[[], object], third_party: bool = True) -> None:
     started = time.perf_counter()
     try:
-        _register_checked(name, load())
+        plugin = _noting_deprecations(name, load) if third_party else load()
+        _register_checked(name, plugin)
     except BaseException as exc:  # a broken plugin must not stop the others
         if not contained(exc):
             raise
@@ -211,7 +229,11 @@ def load_plugins() -> None:
         _untrace = calls.trace_calls()
     for module_name in BUILTIN_PLUGINS:
         manager.plugin_distributions[module_name] = (HOST_DISTRIBUTION, VERSION)
-        _timed_import(module_name, functools.partial(importlib.import_module, module_name))
+        _timed_import(
+            module_name,
+            functools.partial(importlib.import_module, module_name),
+            third_party=False,
+        )
 
     allowed = _allowed_third_party()
     for name, ep, dist_name, version, dist in _third_party():
