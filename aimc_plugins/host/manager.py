@@ -127,9 +127,7 @@ def contained(exc: BaseException) -> bool:
     return not isinstance(exc, KeyboardInterrupt)
 
 
-def failure_of(
-    plugin: str, exc: BaseException, hook: str = "", error: str = ""
-) -> PluginFailure:
+def failure_of(plugin: str, exc: BaseException, hook: str = "", error: str = "") -> PluginFailure:
     """``exc`` as a failure of ``plugin`` (not yet recorded); ``error`` replaces the default
     ``Type: message`` where the host wrote the message itself."""
     return PluginFailure(
