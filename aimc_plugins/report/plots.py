@@ -19,6 +19,7 @@ from typing import Any
 
 from aimc_plugins.devices.build import device_config, device_response, made
 from aimc_plugins.report.figures import figure_legend, save, style
+from aimc_plugins.report.stats import metric_limits
 from aimc_plugins.training.run import DONE, RunOutcome
 from aimc_plugins.training.setup import DIGITAL_DEVICE, PRESET_OPTIMIZER
 
@@ -126,8 +127,13 @@ def learning_curves_figure(outcomes: Sequence[RunOutcome], metric: str) -> Any:
                     continue
                 epochs, mean, std = _mean_std(curves)
                 ax.plot(epochs, mean, marker="o", ms=3, label=device, **styles[device])
+                low, high = metric_limits(metric)  # a band, like an interval, stays in range
                 ax.fill_between(
-                    epochs, mean - std, mean + std, alpha=0.15, color=styles[device]["color"]
+                    epochs,
+                    (mean - std).clip(low, high),
+                    (mean + std).clip(low, high),
+                    alpha=0.15,
+                    color=styles[device]["color"],
                 )
             for (opt, _), curves in sorted(baseline.items()):
                 epochs, mean, _std = _mean_std(curves)

@@ -132,6 +132,8 @@ def explicit_target(folder: Path | None) -> float | None:
         return None
     with ResultsStore(path) as store:
         value = store.get_meta(TARGET_META)
+    if isinstance(value, dict):  # {"value": 0.8, ...}: a target kept with more about it
+        value = value.get("value")
     return None if value is None else float(value)
 
 

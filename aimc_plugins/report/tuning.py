@@ -160,7 +160,7 @@ def chosen_head(tuning: Mapping[str, Any]) -> tuple[str, ...]:
     return (
         "row",
         "chosen setting",
-        f"validation {tuning.get('metric', 'metric')}",
+        shown_metric(tuning),
         "trials complete / pruned / other",
         "epochs trained",
         "training time",
@@ -258,11 +258,10 @@ def _log_scale(tuning: Mapping[str, Any], optimizer: str, parameter: str) -> boo
 
 
 def shown_metric(tuning: Mapping[str, Any]) -> str:
-    """``val_accuracy`` as "validation accuracy": the axis label of the trials' metric."""
-    metric = str(tuning.get("metric", "metric"))
-    if metric.startswith("val_"):
-        metric = "validation " + metric.removeprefix("val_")
-    return metric.replace("_", " ")
+    """``val_accuracy`` as "validation accuracy" (``loss`` as "validation loss"): the name of
+    the trials' metric in the section's table and on the figure's axis."""
+    metric = str(tuning.get("metric", "metric")).removeprefix("val_")
+    return "validation " + metric.replace("_", " ")
 
 
 def has_sensitivity(tuning: Mapping[str, Any]) -> bool:
