@@ -33,6 +33,7 @@ from aimc_plugins.host.records import (
     RunConfig,
     RunEvent,
     RunResult,
+    SearchRange,
     Tracker,
     TrainingSetup,
     as_dict,
@@ -99,6 +100,7 @@ _LAZY: dict[str, str] = {
     "load_results": "aimc_plugins.api.results",
     "load_epochs": "aimc_plugins.api.results",
     "load_outcomes": "aimc_plugins.api.results",
+    "load_tuning": "aimc_plugins.api.results",
     "write_report": "aimc_plugins.api.results",
     # author's kit
     "check_device": "aimc_plugins.kit.testing",
@@ -109,7 +111,13 @@ _LAZY: dict[str, str] = {
 
 if TYPE_CHECKING:  # the lazy names, for type checkers and editors
     from aimc_plugins.api.comparison import Results, compare, plan_comparison
-    from aimc_plugins.api.results import load_epochs, load_outcomes, load_results, write_report
+    from aimc_plugins.api.results import (
+        load_epochs,
+        load_outcomes,
+        load_results,
+        load_tuning,
+        write_report,
+    )
     from aimc_plugins.builtin.presets import preset_device_classes
     from aimc_plugins.devices.build import (
         TableError,
@@ -190,6 +198,7 @@ __all__ = [  # noqa: RUF022 -- __version__ first, then sorted
     "RunEvent",
     "RunOutcome",
     "RunResult",
+    "SearchRange",
     "SweepSpec",
     "TableError",
     "Tracker",
@@ -215,6 +224,7 @@ __all__ = [  # noqa: RUF022 -- __version__ first, then sorted
     "load_outcomes",
     "load_results",
     "load_spec",
+    "load_tuning",
     "measure_steps",
     "parse_device_ref",
     "pick_devices",

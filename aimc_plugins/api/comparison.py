@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aimc_plugins.api import results as tables
+from aimc_plugins.report.tuning import tuning_data
 from aimc_plugins.sweep import endings, engine, execute, lock, tuner
 from aimc_plugins.sweep.engine import ExecutionOptions, pending_runs
 from aimc_plugins.sweep.spec import (
@@ -292,28 +293,11 @@ class Results:
             ],
         }
         if self.tuning is not None:
-            data["tuning"] = chosen_settings(self.tuning)
+            data["tuning"] = tuning_data(self.out)
         if self.report is not None:
             data["report"] = self.report.data()
         return data
 
-
-def chosen_settings(summary: Mapping[str, Any]) -> dict[str, Any]:
-    """The plain data ``--json`` gives of a tuning: its budget and each row's space and chosen
-    setting with its validation value."""
-    return {
-        "metric": summary["metric"],
-        "trials_per_row": summary["trials_per_row"],
-        "rungs": summary["rungs"],
-        "budget": summary["budget"],
-        "rows": [
-            {
-                key: row[key]
-                for key in ("row", "device", "optimizer", "space", "chosen", "chosen_value")
-            }
-            for row in summary["rows"]
-        ],
-    }
 
 
 def run_plan(

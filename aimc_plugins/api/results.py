@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aimc_plugins.report import plots
+from aimc_plugins.report import plots, time_to_target, tuning
 from aimc_plugins.report import summary as report
+from aimc_plugins.report.splits import result_runs
 from aimc_plugins.sweep.store import STORE_NAME, ResultsStore
 from aimc_plugins.training.run import FINISHED, RunOutcome
 
@@ -48,6 +49,7 @@ RUN_COLUMNS = (
     "periphery",
     "deterministic",
     "error",
+    "split",
 )
 EPOCH_COLUMNS = ("run_id", "device", "optimizer", "seed", "epoch", "metric", "value")
 
@@ -78,11 +80,16 @@ def store_path(folder: str | Path) -> Path:
     return path
 
 
-def load_outcomes(folder: str | Path, *, recipe: str | None = None) -> list[RunOutcome]:
+def load_outcomes(
+    folder: str | Path, *, recipe: str | None = None, trials: bool = False
+) -> list[RunOutcome]:
     """Every finished run in ``folder``'s store (of ``recipe`` only, if given), in the order
-    they finished. Needs no pandas."""
+    they finished. A tuned comparison's trials (runs on the validation split) are left out
+    unless ``trials``: they are how settings were chosen, not results. Needs no pandas."""
     with ResultsStore(store_path(folder)) as store:
         outcomes = store.outcomes()
+    if not trials:
+        outcomes = result_runs(outcomes)
     return [o for o in outcomes if recipe in (None, o.run.recipe)]
 
 
@@ -118,6 +125,7 @@ def run_records(outcomes: Sequence[RunOutcome]) -> list[dict[str, Any]]:
             "periphery": run.periphery,
             "deterministic": outcome.versions.get("deterministic", ""),
             "error": outcome.error.strip().splitlines()[-1] if outcome.error.strip() else "",
+            "split": run.split,
         }
         record.update({key: _number(value) for key, value in sorted(final.items())})
         for prefix, values in (
@@ -177,25 +185,75 @@ def epochs_frame(outcomes: Sequence[RunOutcome]) -> pd.DataFrame:
     return frame.sort_values(order, kind="stable").reset_index(drop=True)
 
 
-def load_results(folder: str | Path, *, recipe: str | None = None) -> pd.DataFrame:
+def load_results(
+    folder: str | Path, *, recipe: str | None = None, trials: bool = False
+) -> pd.DataFrame:
     """The runs in ``folder``'s results store as a pandas DataFrame, one row per run.
 
     Columns: ``run_id``, ``recipe``, ``device`` and ``optimizer`` (as the report's table names
     them), ``seed``, ``epochs``, ``status`` (``done`` / ``diverged`` / ``failed``),
     ``duration_s``, ``last_epoch``, ``kind`` (aihwkit preset device or config, plugin device,
     digital baseline), ``device_name``, ``optimizer_name``, ``periphery``, ``deterministic``,
-    ``error`` (its last line); then every final metric by name (``test_accuracy``, ...; NaN
-    where a run failed or diverged); then ``params.NAME``, ``device_params.NAME`` and
-    ``options.NAME`` for each hyper-parameter, device parameter and recipe option. Sorted by
-    recipe, device, optimizer and seed."""
-    return runs_frame(load_outcomes(folder, recipe=recipe))
+    ``error`` (its last line), ``split`` (``test``; ``validation`` for a tuning trial); then
+    every final metric by name (``test_accuracy``, ...; NaN where a run failed or diverged);
+    then ``params.NAME``, ``device_params.NAME`` and ``options.NAME`` for each
+    hyper-parameter (a tuned row's chosen setting among them), device parameter and recipe
+    option. Sorted by recipe, device, optimizer and seed. A tuned comparison's trials are left
+    out unless ``trials`` (:func:`load_tuning` has them with their fate)."""
+    return runs_frame(load_outcomes(folder, recipe=recipe, trials=trials))
 
 
-def load_epochs(folder: str | Path, *, recipe: str | None = None) -> pd.DataFrame:
+def load_epochs(
+    folder: str | Path, *, recipe: str | None = None, trials: bool = False
+) -> pd.DataFrame:
     """Every per-epoch metric of ``folder``'s runs, in long form: columns ``run_id``,
     ``device``, ``optimizer``, ``seed``, ``epoch``, ``metric``, ``value`` (join with
-    :func:`load_results` on ``run_id`` for the rest of a run's configuration)."""
-    return epochs_frame(load_outcomes(folder, recipe=recipe))
+    :func:`load_results` on ``run_id`` for the rest of a run's configuration). Tuning trials
+    only with ``trials``."""
+    return epochs_frame(load_outcomes(folder, recipe=recipe, trials=trials))
+
+
+TUNING_COLUMNS = ("row", "device", "optimizer", "trial", "state", "epochs", "value", "chosen")
+
+
+def tuning_records(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One dict per trial of a tuning summary (``tuning.json``): the rows of
+    :func:`load_tuning`."""
+    records = []
+    for row in summary["rows"]:
+        for trial in row["trials"]:
+            record = {
+                "row": row["row"],
+                "device": row["device"],
+                "optimizer": row["optimizer"],
+                "trial": trial["number"],
+                "state": trial["state"],
+                "epochs": trial["epochs"],
+                "value": math.nan if trial["value"] is None else float(trial["value"]),
+                "chosen": row["chosen"] is not None and trial["params"] == row["chosen"],
+            }
+            record.update({f"params.{k}": v for k, v in sorted(trial["params"].items())})
+            records.append(record)
+    return records
+
+
+def load_tuning(folder: str | Path) -> pd.DataFrame:
+    """How a tuned comparison chose its settings: one row per trial (``row``, ``device``,
+    ``optimizer``, ``trial``, ``state`` complete / pruned / failed, ``epochs`` of its last
+    rung, ``value`` its validation metric there, ``chosen``, then ``params.NAME``). Raises
+    :class:`FileNotFoundError` for a comparison that was not tuned."""
+    from aimc_plugins.sweep.tuner import read_summary
+
+    summary = read_summary(folder)
+    if summary is None:
+        raise FileNotFoundError(f"{folder} holds no tuning.json: that comparison was not tuned")
+    pandas = _pandas("a table of tuning trials")
+    records = tuning_records(summary)
+    columns = list(TUNING_COLUMNS)
+    for record in records:
+        columns += [key for key in record if key not in columns]
+    return pandas.DataFrame.from_records(records, columns=columns)
+
 
 
 # -- the report --------------------------------------------------------------------------------
@@ -218,8 +276,9 @@ def rows_data(rows: Sequence[report.Row]) -> list[dict[str, Any]]:
 
 
 def status_counts(outcomes: Sequence[RunOutcome]) -> dict[str, int]:
-    """Runs per status, every status named (0 included) so a script can read any of them."""
-    counts = Counter(o.status for o in outcomes)
+    """Runs per status, every status named (0 included) so a script can read any of them;
+    tuning trials are not counted (they are not results)."""
+    counts = Counter(o.status for o in result_runs(outcomes))
     return {status: counts.get(status, 0) for status in FINISHED}
 
 
@@ -234,6 +293,8 @@ class Report:
     rows: list[report.Row]
     notes: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    time_to_target: dict[str, Any] = field(default_factory=dict)
+    tuning: dict[str, Any] | None = None
 
     @property
     def html(self) -> Path:
@@ -244,7 +305,8 @@ class Report:
         return report.markdown_table(self.rows)
 
     def data(self) -> dict[str, Any]:
-        """Plain data for JSON: out, paths, metric, counts, rows, notes."""
+        """Plain data for JSON: out, paths, metric, counts, rows, notes, time to target, and
+        how each row was tuned (None for a comparison that was not)."""
         return {
             "out": str(self.out),
             "paths": [str(p) for p in self.paths],
@@ -253,6 +315,8 @@ class Report:
             "counts": self.counts,
             "rows": rows_data(self.rows),
             "notes": self.notes,
+            "time_to_target": self.time_to_target,
+            "tuning": self.tuning,
         }
 
 
@@ -271,10 +335,13 @@ def report_outcomes(
     metric, higher = report.ranking_metric(outcomes)
     out = Path(out)
     times = None
-    if store is not None:
-        with ResultsStore(store_path(store)) as results:
+    folder = Path(store) if store is not None else None
+    if folder is not None:
+        with ResultsStore(store_path(folder)) as results:
             times = results.run_times(o.run.run_id for o in outcomes)
-    paths = report.write_report(outcomes, out, metric, higher, title, run_times=times)
+    paths = report.write_report(
+        outcomes, out, metric, higher, title, run_times=times, folder=folder
+    )
     return Report(
         out=out,
         paths=list(paths),
@@ -283,6 +350,8 @@ def report_outcomes(
         rows=report.summarize(outcomes, metric, higher),
         notes=report.run_notes(outcomes),
         counts=status_counts(outcomes),
+        time_to_target=time_to_target.time_to_target_data(outcomes, metric, higher, folder),
+        tuning=tuning.tuning_data(folder),
     )
 
 

@@ -38,9 +38,16 @@ class SearchRange:
             raise ParameterError(f"a log-scale search range needs low > 0, got {self}")
 
 
-# The default search range of a rate (a learning rate, a transfer rate): three decades, log
-# scale, centred on the rates the paper and aihwkit use.
-LR_SEARCH = SearchRange(1e-3, 1.0, log=True)
+# Default search ranges, log scale, each two to two and a half decades around the values the
+# paper and aihwkit use: a tuning budget of a few trials covers them, and a setting at a range's
+# edge says the range should be widened ([tune.space.OPTIMIZER]).
+# A learning rate: digital SGD on the paper's sigmoid network is best near 1, Analog SGD near
+# 0.1-0.5, the paper's rates are 0.05-0.1.
+LR_SEARCH = SearchRange(0.01, 3.0, log=True)
+# The rate of the gradient onto the residual array P (alpha): the paper's 0.05, ours 0.1.
+FAST_RATE_SEARCH = SearchRange(0.01, 1.0, log=True)
+# A transfer or filter rate (beta): the paper's 0.01, ours 0.05.
+RATE_SEARCH = SearchRange(0.003, 0.3, log=True)
 
 
 @dataclass(frozen=True)

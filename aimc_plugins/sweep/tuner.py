@@ -104,24 +104,41 @@ def candidates(row: TunedRow, settings: TuneSettings) -> list[dict[str, Any]]:
     return out
 
 
-def _score(outcome: RunOutcome | None, metric: str) -> float:
+# Ties in the metric are broken by the validation loss (lower first): early in training many
+# settings sit at chance, where accuracy is the same for all of them and the loss still tells
+# which has started to learn.
+TIE_BREAK = "val_loss"
+
+Score = tuple[float, float]  # (metric, tie-breaking loss); NaN where a run failed
+
+
+def _number(outcome: RunOutcome | None, key: str) -> float:
     if outcome is None or outcome.status != DONE:
         return math.nan
-    value = outcome.final.get(metric)
+    value = outcome.final.get(key)
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.nan
 
 
-def _ranked(scores: Mapping[int, float], higher_is_better: bool) -> list[int]:
-    """Trial numbers best first; failed (NaN) last; ties go to the lower number."""
+def _score(outcome: RunOutcome | None, metric: str) -> Score:
+    return _number(outcome, metric), _number(outcome, TIE_BREAK)
+
+
+def _ranked(scores: Mapping[int, Score], higher_is_better: bool) -> list[int]:
+    """Trial numbers best first by the metric, then by the loss; failed (NaN) last; equal
+    ones in trial order."""
     sign = -1.0 if higher_is_better else 1.0
-    return sorted(
-        scores,
-        key=lambda n: (
-            math.isnan(scores[n]),
-            sign * scores[n] if not math.isnan(scores[n]) else 0.0,
-            n,
-        ),
-    )
+
+    def key(number: int) -> tuple[bool, float, bool, float, int]:
+        value, loss = scores[number]
+        return (
+            math.isnan(value),
+            0.0 if math.isnan(value) else sign * value,
+            math.isnan(loss),
+            0.0 if math.isnan(loss) else loss,
+            number,
+        )
+
+    return sorted(scores, key=key)
 
 
 class _Studies:
@@ -193,7 +210,7 @@ def tune(
     recipe = plugins.lookup(plugins.recipes, template.recipe, "recipe")
     metric, higher = recipe.validation_metric, recipe.higher_is_better
     epochs = settings.epochs or template.epochs
-    ladder = rungs(settings.trials, settings.reduction, epochs)
+    ladder = rungs(settings.trials, settings.reduction, epochs, settings.min_epochs)
     out = store.path.parent
     studies = _Studies(out / STUDY_NAME, higher)
     candidate_sets = {row.label: candidates(row, settings) for row in rows}
@@ -202,7 +219,7 @@ def tune(
         for row in rows
     }
     alive = {row.label: list(range(settings.trials)) for row in rows}
-    last: dict[str, dict[int, tuple[int, float, tuple[str, ...]]]] = {r.label: {} for r in rows}
+    last: dict[str, dict[int, tuple[int, Score, tuple[str, ...]]]] = {r.label: {} for r in rows}
     run_ids: dict[str, dict[int, list[str]]] = {r.label: {} for r in rows}
     by_label = {row.label: row for row in rows}
     for level, (count, length) in enumerate(ladder):
@@ -221,7 +238,7 @@ def tune(
             )
         engine.run_sweep(runs, store, sweep, options)
         stored = {o.run.run_id: o for o in store.outcomes([r.run_id for r in runs])}
-        scores: dict[str, dict[int, float]] = {label: {} for label in alive}
+        scores: dict[str, dict[int, Score]] = {label: {} for label in alive}
         for label, number, run in members:
             score = _score(stored.get(run.run_id), metric)
             scores[label][number] = score
@@ -235,25 +252,25 @@ def tune(
             keep = order if final_rung else order[: ladder[level + 1][0]]
             for number in numbers:
                 if number not in keep:
-                    studies.finish(opened[label], number, "pruned", scores[label][number])
+                    studies.finish(opened[label], number, "pruned", scores[label][number][0])
             alive[label] = sorted(keep)
     trials: dict[str, tuple[Trial, ...]] = {}
     chosen: dict[str, Mapping[str, Any] | None] = {}
     for row in rows:
         label = row.label
         order = _ranked({n: last[label][n][1] for n in alive[label]}, higher)
-        best = order[0] if order and not math.isnan(last[label][order[0]][1]) else None
+        best = order[0] if order and not math.isnan(last[label][order[0]][1][0]) else None
         chosen[label] = dict(candidate_sets[label][best]) if best is not None else None
         rung_trials = []
         for number in range(settings.trials):
-            length, score, trial_ids = last[label][number]
+            length, (value, _), trial_ids = last[label][number]
             if number in alive[label]:
-                state = "complete" if not math.isnan(score) else "failed"
-                studies.finish(opened[label], number, state, score)
+                state = "complete" if not math.isnan(value) else "failed"
+                studies.finish(opened[label], number, state, value)
             else:
-                state = "pruned" if not math.isnan(score) else "failed"
+                state = "pruned" if not math.isnan(value) else "failed"
             rung_trials.append(
-                Trial(number, candidate_sets[label][number], state, length, score, trial_ids)
+                Trial(number, candidate_sets[label][number], state, length, value, trial_ids)
             )
         trials[label] = tuple(rung_trials)
     final_runs = tuple(run for row in rows for run in row.final_runs(chosen[row.label]))

@@ -14,6 +14,8 @@ Spec form::
     seed = 0              # the trials' training seed and the sampler's seed
     reduction = 2         # successive halving: the best 1/reduction of a rung goes on
     epochs = 5            # epochs of the last rung (default: the comparison's epochs)
+    min_epochs = 2        # epochs of the first rung at least (default 1): long enough for
+                          # trials to differ by more than noise
 
     [tune.space.sgd]      # replaces sgd's default space (its schema's ``search`` ranges)
     lr = { low = 0.01, high = 1.0, log = true }
@@ -42,7 +44,7 @@ from aimc_plugins.host.records import (
 from aimc_plugins.training.identity import PlannedRun
 from aimc_plugins.training.setup import PRESET_OPTIMIZER
 
-TUNE_KEYS = ("trials", "seed", "reduction", "epochs", "space")
+TUNE_KEYS = ("trials", "seed", "reduction", "epochs", "min_epochs", "space")
 SPACE_KEYS = ("low", "high", "log")
 DEFAULT_REDUCTION = 2
 MAX_TRIALS = 1024
@@ -61,9 +63,14 @@ class TuneSettings:
     reduction: int = DEFAULT_REDUCTION
     epochs: int | None = None  # the last rung's epochs; None: the comparison's
     spaces: Mapping[str, Mapping[str, SearchRange]] = field(default_factory=dict)
+    min_epochs: int = 1  # the first rung's epochs at least
 
     def __post_init__(self) -> None:
-        for name, value, low in (("trials", self.trials, 1), ("reduction", self.reduction, 2)):
+        for name, value, low in (
+            ("trials", self.trials, 1),
+            ("reduction", self.reduction, 2),
+            ("min_epochs", self.min_epochs, 1),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise TuneError(f"tune.{name} must be an integer >= {low}, got {value!r}")
         if self.trials > MAX_TRIALS:
@@ -88,6 +95,8 @@ class TuneSettings:
         }
         if self.epochs is not None:
             table["epochs"] = self.epochs
+        if self.min_epochs != 1:
+            table["min_epochs"] = self.min_epochs
         return table
 
 
@@ -145,21 +154,26 @@ def settings_from_table(table: Any, trials: int | None = None) -> TuneSettings:
         reduction=table.get("reduction", DEFAULT_REDUCTION),
         epochs=table.get("epochs"),
         spaces=spaces,
+        min_epochs=table.get("min_epochs", 1),
     )
 
 
-def rungs(trials: int, reduction: int, epochs: int) -> list[tuple[int, int]]:
+def rungs(trials: int, reduction: int, epochs: int, min_epochs: int = 1) -> list[tuple[int, int]]:
     """Successive halving's rungs as ``(trials, epochs)``, the last at ``epochs``.
 
     All ``trials`` start at the lowest rung; each rung keeps the best ``1/reduction`` of the
     one below and trains it ``reduction`` times longer, up to ``epochs`` on the last (epochs
-    are whole, at least 1). Two rungs of equal length cost nothing extra: their runs have the
-    same ids, and the store holds them already."""
+    are whole, at least ``min_epochs`` and at most ``epochs``). Two rungs of equal length cost
+    nothing extra: their runs have the same ids, and the store holds them already."""
     levels = 0
     while trials // reduction ** (levels + 1) >= 1:
         levels += 1
+    shortest = min(min_epochs, epochs)
     return [
-        (max(1, trials // reduction**k), max(1, math.ceil(epochs / reduction ** (levels - k))))
+        (
+            max(1, trials // reduction**k),
+            max(shortest, math.ceil(epochs / reduction ** (levels - k))),
+        )
         for k in range(levels + 1)
     ]
 

@@ -32,7 +32,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aimc_plugins.host.records import LR_SEARCH, Param, ParameterError, TrainingSetup
+from aimc_plugins.host.records import (
+    FAST_RATE_SEARCH,
+    RATE_SEARCH,
+    Param,
+    ParameterError,
+    TrainingSetup,
+)
 from aimc_plugins.training.setup import build_device
 
 ALPHA = Param(
@@ -42,7 +48,7 @@ ALPHA = Param(
     "not scaled by the torch optimizer's lr)",
     low=0.0,
     low_inclusive=False,
-    search=LR_SEARCH,
+    search=FAST_RATE_SEARCH,
 )
 BETA = Param(
     "beta",
@@ -52,7 +58,7 @@ BETA = Param(
     low=0.0,
     low_inclusive=False,
     high=1.0,
-    search=LR_SEARCH,
+    search=RATE_SEARCH,
 )
 TRANSFER_EVERY = Param(
     "transfer_every",
