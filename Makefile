@@ -1,22 +1,38 @@
-# `make demo` and `make test` are the whole set-up: the first call creates .venv from the machine's
-# python3 and installs the project and every plugin distribution under plugins/ (editable); later
-# calls skip the install unless a pyproject.toml or the constraints file changed.
+# `make demo` and `make test` are the whole set-up: the first call creates the pair's venv and
+# installs the project and every plugin distribution under plugins/ (editable); later calls skip
+# the install unless a pyproject.toml or the constraints file changed.
 #
-# AIHWKIT=wheel (default): aihwkit's binary wheel with the torch it was compiled against, pinned by
-# constraints/wheel-cpu.txt, in .venv. AIHWKIT=source: aihwkit built from source against a current
-# torch (scripts/build-aihwkit.sh, about 6+ minutes; docs/install.md), pinned by
-# constraints/source-cpu.txt, in .venv-source; `make test AIHWKIT=source` tests that build.
-PYTHON ?= python3
+# PAIR picks a tested aihwkit + torch pair, each a binary wheel (nothing to compile) in its own venv:
+#   PAIR=py311 (default): aihwkit 1.1.0 + torch 2.10 on Python 3.11, constraints/wheel-cpu.txt, .venv
+#   PAIR=py312: aihwkit 1.2.0 + torch 2.14.1 on Python 3.12, constraints/wheel-py312.txt, .venv-py312
+# The Python is found by scripts/find-python.sh (pythonX.Y on PATH, then pyenv's versions); pass
+# PYTHON=/path/to/pythonX.Y to choose it. Why this default: docs/install.md ("Which pair").
+# AIHWKIT=source: aihwkit built from source against a current torch (scripts/build-aihwkit.sh,
+# docs/install.md), pinned by constraints/source-cpu.txt, in .venv-source; `make test
+# AIHWKIT=source` tests that build.
+PAIR ?= py311
 AIHWKIT ?= wheel
 ifeq ($(AIHWKIT),source)
 VENV ?= .venv-source
 CONSTRAINTS ?= constraints/source-cpu.txt
+PY_VERSION := 3.11
 else ifeq ($(AIHWKIT),wheel)
+ifeq ($(PAIR),py311)
 VENV ?= .venv
 CONSTRAINTS ?= constraints/wheel-cpu.txt
+PY_VERSION := 3.11
+else ifeq ($(PAIR),py312)
+VENV ?= .venv-py312
+CONSTRAINTS ?= constraints/wheel-py312.txt
+PY_VERSION := 3.12
+else
+$(error PAIR is 'py311' (aihwkit 1.1.0) or 'py312' (aihwkit 1.2.0), not '$(PAIR)')
+endif
 else
 $(error AIHWKIT is 'wheel' or 'source', not '$(AIHWKIT)')
 endif
+# Deferred (=): looked for only when a venv is to be created.
+PYTHON ?= $(shell scripts/find-python.sh $(PY_VERSION))
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.aimc-installed
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
@@ -28,7 +44,7 @@ PYTEST_ARGS ?=
 install: $(STAMP)
 
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) $(CONSTRAINTS)
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || scripts/new-venv.sh "$(PYTHON)" $(PY_VERSION) $(VENV) "PAIR=$(PAIR)"
 	$(PY) -m pip install -q --upgrade pip
 ifeq ($(AIHWKIT),source)
 	PYTHON=$(PYTHON) scripts/build-aihwkit.sh --venv $(VENV) --constraints $(CONSTRAINTS)
