@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from aimc_plugins import app as _app
 from aimc_plugins import compat as _compat
 from aimc_plugins.host.hookspecs import hookimpl
 from aimc_plugins.host.records import (
@@ -39,6 +40,9 @@ from aimc_plugins.host.records import (
     as_dict,
 )
 from aimc_plugins.host.version import VERSION
+
+# Composed first: every other module reads the application's parts from host.composition.
+_app.install()
 
 __version__ = VERSION  # this release; CHANGELOG.md says what each release changed
 

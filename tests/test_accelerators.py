@@ -68,7 +68,7 @@ def test_pool_on_the_cpu_leaves_cuda_visible_devices_alone(fresh_plugins, monkey
 @pytest.mark.parametrize("recipe", ["least-squares", "digits-mlp"])
 def test_recipes_move_their_tiles_to_the_run_device(recipe):
     """The recipe's own loop (least squares) and the shared classifier loop both move the analog
-    tiles to ``RunConfig.device``: on an aihwkit without CUDA, that is where ``cuda`` fails."""
+    tiles to ``RunConfig.accelerator``: on an aihwkit without CUDA, that is where ``cuda`` fails."""
     from aihwkit.simulator import rpu_base
 
     from aimc_plugins.host.records import RunConfig
@@ -77,7 +77,7 @@ def test_recipes_move_their_tiles_to_the_run_device(recipe):
     if rpu_base.cuda.is_compiled():
         pytest.skip("this aihwkit has CUDA")
     spec = plan(recipe, ["Idealized"], ["sgd"], 1, 1)[0]
-    config = RunConfig(setup=setup_for(spec), seed=0, epochs=1, device="cuda")
+    config = RunConfig(setup=setup_for(spec), seed=0, epochs=1, accelerator="cuda")
     with pytest.raises(Exception, match="not been compiled with CUDA"):
         plugins.lookup(plugins.recipes, recipe, "recipe").run(config)
 

@@ -5,6 +5,7 @@ compiled generators (which seed themselves from the clock) seeded through
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from aimc_plugins.sweep.execute import run_pool
@@ -26,6 +27,17 @@ RUNS = [
         options={"n_train": 300},
     ),
 ]
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    """Runs in this process on one thread, as a sweep worker with one core runs them: only such
+    runs are recorded as deterministic (several threads may interleave random draws)."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _history(spec: PlannedRun) -> tuple:

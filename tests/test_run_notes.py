@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from aimc_plugins.report.summary import run_notes
 from aimc_plugins.sweep.store import ResultsStore
 from aimc_plugins.training.identity import PlannedRun
@@ -21,6 +23,19 @@ SLOW = PlannedRun(
     params={"n_reads_per_transfer": 1},
     options={"n_train": 300},
 )
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    """Runs in this process on one thread, as a one-core sweep worker runs them (a run on
+    several threads is recorded as not repeating, and noted under the table)."""
+    import torch
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def test_a_slow_transfer_schedule_is_noted_stored_and_reported(tmp_path: Path) -> None:

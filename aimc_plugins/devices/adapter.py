@@ -39,6 +39,9 @@ class Adapted:
 
     ``error`` is the largest relative difference between the declared q+- and the adapted
     device's (see :func:`table_error`); ``nodes`` is the table size for PiecewiseStep.
+    ``tolerance`` is the response's ``table_tolerance`` (infinite for a config given as it is)
+    and ``table_note`` the report's line when the error exceeds it (allowed by
+    ``allow_table_error``): carried here so a run's record needs no second call of the factory.
     """
 
     device: Any
@@ -46,6 +49,8 @@ class Adapted:
     error: float
     nodes: int | None = None
     note: str = ""
+    tolerance: float = float("inf")
+    table_note: str = ""
 
 
 def table_error(device: ResponseDevice, other: ResponseDevice, points: int = CHECK_POINTS) -> float:

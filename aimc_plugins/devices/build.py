@@ -97,7 +97,12 @@ def _adapt(record: Device, resolved: Mapping[str, Any]) -> Adapted:
                 "anyway (the error is then recorded with every run)"
             )
         warnings.warn(f"{message}; allowed (allow_table_error)", PiecewiseCapWarning, stacklevel=2)
-    return adapted
+        note = (
+            f"trained on a {adapted.nodes}-node table that misses the declared response by "
+            f"{adapted.error:.0%} (tolerance {device.table_tolerance:.0%}; allow_table_error)"
+        )
+        return replace(adapted, tolerance=device.table_tolerance, table_note=note)
+    return replace(adapted, tolerance=device.table_tolerance)
 
 
 def device_config(record: Device, params: Mapping[str, Any] | None = None) -> Any:
@@ -117,12 +122,7 @@ def device_response(record: Device, params: Mapping[str, Any] | None = None) -> 
 def table_fidelity(record: Device, params: Mapping[str, Any] | None = None) -> tuple[float, str]:
     """``(error, note)`` of the device's translation to aihwkit, for the record of a run: the
     measured table error (0 for native devices) and, when it exceeds the response's tolerance
-    (allowed by ``allow_table_error``), a one-line note for the report; else an empty note."""
+    (allowed by ``allow_table_error``), a one-line note for the report; else an empty note.
+    Both come with the cached adaptation: the factory is not called again."""
     adapted = adapted_device(record, params)
-    device = made(record, params)
-    if isinstance(device, ResponseDevice) and adapted.error > device.table_tolerance:
-        return adapted.error, (
-            f"trained on a {adapted.nodes}-node table that misses the declared response by "
-            f"{adapted.error:.0%} (tolerance {device.table_tolerance:.0%}; allow_table_error)"
-        )
-    return adapted.error, ""
+    return adapted.error, adapted.table_note

@@ -1,9 +1,10 @@
 """Loading plugins: the built-in ones, third-party entry points, and the checks each passes.
 
-Built-in plugins are modules named in :data:`BUILTIN_PLUGINS` and use the same hooks as third
-parties. Third-party plugins are found through the entry-point group ``aimc_plugins``; the
-environment variable ``AIMC_PLUGINS`` (comma-separated entry-point, distribution or qualified
-plugin names) restricts which of them load, and an empty value loads none.
+Built-in plugins are the modules the application names (:mod:`aimc_plugins.host.composition`,
+filled by :mod:`aimc_plugins.app`) and use the same hooks as third parties. Third-party
+plugins are found through the entry-point group ``aimc_plugins``; the environment variable
+``AIMC_PLUGINS`` (comma-separated entry-point, distribution or qualified plugin names)
+restricts which of them load, and an empty value loads none.
 ``AIMC_TRACE_PLUGINS=1`` prints every hook call (hook, plugin, duration) to stderr.
 
 A third-party plugin is refused, and listed as failed with one line saying why, when:
@@ -38,7 +39,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from aimc_plugins.host import calls, manager
+from aimc_plugins.host import calls, composition, manager
 from aimc_plugins.host.manager import (
     ENTRY_POINT_GROUP,
     ENV_VAR,
@@ -55,15 +56,17 @@ from aimc_plugins.host.version import VERSION
 
 HOST_DISTRIBUTION = "aimc-plugins"
 
-BUILTIN_PLUGINS: tuple[str, ...] = (
-    "aimc_plugins.builtin.presets",
-    "aimc_plugins.builtin.optimizers",
-    "aimc_plugins.builtin.recipes",
-    "aimc_plugins.cli.commands",
-    "aimc_plugins.cli.device_commands",
-    "aimc_plugins.cli.sweep_commands",
-    "aimc_plugins.cli.author_commands",
-)
+
+
+def builtin_plugins() -> tuple[str, ...]:
+    """The modules loaded as built-in plugins: named by the application that composed this
+    host (:mod:`aimc_plugins.app`), since the host is the bottom layer and may not name them."""
+    return composition.current.builtin_plugins
+
+
+# The older spelling; the facade composes the application before any module is imported, so
+# this is the application's list.
+BUILTIN_PLUGINS: tuple[str, ...] = builtin_plugins()
 
 log = logging.getLogger("aimc_plugins.plugins")
 
@@ -227,7 +230,7 @@ def load_plugins() -> None:
     _loaded = True
     if os.environ.get(TRACE_ENV_VAR, "") not in ("", "0") and _untrace is None:
         _untrace = calls.trace_calls()
-    for module_name in BUILTIN_PLUGINS:
+    for module_name in builtin_plugins():
         manager.plugin_distributions[module_name] = (HOST_DISTRIBUTION, VERSION)
         _timed_import(
             module_name,

@@ -18,6 +18,7 @@ Tracker events are delivered by the training layer (:mod:`aimc_plugins.training.
 
 from __future__ import annotations
 
+from aimc_plugins.host import hookspecs  # `plugins.hookspecs.hookimpl`, as before the split
 from aimc_plugins.host.calls import call_each, call_plugin, is_wrapper
 from aimc_plugins.host.loading import (
     BUILTIN_PLUGINS,
@@ -83,6 +84,7 @@ __all__ = [
     "devices",
     "distributions",
     "failures",
+    "hookspecs",
     "is_wrapper",
     "load_plugins",
     "lookup",

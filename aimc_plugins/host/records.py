@@ -256,7 +256,7 @@ VALIDATION_SPLIT = "validation"
 SPLITS = (TEST_SPLIT, VALIDATION_SPLIT)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RunConfig:
     """Everything a recipe needs for one training run.
 
@@ -264,15 +264,65 @@ class RunConfig:
     report the test split) or ``"validation"`` (train on the training set less a held-out
     part, report that part and never touch the test split): tuning trials run with the latter,
     so that no setting is chosen on test data. A recipe that offers a validation split says so
-    in :attr:`Recipe.validation`."""
+    in :attr:`Recipe.validation`.
+
+    ``accelerator`` is the compute device the run trains on (``"cpu"`` or ``"cuda"``), named so
+    that "device" means one thing, the analog device. It was called ``device`` until 0.2.0:
+    ``RunConfig(device=...)`` and ``config.device`` still work, with a
+    :class:`DeprecationWarning`, until 0.3.0."""
 
     setup: TrainingSetup
     seed: int = 0
     epochs: int | None = None
-    device: str = "cpu"
+    accelerator: str = "cpu"
     show_progress: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
     split: str = TEST_SPLIT
+
+    # Written out (not generated) only to accept the older keyword ``device`` with a warning;
+    # the parameters are the fields, in their order, so positional calls mean what they meant.
+    def __init__(
+        self,
+        setup: TrainingSetup,
+        seed: int = 0,
+        epochs: int | None = None,
+        accelerator: str = "cpu",
+        show_progress: bool = False,
+        options: Mapping[str, Any] | None = None,
+        split: str = TEST_SPLIT,
+        *,
+        device: str | None = None,
+    ) -> None:
+        if device is not None:
+            _renamed("RunConfig(device=...)", "RunConfig(accelerator=...)")
+            accelerator = device
+        for name, value in (
+            ("setup", setup),
+            ("seed", seed),
+            ("epochs", epochs),
+            ("accelerator", accelerator),
+            ("show_progress", show_progress),
+            ("options", {} if options is None else options),
+            ("split", split),
+        ):
+            object.__setattr__(self, name, value)
+
+    @property
+    def device(self) -> str:
+        """Deprecated: :attr:`accelerator`."""
+        _renamed("RunConfig.device", "RunConfig.accelerator")
+        return self.accelerator
+
+
+def _renamed(old: str, new: str) -> None:
+    """The warning of a spelling renamed in 0.2.0, removed in 0.3.0 (CHANGELOG.md)."""
+    import warnings
+
+    warnings.warn(
+        f"{old} is deprecated and will be removed in aimc-plugins 0.3.0; use {new}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ from typing import Any
 
 from aimc_plugins.report.figures import figure_legend, save, style
 from aimc_plugins.report.stats import mean_interval, metric_limits
+from aimc_plugins.training.identity import RunKind
 from aimc_plugins.training.run import DONE, RunOutcome
-from aimc_plugins.training.setup import DIGITAL_DEVICE, PRESET_OPTIMIZER
+from aimc_plugins.training.setup import kind_of
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,7 @@ def _number(value: Any) -> float | None:
 
 
 def _analog(outcome: RunOutcome) -> bool:
-    run = outcome.run
-    return run.device != DIGITAL_DEVICE and run.optimizer != PRESET_OPTIMIZER
+    return kind_of(outcome.run) == RunKind.DEVICE
 
 
 def varied_parameters(outcomes: Sequence[RunOutcome]) -> list[str]:
@@ -84,7 +84,7 @@ def varied_parameters(outcomes: Sequence[RunOutcome]) -> list[str]:
         for key, value in run.device_params.items():
             number = _number(value)
             if number is not None:
-                values[(run.device_name or run.device, key)].add(number)
+                values[(run.registered_device, key)].add(number)
                 order.setdefault(key, None)
     varied = {key for (_, key), seen in values.items() if len(seen) > 1}
     return [key for key in order if key in varied]
@@ -131,7 +131,7 @@ def parameter_grid(outcomes: Sequence[RunOutcome], parameter: str, metric: str) 
         if outcome.status != DONE or metric not in outcome.final:
             continue
         run, value = outcome.run, float(outcome.final[metric])
-        if run.device == DIGITAL_DEVICE:
+        if kind_of(run) == RunKind.DIGITAL:
             baseline[run.shown_optimizer].append(value)
             continue
         x = _number(run.device_params.get(parameter)) if _analog(outcome) else None
@@ -140,7 +140,7 @@ def parameter_grid(outcomes: Sequence[RunOutcome], parameter: str, metric: str) 
         setting = tuple(
             sorted((k, repr(v)) for k, v in run.device_params.items() if k != parameter)
         )
-        family = run.device_name or run.device
+        family = run.registered_device
         settings[family].add(setting)
         finals[(run.shown_optimizer, family, setting)][x].append(value)
     labels = setting_labels(settings)

@@ -20,8 +20,9 @@ from typing import Any
 from aimc_plugins.devices.build import device_config, device_response, made
 from aimc_plugins.report.figures import figure_legend, save, style
 from aimc_plugins.report.stats import metric_limits
+from aimc_plugins.training.identity import PlannedRun, RunKind
 from aimc_plugins.training.run import DONE, RunOutcome
-from aimc_plugins.training.setup import DIGITAL_DEVICE, PRESET_OPTIMIZER
+from aimc_plugins.training.setup import PRESET_OPTIMIZER
 
 # Row kinds, in the colours the bar chart uses: aihwkit's presets beside plugin devices.
 KIND_COLOURS = {
@@ -32,19 +33,30 @@ KIND_COLOURS = {
 }
 
 
-def device_kind(device_name: str, optimizer: str) -> str:
-    """Where a compared device comes from: aihwkit (preset device or preset config), a plugin,
-    or none (the digital baseline)."""
-    from aimc_plugins.host import plugins
+def origin(run: PlannedRun) -> str:
+    """Where a compared row's device comes from, in the report's words (:data:`KIND_COLOURS`):
+    the run's :class:`~aimc_plugins.training.identity.RunKind`, with a device split into
+    aihwkit's preset devices (those of the plugin the application names for them) and plugin
+    devices."""
+    from aimc_plugins.host import composition, plugins
+    from aimc_plugins.training.setup import kind_of
 
-    if device_name == DIGITAL_DEVICE:
+    kind = kind_of(run)
+    if kind == RunKind.DIGITAL:
         return "digital baseline"
-    if optimizer == PRESET_OPTIMIZER:
+    if kind == RunKind.PRESET:
         return "aihwkit preset config"
-    record = plugins.devices().get(device_name)
-    if record is not None and record.plugin.endswith("builtin.presets"):
+    record = plugins.registry.devices().get(run.registered_device)
+    if record is not None and record.plugin == composition.current.presets_plugin:
         return "aihwkit preset device"
     return "plugin device"
+
+
+def is_digital(run: PlannedRun) -> bool:
+    """Whether ``run`` is the digital baseline (decided by its kind, not by its label)."""
+    from aimc_plugins.training.setup import kind_of
+
+    return kind_of(run) == RunKind.DIGITAL
 
 
 def _curves(
@@ -98,13 +110,14 @@ def learning_curves_figure(outcomes: Sequence[RunOutcome], metric: str) -> Any:
     from matplotlib.ticker import MaxNLocator
 
     groups = _curves(outcomes, metric)
-    baseline = {k: v for k, v in groups.items() if k[1] == DIGITAL_DEVICE}
+    digital = {o.run.device for o in outcomes if is_digital(o.run)}  # the baseline's labels
+    baseline = {k: v for k, v in groups.items() if k[1] in digital}
     optimizers = (
-        sorted({opt for opt, dev in groups if dev != DIGITAL_DEVICE})
+        sorted({opt for opt, dev in groups if dev not in digital})
         or sorted({opt for opt, _ in groups})
         or ["(no finished runs)"]
     )
-    devices = sorted({dev for _, dev in groups if dev != DIGITAL_DEVICE})
+    devices = sorted({dev for _, dev in groups if dev not in digital})
     styles = _device_styles(devices)
     entries = len(devices) + len(baseline)
     columns = min(3, len(optimizers))
@@ -123,7 +136,7 @@ def learning_curves_figure(outcomes: Sequence[RunOutcome], metric: str) -> Any:
         )
         for ax, optimizer in zip(axes.flat, optimizers, strict=False):
             for (opt, device), curves in sorted(groups.items()):
-                if opt != optimizer or device == DIGITAL_DEVICE:
+                if opt != optimizer or device in digital:
                     continue
                 epochs, mean, std = _mean_std(curves)
                 ax.plot(epochs, mean, marker="o", ms=3, label=device, **styles[device])
@@ -392,10 +405,10 @@ def responses_figure(outcomes: Sequence[RunOutcome]) -> Any:
     marked and labelled with its value; one legend for all panels, below them."""
     devices: dict[str, tuple[str, Mapping[str, Any], str]] = {}
     for outcome in outcomes:
-        spec = outcome.run
-        if spec.device != DIGITAL_DEVICE:
-            name = spec.device_name or spec.device
-            devices.setdefault(spec.device, (name, spec.device_params, spec.optimizer))
+        run = outcome.run
+        if not is_digital(run):
+            built = (run.registered_device, run.device_params, run.optimizer)
+            devices.setdefault(run.device, built)
     labels = sorted(devices) or ["(no analog devices)"]
     columns = min(4, len(labels))
     rows = math.ceil(len(labels) / columns)

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aimc_plugins.training.identity import RunKind
 from aimc_plugins.training.run import DONE, RunOutcome
-from aimc_plugins.training.setup import DIGITAL_DEVICE, PRESET_OPTIMIZER
+from aimc_plugins.training.setup import kind_of
 
 # run id -> (sweep name, finished_at in seconds since the epoch), as the results store keeps them
 RunTimes = Mapping[str, tuple[str, float]]
@@ -157,9 +158,10 @@ def _configurations(outcomes: Sequence[RunOutcome]) -> tuple[tuple[str, ...], ..
     rows = []
     for (device, optimizer), group in groups.items():
         run = group[0].run
-        if run.device == DIGITAL_DEVICE:
+        kind = kind_of(run)
+        if kind == RunKind.DIGITAL:
             algorithm = f"{run.optimizer} (floating point, no analog device)"
-        elif run.optimizer == PRESET_OPTIMIZER:
+        elif kind == RunKind.PRESET:
             algorithm = "aihwkit preset config (its own algorithm)"
         else:
             algorithm = run.optimizer

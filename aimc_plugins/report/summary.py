@@ -159,7 +159,7 @@ def summarize(
                 len(group),
                 sum(o.status == DIVERGED for o in group),
                 sum(o.status == FAILED for o in group),
-                plots.device_kind(first.device_name or first.device, first.optimizer),
+                plots.origin(first),
                 ci_low,
                 ci_high,
             )

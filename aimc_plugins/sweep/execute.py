@@ -106,14 +106,14 @@ def _set_threads(threads: int) -> None:
 
 
 def _run_with_progress(
-    spec: PlannedRun, accelerator: str, sink: EpochSink | None, tracking: Tracking | None = None
+    run: PlannedRun, accelerator: str, sink: EpochSink | None, tracking: Tracking | None = None
 ) -> RunOutcome:
     from aimc_plugins.training import loop as training
 
     if sink is not None:
-        training.set_epoch_callback(lambda epoch, epochs, _m: sink(spec.run_id, epoch, epochs))
+        training.set_epoch_callback(lambda epoch, epochs, _m: sink(run.run_id, epoch, epochs))
     try:
-        return run_one(spec, accelerator=accelerator, tracking=tracking)
+        return run_one(run, accelerator=accelerator, tracking=tracking)
     finally:
         training.set_epoch_callback(None)
 
@@ -122,15 +122,15 @@ def _run_with_progress(
 
 
 def run_serial(
-    specs: Sequence[PlannedRun],
+    runs: Sequence[PlannedRun],
     accelerator: str = "cpu",
     on_epoch: EpochSink | None = None,
     tracking: Tracking | None = None,
 ) -> Iterator[RunOutcome]:
     """One run after another in this process (``--workers 0``, and plugins a worker cannot
     import)."""
-    for spec in specs:
-        yield _run_with_progress(spec, accelerator, on_epoch, tracking)
+    for run in runs:
+        yield _run_with_progress(run, accelerator, on_epoch, tracking)
 
 
 # -- local process pool ------------------------------------------------------------------------
@@ -154,17 +154,17 @@ def _init_worker(
     _worker_queue = events
 
 
-def _pool_task(spec: PlannedRun, accelerator: str, tracking: Tracking | None = None) -> RunOutcome:
+def _pool_task(run: PlannedRun, accelerator: str, tracking: Tracking | None = None) -> RunOutcome:
     events = _worker_queue
 
     def sink(run_id: str, epoch: int, epochs: int) -> None:
         events.put((run_id, epoch, epochs))  # type: ignore[attr-defined]
 
-    return _run_with_progress(spec, accelerator, sink if events is not None else None, tracking)
+    return _run_with_progress(run, accelerator, sink if events is not None else None, tracking)
 
 
 def run_pool(
-    specs: Sequence[PlannedRun],
+    runs: Sequence[PlannedRun],
     workers: int,
     accelerator: str = "cpu",
     on_epoch: EpochSink | None = None,
@@ -198,7 +198,7 @@ def run_pool(
                 initargs=(threads, modules, events, os.getpid(), gpus, counter),
             )
             futures: dict[Future[RunOutcome], PlannedRun] = {
-                pool.submit(_pool_task, spec, accelerator, tracking): spec for spec in specs
+                pool.submit(_pool_task, run, accelerator, tracking): run for run in runs
             }
         pending = set(futures)
         while pending:
@@ -255,7 +255,7 @@ def _drain(events: object, on_epoch: EpochSink | None) -> None:
 
 
 def _dask_task(
-    spec: PlannedRun,
+    run: PlannedRun,
     accelerator: str,
     threads: int,
     modules: Sequence[str],
@@ -263,7 +263,7 @@ def _dask_task(
 ) -> RunOutcome:
     _set_threads(threads)
     _register_modules(modules)
-    return run_one(spec, accelerator=accelerator, tracking=tracking)
+    return run_one(run, accelerator=accelerator, tracking=tracking)
 
 
 @dataclass(frozen=True)
@@ -278,7 +278,7 @@ class DaskTarget:
 
 
 def run_dask(
-    specs: Sequence[PlannedRun],
+    runs: Sequence[PlannedRun],
     target: DaskTarget,
     accelerator: str = "cpu",
     tracking: Tracking | None = None,
@@ -310,9 +310,9 @@ def run_dask(
     try:
         futures = {
             client.submit(
-                _dask_task, spec, accelerator, threads, modules, tracking, pure=False
-            ): spec
-            for spec in specs
+                _dask_task, run, accelerator, threads, modules, tracking, pure=False
+            ): run
+            for run in runs
         }
         for future in as_completed(futures):
             try:

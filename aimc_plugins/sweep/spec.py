@@ -62,14 +62,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
-from aimc_plugins.host import plugins
+from aimc_plugins.host import composition, plugins
 from aimc_plugins.host.records import LR_DEFAULT, resolve_params
 from aimc_plugins.sweep.tuning import TuneError, TuneSettings, settings_from_table
-from aimc_plugins.training.identity import PlannedRun, device_label
+from aimc_plugins.training.identity import DIGITAL_LABEL, PlannedRun, RunKind, device_label
 from aimc_plugins.training.periphery import DEFAULT_PROFILE, PROFILES
-from aimc_plugins.training.setup import DIGITAL_DEVICE, PRESET_OPTIMIZER, device_kind, validate
+from aimc_plugins.training.setup import PRESET_OPTIMIZER, device_kind, validate
 from aimc_plugins.training.tracking import choose_trackers
 
 SPEC_KEYS = (
@@ -207,9 +207,6 @@ PRESET_DEVICES = "@preset-devices"
 FAMILY_PREFIX = "@family:"
 SELECTORS = (ALL_PRESETS, PRESET_DEVICES, FAMILY_PREFIX + "NAME")
 _GLOB_CHARS = frozenset("*?[")
-# The plugin that registers aihwkit's preset devices and configurations (the host stamps each
-# record with its plugin's name); a name, not an import, since that plugin is a layer above.
-_PRESETS_PLUGIN = "aimc_plugins.builtin.presets"
 
 
 def is_selector(text: str) -> bool:
@@ -240,7 +237,10 @@ def expand_selector(text: str) -> list[str]:
     if text == ALL_PRESETS:
         names = list(plugins.presets())
     elif text == PRESET_DEVICES:
-        names = [n for n, r in plugins.devices().items() if r.plugin == _PRESETS_PLUGIN]
+        # aihwkit's preset devices: those of the plugin the application names for them (the host
+        # stamps each record with its plugin; the name is the application's, not this layer's)
+        presets_plugin = composition.current.presets_plugin
+        names = [n for n, r in plugins.devices().items() if r.plugin == presets_plugin]
     elif text.lower().startswith(FAMILY_PREFIX):
         names = _family(text[len(FAMILY_PREFIX) :].strip())
     elif text.startswith("@"):
@@ -494,7 +494,7 @@ def count_runs(spec: SweepSpec) -> tuple[int, str]:
     n_analog = sum(size(e) for e in spec.optimizers) - n_digital
     n_pairs = n_digital
     for entry in spec.devices:
-        n_pairs += size(entry) * (1 if device_kind(entry.name) == "preset" else n_analog)
+        n_pairs += size(entry) * (1 if device_kind(entry.name) == RunKind.PRESET else n_analog)
     total = n_pairs * len(spec.seeds)
     parts = factors("devices", spec.devices) + factors("optimizers", spec.optimizers)
     parts.append(f"{len(spec.seeds)} seeds")
@@ -530,6 +530,18 @@ def _optimizer_settings(spec: SweepSpec) -> list[tuple[str, dict[str, Any], str]
     ]
 
 
+class _Pair(NamedTuple):
+    """One device x optimizer setting of a spec, before seeds: what a planned run is made of."""
+
+    kind: RunKind
+    label: str
+    name: str
+    device_params: dict[str, Any]
+    optimizer: str
+    params: dict[str, Any]
+    optimizer_label: str
+
+
 def expand(spec: SweepSpec) -> list[PlannedRun]:
     """Every run the spec stands for, each once (two entries naming one configuration give one
     run). Raises :class:`SpecError` on unknown names or invalid values, and on a spec of more
@@ -540,12 +552,14 @@ def expand(spec: SweepSpec) -> list[PlannedRun]:
         optimizers = plugins.optimizers()
         epochs = spec.epochs or recipe.default_epochs
         settings = _optimizer_settings(spec)
-        pairs: list[tuple[str, str, dict[str, Any], str, dict[str, Any], str]] = []
+        pairs: list[_Pair] = []
         for name, given, label in settings:
             record = plugins.lookup(plugins.optimizers, name, "optimizer")
             if record.n_devices == 0:
                 params = resolve_params(f"optimizer {name!r}", record.parameters, given)
-                pairs.append((DIGITAL_DEVICE, DIGITAL_DEVICE, {}, name, params, label))
+                pairs.append(
+                    _Pair(RunKind.DIGITAL, DIGITAL_LABEL, DIGITAL_LABEL, {}, name, params, label)
+                )
         preset_lr = next((g["lr"] for _, g, _ in settings if "lr" in g), None)
         for index, entry in _device_entries(spec.devices):
             for device_params in entry.settings():
@@ -555,7 +569,7 @@ def expand(spec: SweepSpec) -> list[PlannedRun]:
     except ValueError as exc:
         raise SpecError(str(exc)) from None
     runs: dict[str, PlannedRun] = {}
-    for label, name, device_params, optimizer, params, optimizer_label in pairs:
+    for kind, label, name, device_params, optimizer, params, optimizer_label in pairs:
         for seed in spec.seeds:
             run = PlannedRun(
                 recipe=recipe.name,
@@ -569,6 +583,7 @@ def expand(spec: SweepSpec) -> list[PlannedRun]:
                 options=dict(spec.options),
                 periphery=spec.periphery,
                 optimizer_label=optimizer_label if optimizer_label != optimizer else "",
+                kind=kind,  # decided here, once; not part of the run's id
             )
             runs.setdefault(run.run_id, run)
     return list(runs.values())
@@ -581,8 +596,8 @@ def _device_runs(
     optimizers: Mapping[str, Any],
     preset_lr: Any,
     index: int,
-) -> list[tuple[str, str, dict[str, Any], str, dict[str, Any], str]]:
-    if device_kind(entry.name) == "preset":
+) -> list[_Pair]:
+    if device_kind(entry.name) == RunKind.PRESET:
         extra = set(given) - {"lr"}
         if extra:
             raise SpecError(
@@ -592,7 +607,7 @@ def _device_runs(
         lr = given.get("lr", preset_lr)
         params = {"lr": float(LR_DEFAULT if lr is None else lr)}  # explicit: part of the run id
         label = entry.label or entry.name
-        return [(label, entry.name, {}, PRESET_OPTIMIZER, params, "")]
+        return [_Pair(RunKind.PRESET, label, entry.name, {}, PRESET_OPTIMIZER, params, "")]
     device = plugins.lookup(plugins.devices, entry.name, "device")
     # Always resolved, defaults included: "power" and "power(g=0.5)" (g's default) are one run.
     device_params = resolve_params(f"device {entry.name!r}", device.parameters, given)
@@ -603,7 +618,8 @@ def _device_runs(
         if record.n_devices == 0:
             continue
         params = resolve_params(f"optimizer {name!r}", record.parameters, opt_given)
-        runs.append((label, entry.name, device_params, name, params, opt_label))
+        pair = _Pair(RunKind.DEVICE, label, entry.name, device_params, name, params, opt_label)
+        runs.append(pair)
     return runs
 
 

@@ -189,23 +189,23 @@ class ResultsStore:
     def record(self, outcome: RunOutcome, sweep: str = "") -> None:
         """Store one finished run and its epochs in a single transaction (replacing an earlier
         result of the same run, e.g. a failed run retried)."""
-        spec = outcome.run
+        run = outcome.run
         with self._transaction():
-            self._conn.execute("DELETE FROM epochs WHERE run_id = ?", (spec.run_id,))
+            self._conn.execute("DELETE FROM epochs WHERE run_id = ?", (run.run_id,))
             self._conn.execute(
                 "INSERT OR REPLACE INTO runs (run_id, sweep, recipe, device, optimizer, seed, "
                 "epochs, config, spec, status, error, final, versions, duration_s, finished_at, "
                 "notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    spec.run_id,
+                    run.run_id,
                     sweep,
-                    spec.recipe,
-                    spec.device,
-                    spec.shown_optimizer,
-                    spec.seed,
-                    spec.epochs,
-                    _dumps(spec.config()),
-                    _dumps(asdict(spec)),
+                    run.recipe,
+                    run.device,
+                    run.shown_optimizer,
+                    run.seed,
+                    run.epochs,
+                    _dumps(run.config()),
+                    _dumps(asdict(run)),
                     outcome.status,
                     outcome.error,
                     _dumps(dict(outcome.final)),
@@ -218,7 +218,7 @@ class ResultsStore:
             self._conn.executemany(
                 "INSERT INTO epochs (run_id, epoch, metrics) VALUES (?, ?, ?)",
                 [
-                    (spec.run_id, int(metrics.get("epoch", index)), _dumps(dict(metrics)))
+                    (run.run_id, int(metrics.get("epoch", index)), _dumps(dict(metrics)))
                     for index, metrics in enumerate(outcome.history, 1)
                 ],
             )

@@ -9,10 +9,30 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from aimc_plugins.host.records import TEST_SPLIT
 from aimc_plugins.training.periphery import DEFAULT_PROFILE
+
+
+class RunKind(StrEnum):
+    """What a run trains, decided once by the planner and carried on the run.
+
+    ``preset``: one of aihwkit's preset training configurations (device and algorithm fixed
+    together, optimizer ``preset``); ``digital``: an optimizer that takes no device (the
+    floating-point baseline); ``device``: a registered device trained by the chosen optimizer.
+    A ``StrEnum``, so ``kind == "preset"`` reads as it always did.
+    """
+
+    PRESET = "preset"
+    DIGITAL = "digital"
+    DEVICE = "device"
+
+
+# The table label of the runs of an optimizer that takes no device: a label only, never a test
+# of what a run is (that is :attr:`PlannedRun.kind`).
+DIGITAL_LABEL = "floating point"
 
 
 def device_label(name: str, params: Mapping[str, Any] | None = None) -> str:
@@ -27,14 +47,21 @@ def device_label(name: str, params: Mapping[str, Any] | None = None) -> str:
 class PlannedRun:
     """One training run of a comparison.
 
-    ``device`` is the label shown in tables (``ReRamSB``, ``power(g=0.5, tau=0.7)``);
-    ``device_name`` and ``device_params`` are what is built. ``params`` are the optimizer's
-    hyper-parameters, ``options`` the recipe's (data size, batch size, data folder, ...),
-    ``periphery`` the periphery profile (:mod:`aimc_plugins.training.periphery`).
-    ``optimizer_label``
-    names the optimizer in tables when a sweep varies its hyper-parameters. ``split`` is what
+    ``device`` is the *device label* shown in tables (``ReRamSB``, ``power(g=0.5, tau=0.7)``);
+    :attr:`registered_device` (``device_name``, or the label when that is empty) and
+    ``device_params`` are what is built. ``params`` are the optimizer's hyper-parameters,
+    ``options`` the recipe's (data size, batch size, data folder, ...), ``periphery`` the
+    periphery profile (:mod:`aimc_plugins.training.periphery`). ``optimizer_label`` names the
+    optimizer in tables when a sweep varies its hyper-parameters. ``split`` is what
     the run is evaluated on: ``test``, or ``validation`` for a tuning trial (which then never
     reads the test split).
+
+    ``kind`` (:class:`RunKind`) is written by the planner, which has looked every name up and
+    resolved every parameter (``params`` and ``device_params`` hold every value, defaults
+    included), so the worker need not decide it again. It is not part of the configuration:
+    :meth:`config` and :attr:`run_id` are what they were before it existed, and a run read from
+    an older store (``kind`` unset) is classified by
+    :func:`aimc_plugins.training.setup.kind_of`.
     """
 
     recipe: str
@@ -49,6 +76,18 @@ class PlannedRun:
     periphery: str = DEFAULT_PROFILE
     optimizer_label: str = ""
     split: str = TEST_SPLIT
+    kind: RunKind | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind is not None and not isinstance(self.kind, RunKind):
+            object.__setattr__(self, "kind", RunKind(self.kind))  # read back from JSON
+
+    @property
+    def registered_device(self) -> str:
+        """The registered name of the device (or preset configuration) this run builds, as
+        planned: ``device_name``, or the label when that is empty (for the digital baseline,
+        which builds no device, its label)."""
+        return self.device_name or self.device
 
     @property
     def label(self) -> str:
@@ -64,9 +103,10 @@ class PlannedRun:
         Labels are left out: renaming a row in a table does not make it a different run. The
         split is written only for validation runs, so test runs keep the ids they always had.
         """
+        # the id's "device" is the name as planned; for the digital baseline that is its label
         config = {
             "recipe": self.recipe,
-            "device": self.device_name or self.device,
+            "device": self.registered_device,
             "device_params": dict(sorted(self.device_params.items())),
             "optimizer": self.optimizer,
             "params": dict(sorted(self.params.items())),

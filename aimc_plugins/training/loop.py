@@ -196,7 +196,7 @@ def train_classifier(
     from aimc_plugins.training.splits import metric_prefix
 
     prefix = metric_prefix(config.split)
-    device = config.device
+    device = config.accelerator
     notes = schedule_notes(model, config.setup, epochs * len(train_loader), train_loader.batch_size)
     model = (convert or to_analog)(model, config.setup).to(device)
     optimizer = make_optimizer(model, config.setup)

@@ -17,10 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aimc_plugins.host import plugins
 from aimc_plugins.host.records import RunConfig
-from aimc_plugins.training.identity import PlannedRun
-from aimc_plugins.training.setup import setup_for
+from aimc_plugins.training.identity import PlannedRun, RunKind
+from aimc_plugins.training.setup import ResolvedRun, resolve
 from aimc_plugins.training.tracking import Tracking, plain_metrics, tracked
 
 DONE, FAILED, DIVERGED = "done", "failed", "diverged"
@@ -57,25 +56,26 @@ def run_one(
 
 
 def _train_one(run: PlannedRun, show_progress: bool, accelerator: str) -> RunOutcome:
+    from aimc_plugins.training import determinism
     from aimc_plugins.training.versions import environment_versions
 
     start = time.perf_counter()
     versions = environment_versions()
     try:
-        recipe = plugins.lookup(plugins.recipes, run.recipe, "recipe")
-        setup = setup_for(run)
-        table_note = _record_table_error(run, versions)
-        result = recipe.run(
-            RunConfig(
-                setup=setup,
-                seed=run.seed,
-                epochs=run.epochs,
-                device=accelerator,
-                show_progress=show_progress,
-                options=dict(run.options),
-                split=run.split,
+        resolved = resolve(run)  # every lookup and build of this run, once
+        _record_table_error(resolved, versions)
+        with determinism.watch() as seeding:
+            result = resolved.recipe.run(
+                RunConfig(
+                    setup=resolved.setup,
+                    seed=run.seed,
+                    epochs=run.epochs,
+                    accelerator=accelerator,
+                    show_progress=show_progress,
+                    options=dict(run.options),
+                    split=run.split,
+                )
             )
-        )
     except Exception as exc:
         return RunOutcome(
             run,
@@ -84,10 +84,11 @@ def _train_one(run: PlannedRun, show_progress: bool, accelerator: str) -> RunOut
             versions=versions,
             duration_s=time.perf_counter() - start,
         )
-    versions["deterministic"] = determinism(accelerator)
+    versions["deterministic"] = determinism.verdict(seeding, accelerator)
     final = plain_metrics(result.final)
     history = tuple(plain_metrics(h) for h in result.history)
     diverged = any(_not_finite(v) for h in (final, *history) for v in h.values())
+    table_note = resolved.table_note
     return RunOutcome(
         run,
         DIVERGED if diverged else DONE,
@@ -100,33 +101,21 @@ def _train_one(run: PlannedRun, show_progress: bool, accelerator: str) -> RunOut
     )
 
 
-def _record_table_error(run: PlannedRun, versions: dict[str, str]) -> str:
+def _record_table_error(resolved: ResolvedRun, versions: dict[str, str]) -> None:
     """Store how faithfully the device reached aihwkit (``versions["table_error"]``, the
-    adapter's measured step error: 0 for native devices) and return a note for the report where
-    it exceeds the device's tolerance (allowed only by ``allow_table_error``)."""
-    from aimc_plugins.devices.build import table_fidelity
-    from aimc_plugins.training.setup import device_kind
-
-    name = run.device_name or run.device
-    if device_kind(name) != "device":
-        return ""
-    record = plugins.lookup(plugins.devices, name, "device")
-    error, note = table_fidelity(record, run.device_params)  # cached: adapted once per process
-    versions["table_error"] = f"{error:.3g}"
-    return note
+    adapter's measured step error: 0 for native devices); the adaptation carries it, and the
+    note for the report where it exceeds the device's tolerance (allowed only by
+    ``allow_table_error``), so nothing is built again."""
+    if resolved.kind == RunKind.DEVICE and resolved.adapted is not None:
+        versions["table_error"] = f"{resolved.adapted.error:.3g}"
 
 
 def determinism(accelerator: str) -> str:
-    """``yes`` when this process's runs repeat bitwise from their seed, else ``no: why``
-    (stored with every run, so a table built from unseeded runs says so)."""
-    from aimc_plugins.training.simulator_seed import status
+    """The older, process-wide answer (whether this process *can* seed aihwkit's generators);
+    a run's own record is :func:`aimc_plugins.training.determinism.verdict`."""
+    from aimc_plugins.training import determinism as facts
 
-    seeded, reason = status()
-    if not seeded:
-        return f"no: aihwkit's generators are unseeded ({reason})"
-    if accelerator != "cpu":
-        return "no: aihwkit's CUDA generators are seeded on the device, not from the run's seed"
-    return "yes"
+    return facts.process_verdict(accelerator)
 
 
 def _not_finite(value: Any) -> bool:

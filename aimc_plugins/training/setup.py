@@ -1,40 +1,62 @@
 """From names (on a command line, in a sweep spec, or in a planned run) to a ready
 :class:`~aimc_plugins.host.records.TrainingSetup`.
 
-Every name a device column can hold means one of three things, and :func:`device_kind` is the
-one place that decides which: a preset training configuration (device and algorithm fixed
-together by aihwkit), the floating-point baseline, or a registered device trained by the chosen
-optimizer. The CLI, the sweep planner and the training of one run all ask it, so they agree.
+Every name a device column can hold means one of three things (:class:`RunKind`): a preset
+training configuration (device and algorithm fixed together by aihwkit), the floating-point
+baseline (an optimizer that takes no device), or a registered device trained by the chosen
+optimizer. The planner decides it once and writes it on the run; :func:`resolve` turns a planned
+run into everything its training needs, once, so the worker never looks a name up twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
-from aimc_plugins.devices.build import device_config
+from aimc_plugins.devices.adapter import Adapted
+from aimc_plugins.devices.build import adapted_device
 from aimc_plugins.devices.names import parse_device_ref
-from aimc_plugins.host import plugins
-from aimc_plugins.host.records import LR_DEFAULT, Optimizer, Param, TrainingSetup, resolve_params
+from aimc_plugins.host import composition, plugins
+from aimc_plugins.host.records import (
+    LR_DEFAULT,
+    Optimizer,
+    Param,
+    Recipe,
+    TrainingSetup,
+    resolve_params,
+)
+from aimc_plugins.training.identity import DIGITAL_LABEL, RunKind
 from aimc_plugins.training.periphery import apply_profile
 
 if TYPE_CHECKING:
     from aimc_plugins.training.identity import PlannedRun
 
 PRESET_OPTIMIZER = "preset"
-DIGITAL_DEVICE = "floating point"  # the device column of an optimizer that takes no device
+DIGITAL_DEVICE = DIGITAL_LABEL  # the older name of the digital baseline's table label
 
-DeviceKind = Literal["preset", "digital", "device"]
+DeviceKind = RunKind  # the older name of the one kind enum
 
 
-def device_kind(name: str) -> DeviceKind:
-    """What a device column's name stands for (see the module docstring)."""
-    if name == DIGITAL_DEVICE:
-        return "digital"
+def device_kind(name: str) -> RunKind:
+    """What a device name stands for: a preset configuration or a registered device. (The
+    digital baseline is an optimizer that takes no device, not a name: see :func:`kind_of`.)"""
     if name in plugins.registry.presets():
-        return "preset"
-    return "device"
+        return RunKind.PRESET
+    return RunKind.DEVICE
+
+
+def kind_of(run: PlannedRun) -> RunKind:
+    """The run's kind: as the planner wrote it, or, for a run built by hand or read from an
+    older store, decided the way the planner decides it (the optimizer first: ``preset`` runs a
+    preset configuration, an optimizer without devices is the digital baseline)."""
+    if run.kind is not None:
+        return run.kind
+    if run.optimizer == PRESET_OPTIMIZER:
+        return RunKind.PRESET
+    if plugins.registry.optimizer(run.optimizer).n_devices == 0:
+        return RunKind.DIGITAL
+    return device_kind(run.registered_device)
 
 
 def build_device(text: str) -> Any:
@@ -42,7 +64,7 @@ def build_device(text: str) -> Any:
     with parameters, ``power(tau=0.7, g=0.5)`` (parsed without eval; see
     :mod:`aimc_plugins.devices.names`). Unknown names and parameters fail with the closest one."""
     ref = parse_device_ref(text)
-    return device_config(plugins.registry.device(ref.name), ref.params)
+    return adapted_device(plugins.registry.device(ref.name), ref.params).device
 
 
 def build_setup(
@@ -51,11 +73,11 @@ def build_setup(
     """Resolve device references and an optimizer to a training setup.
 
     A preset training configuration named as the (single) device is used as it is: it fixes its
-    own algorithm, so the optimizer must be ``preset`` or ``sgd`` (the default choice on a
-    command line) and only ``lr`` may be given.
+    own algorithm, so the optimizer must be ``preset`` or the application's default optimizer
+    (what a command line passes when none is named) and only ``lr`` may be given.
     """
     params = dict(params or {})
-    if len(devices) == 1 and device_kind(devices[0]) == "preset":
+    if len(devices) == 1 and device_kind(devices[0]) == RunKind.PRESET:
         return _preset_setup(devices[0], optimizer, params)
     record = plugins.registry.optimizer(optimizer)
     if record.n_devices == 0:
@@ -63,27 +85,52 @@ def build_setup(
     return optimizer_setup(record, [build_device(name) for name in devices], params)
 
 
-def setup_for(run: PlannedRun) -> TrainingSetup:
-    """The training setup of one planned run: its device built with its parameters, the
+@dataclass(frozen=True)
+class ResolvedRun:
+    """A planned run turned, once, into what its training needs: the recipe record, the
+    training setup (periphery applied) and, for a device run, how the device reached aihwkit
+    (:class:`~aimc_plugins.devices.adapter.Adapted`, which carries its table error, tolerance
+    and note). Built by :func:`resolve`; nothing downstream looks a name up again."""
+
+    run: PlannedRun
+    kind: RunKind
+    recipe: Recipe
+    setup: TrainingSetup
+    adapted: Adapted | None = None
+
+    @property
+    def table_note(self) -> str:
+        """The report's note on a device trained on a table outside its tolerance, else ``""``."""
+        return self.adapted.table_note if self.adapted is not None else ""
+
+
+def resolve(run: PlannedRun) -> ResolvedRun:
+    """Look up and build everything ``run`` names, once: its recipe, its device (adapted, from
+    the per-process cache of :func:`~aimc_plugins.devices.build.adapted_device`), the
     optimizer's config around it, and the periphery profile applied last (so every device and
     optimizer sits behind the same periphery)."""
-    name = run.device_name or run.device
-    kind = device_kind(name)
-    if kind == "preset" or run.optimizer == PRESET_OPTIMIZER:
-        setup = _preset_setup(name, run.optimizer, dict(run.params))
-    elif kind == "digital":
-        setup = plugins.registry.optimizer(run.optimizer).build(
-            [], **run.params
-        )
+    kind = kind_of(run)
+    recipe = plugins.registry.recipe(run.recipe)
+    adapted = None
+    if kind == RunKind.PRESET:
+        setup = _preset_setup(run.registered_device, run.optimizer, dict(run.params))
+    elif kind == RunKind.DIGITAL:
+        setup = plugins.registry.optimizer(run.optimizer).build([], **run.params)
     else:
-        device = device_config(plugins.registry.device(name), run.device_params)
+        adapted = adapted_device(plugins.registry.device(run.registered_device), run.device_params)
         record = plugins.registry.optimizer(run.optimizer)
-        setup = optimizer_setup(record, [device], run.params)
-    return replace(setup, rpu_config=apply_profile(setup.rpu_config, run.periphery))
+        setup = optimizer_setup(record, [adapted.device], run.params)
+    setup = replace(setup, rpu_config=apply_profile(setup.rpu_config, run.periphery))
+    return ResolvedRun(run, kind, recipe, setup, adapted)
+
+
+def setup_for(run: PlannedRun) -> TrainingSetup:
+    """The training setup of one planned run (:func:`resolve`'s ``setup``)."""
+    return resolve(run).setup
 
 
 def _preset_setup(name: str, optimizer: str, params: dict[str, Any]) -> TrainingSetup:
-    if optimizer not in (PRESET_OPTIMIZER, "sgd"):
+    if optimizer not in (PRESET_OPTIMIZER, composition.current.default_optimizer):
         raise ValueError(
             f"{name!r} is a preset training configuration with its own algorithm; "
             f"it cannot be trained with optimizer {optimizer!r}"
@@ -118,4 +165,4 @@ def validate(runs: Sequence[PlannedRun]) -> None:
         if key not in seen:
             seen.add(key)
             plugins.registry.recipe(run.recipe).check_options(run.options)
-            setup_for(run)
+            resolve(run)

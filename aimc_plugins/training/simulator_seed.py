@@ -28,8 +28,13 @@ The patch needs an ELF shared object on Linux whose clock import is a lazily bou
 slot (true of the 1.1.0 wheel: partial RELRO). Where any of that fails, :func:`seed_simulator`
 returns ``False`` with the reason in :func:`status`, and callers record the run as not
 deterministic instead of claiming what they cannot deliver. Runs are bitwise reproducible on the
-CPU with one OpenMP thread (what sweep workers use); several threads may consume random numbers in
-a different order, and CUDA generators are seeded on the device by code this does not reach.
+CPU with one thread; several OpenMP threads may consume random numbers in a different order
+(:mod:`aimc_plugins.training.determinism` records which a run had). aihwkit's CUDA generators
+(the cuRAND states and the context's generator, ``src/rpucuda/cuda/cuda_util.cu``) take their
+seeds on the host from the same clock, ``std::chrono::high_resolution_clock`` (libstdc++'s
+``system_clock``) whenever the seed is 0, so the rebinding reaches them too; whether a CUDA run
+then repeats bitwise has not been checked on a GPU (its kernels may also reduce in a varying
+order), so CUDA runs are not recorded as deterministic.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class _State:
     attempted: bool = False
     patched: bool = False
     reason: str = "not attempted yet"
+    seedings: int = 0  # successful seed_simulator calls in this process (a run counts its own)
 
 
 _state = _State()
@@ -75,7 +81,14 @@ def seed_simulator(seed: int) -> bool:
     libc = ctypes.CDLL(None)
     # glibc treats srand(0) as srand(1): mix the seed so that seeds 0 and 1 differ.
     libc.srand(ctypes.c_uint(_mix32(seed)))
+    _state.seedings += 1
     return True
+
+
+def seedings() -> int:
+    """How many times :func:`seed_simulator` seeded aihwkit's generators in this process: a run
+    that compares the count before and after knows whether *it* seeded them."""
+    return _state.seedings
 
 
 def _mix32(seed: int) -> int:

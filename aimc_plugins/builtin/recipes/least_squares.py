@@ -513,7 +513,7 @@ def run(config: RunConfig) -> RunResult:
         epochs * steps_per_epoch,
         seed=config.seed,
         n_points=epochs,
-        device=config.device,
+        device=config.accelerator,
     )
     history = tuple({"epoch": i, "loss": loss} for i, loss in enumerate(curve.losses[1:], start=1))
     if not all(math.isfinite(h["loss"]) for h in history):
