@@ -7,7 +7,7 @@ import platform
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from aimc_plugins.training import build_info
+from aimc_plugins.training import build_info, pairs
 
 TORCH_MISMATCH_HELP = (
     "aihwkit 1.1.0's wheel is compiled against torch 2.10: torch 2.9 cannot load rpu_base "
@@ -21,8 +21,24 @@ SOURCE_MISMATCH_HELP = (
 )
 
 
+PAIR_MISMATCH_HELP = (
+    "aihwkit {aihwkit}'s wheel is tested with torch {torch} (pair {name}): pip install "
+    "torch=={torch} aihwkit=={aihwkit}, or `make install PAIR={name}`, which pins both in "
+    "its own venv."
+)
+
+
 def _mismatch_help() -> str:
-    return TORCH_MISMATCH_HELP if _version("aihwkit") == "1.1.0" else SOURCE_MISMATCH_HELP
+    """What to do when the core does not load or train: the tested pair's torch for a wheel
+    release that has one, a rebuild for a source build."""
+    version = _version("aihwkit")
+    if version == "1.1.0":
+        return TORCH_MISMATCH_HELP
+    build = build_info.installed_build_kind()
+    for pair in pairs.PAIRS:
+        if pair.aihwkit == version and build == "wheel":
+            return PAIR_MISMATCH_HELP.format(aihwkit=version, torch=pair.torch, name=pair.name)
+    return SOURCE_MISMATCH_HELP
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,7 @@ def run_report() -> tuple[list[Check], build_info.BuildFacts | None]:
         Check("torch", _version("torch") != "not installed", _version("torch")),
         Check("aihwkit", _version("aihwkit") != "not installed", _version("aihwkit")),
         Check("aimc-plugins", True, _version("aimc-plugins")),
+        Check("tested pair", True, pairs.describe_installed_pair()),
     ]
     try:
         from aihwkit.simulator import rpu_base  # noqa: F401  (loading it is the check)
@@ -66,7 +83,15 @@ def run_report() -> tuple[list[Check], build_info.BuildFacts | None]:
     checks.append(_one_step_check())
     facts = build_info.collect()
     checks.extend(build_checks(facts))
+    checks.extend(feature_checks())
     return checks, facts
+
+
+def feature_checks() -> list[Check]:
+    """What depends on the aihwkit version: whether its 1.2.0-only features run here, and
+    whether aihwkit's presets train with 1.1.0's defaults (informational, never failing: an
+    older aihwkit is a supported install, not a broken one)."""
+    return [Check(name, True, detail) for name, _available, detail in pairs.feature_lines()]
 
 
 def build_checks(facts: build_info.BuildFacts) -> list[Check]:

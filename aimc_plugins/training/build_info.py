@@ -80,6 +80,16 @@ def build_kind(dist: importlib.metadata.Distribution) -> BuildKind:
     return BuildKind("unknown", f"wheel tagged {shown}")
 
 
+def installed_build_kind() -> str:
+    """``wheel``, ``source`` or ``unknown`` for the installed aihwkit (``unknown`` when it is
+    not installed), without importing its core: the doctor's advice for a core that does not
+    load depends on it (a wheel wants its tested torch, a source build a rebuild)."""
+    try:
+        return build_kind(importlib.metadata.distribution("aihwkit")).kind
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _gpus() -> list[str]:
     import torch
 
