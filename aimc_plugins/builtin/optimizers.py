@@ -14,7 +14,15 @@ from functools import partial
 from typing import Any
 
 from aimc_plugins.host.hookspecs import hookimpl
-from aimc_plugins.host.records import LR_DEFAULT, LR_SEARCH, Optimizer, Param, TrainingSetup
+from aimc_plugins.host.records import (
+    LR_DEFAULT,
+    LR_SEARCH,
+    Optimizer,
+    Param,
+    ParameterError,
+    TrainingSetup,
+)
+from aimc_plugins.training.pairs import CHOPPED_RESIDUAL_SINCE, chopped_residual_refusal
 from aimc_plugins.training.transfer import (
     ALPHA,
     BETA,
@@ -112,6 +120,21 @@ def _buffered(
     return setup
 
 
+def _chopped_residual(devices: Sequence[Any], gamma: float, **buffered: Any) -> TrainingSetup:
+    """Upstream chopped residual learning: aihwkit's own c-TTv2 compound with ``gamma > 0``
+    (gradients at ``W + gamma P``), as aihwkit >= 1.2.0 runs it (upstream PR #764).
+
+    A baseline for the project's ``rl`` / ``rlv2``, so it stays upstream's algorithm: no zero
+    shift of the residual device, aihwkit's chopper and read settings. Refused in one line on an
+    older aihwkit, whose compound accepts ``gamma`` but adds ``gamma P`` without the chopper's
+    sign (:data:`aimc_plugins.training.pairs.CHOPPED_RESIDUAL_SINCE`)."""
+    refusal = chopped_residual_refusal()
+    if refusal:
+        raise ParameterError(f"c-rl {refusal}")
+    setup = _buffered(devices, "c-ttv2", {"gamma": gamma}, **buffered)
+    return replace(setup, description=setup.description.replace("c-ttv2", "c-rl", 1))
+
+
 def _mixed_precision(
     devices: Sequence[Any],
     lr: float,
@@ -170,6 +193,16 @@ TAIL = Param(
     "tail_weightening)",
     low=1.0,
 )
+CHOPPED_GAMMA = Param(
+    "gamma",
+    0.4,
+    "weight of the residual array in the weight the network sees, W + gamma P (aihwkit's "
+    "gamma on ChoppedTransferCompound, honoured with the chopper's sign from aihwkit 1.2.0)",
+    low=0.0,
+    low_inclusive=False,
+    high=1.0,
+)
+CHOPPED_RL_PARAMS = (*CHOPPED_PARAMS[:2], CHOPPED_GAMMA, *CHOPPED_PARAMS[2:])
 MP_PARAMS = (
     Param(
         "lr",
@@ -254,6 +287,18 @@ def register_optimizers(register: Callable[[Optimizer], None]) -> None:
             description="AGAD (aihwkit DynamicTransferCompound): chopped TTv2 whose transfer "
             "subtracts a running reference of P, estimated per chopper period.",
             parameters=(*AGAD_PARAMS, TAIL),
+            n_devices=2,
+        )
+    )
+    register(
+        Optimizer(
+            name="c-rl",
+            factory=_chopped_residual,
+            description="Chopped residual learning as upstream aihwkit runs it (its "
+            "ChoppedTransferCompound with gamma > 0, PR #764): c-TTv2 whose gradients are taken "
+            "at W + gamma P; no zero shift. The baseline for rl / rlv2. Needs aihwkit >= "
+            f"{CHOPPED_RESIDUAL_SINCE} (make install PAIR=py312).",
+            parameters=CHOPPED_RL_PARAMS,
             n_devices=2,
         )
     )
