@@ -65,7 +65,9 @@ that sign: measured on a 1x1 layer with a chopper flip every step, the two versi
 SCALE_FAST_LR_SINCE = "1.2.0"
 """First aihwkit with ``scale_fast_lr``: on by default in ``TransferCompound`` and
 ``BufferedTransferCompound`` (the rate onto P becomes ``fast_lr * lr``), off in the chopped
-compounds. It changes what aihwkit's Tiki-Taka and TTv2 presets train."""
+compounds. Of aihwkit's 52 presets it changes what the six Tiki-Taka ones train
+(``TransferCompound``, ``fast_lr`` 1.0); the TTv2, c-TTv2 and AGAD presets use the chopped
+compounds (checked on 1.2.0)."""
 
 
 def installed_version(distribution: str) -> str:
@@ -139,8 +141,8 @@ def feature_lines(aihwkit: str | None = None) -> list[tuple[str, bool, str]]:
         (
             "preset defaults",
             True,
-            "aihwkit >= 1.2 scales Tiki-Taka / TTv2 presets' fast_lr by the lr (scale_fast_lr "
-            "on by default): their results differ from aihwkit 1.1.0's"
+            "aihwkit >= 1.2 scales the Tiki-Taka presets' fast_lr by the lr (scale_fast_lr, "
+            "on by default in TransferCompound): their results differ from aihwkit 1.1.0's"
             if scaled
             else "aihwkit 1.1.0's (fast_lr absolute in every transfer preset)",
         ),
