@@ -52,6 +52,11 @@ def _die() -> None:
 
 
 def run(config: RunConfig) -> RunResult:
+    from tqdm.auto import tqdm
+
+    # a (disabled) progress bar per run, as the real training loop makes: tqdm's process lock is
+    # what a terminated worker used to leak (tests/test_sweep_endings.py)
+    tqdm(total=1, disable=True).close()
     options = dict(config.options)
     if options.get("trace_dir"):
         trace = f"seed{config.seed}-pid{os.getpid()}-{time.monotonic_ns()}"

@@ -323,3 +323,32 @@ def test_fitted_distribution_installs_and_passes_its_own_test(ecram_csv, tmp_pat
     assert "lab-ecram" in [row["name"] for row in json.loads(listed.stdout)]
     tested = run_pytest(site, out)
     assert tested.returncode == 0, tested.stdout[-3000:]
+
+
+def _mixed_up_trace(path):
+    """Ten devices pulsed in alternating ramps of 50: on six, starting at w = -0.3, "up" pulses
+    lower the weight as much as "down" ones (a sign or column mix-up), so their weight falls
+    over the whole trace; four, starting at 0, step up ten times as far as down, which keeps
+    the pooled mean of up steps, and the fitted table at w = 0, positive."""
+    rows = ["device,pulse,direction,weight"]
+    for device in range(10):
+        up_step = -0.001 if device < 6 else 0.01
+        w, pulse = (-0.3 if device < 6 else 0.0), 0
+        rows.append(f"d{device},{pulse},,{w:.6f}")
+        for ramp in range(8):
+            up = ramp % 2 == (device % 2)
+            for _ in range(50):
+                pulse += 1
+                w += up_step if up else -0.001
+                rows.append(f"d{device},{pulse},{'up' if up else 'down'},{w:.6f}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_up_pulses_that_lower_the_weight_over_the_whole_trace_are_refused(tmp_path):
+    path = _mixed_up_trace(tmp_path / "mixed.csv")
+    result = CliRunner().invoke(cli, ["fit", str(path), "--name", "x", "--out", tmp_path / "x"])
+    assert result.exit_code == 2, result.output
+    (line,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert "up pulses move the weight the wrong way over the whole trace of 6 of 10" in line
+    assert "Traceback" not in result.output

@@ -218,6 +218,9 @@ def test_a_stop_signal_stops_the_pool_cleanly(tmp_path, sweep_env, signum, to_gr
         "command again to resume"
     )
     assert [line for line in stderr.splitlines() if " sweep: " not in line] == [stopped]
+    # and nothing after it: no "resource_tracker: There appear to be N leaked semaphore objects"
+    # from a worker's semaphore (each run makes a tqdm bar, whose default lock is one)
+    assert stderr.rstrip("\n").endswith(stopped) and "resource_tracker" not in stderr, stderr
     assert not leaked(semaphores)
     with sqlite3.connect(out / "results.sqlite") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

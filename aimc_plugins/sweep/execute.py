@@ -95,6 +95,21 @@ def _register_modules(modules: Sequence[str]) -> None:
             plugins.pm.register(module, name=module_name)
 
 
+def _thread_only_progress_lock() -> None:
+    """Give tqdm a lock of this process's threads before anything makes a bar.
+
+    tqdm's default lock holds a ``multiprocessing.RLock``: a POSIX semaphore registered with the
+    sweep's resource tracker, created in the worker by the first (even disabled) bar of a run.
+    A stopped sweep terminates its workers, so the semaphore's finaliser never runs and the
+    tracker printed "There appear to be N leaked semaphore objects" after the sweep's one clean
+    line. Workers draw no bars (progress travels to the parent), so a thread lock is enough."""
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
+
+
 def _set_threads(threads: int) -> None:
     import torch
 
@@ -149,6 +164,7 @@ def _init_worker(
     global _worker_queue
     endings.worker_setup(parent)  # dies with the parent; Ctrl-C is the parent's to handle
     accelerators.pin_worker(counter, gpus)  # before anything touches CUDA in this worker
+    _thread_only_progress_lock()  # no semaphore a terminated worker would leak
     _set_threads(threads)
     _register_modules(modules)
     _worker_queue = events

@@ -241,7 +241,17 @@ def _check_directions(
 ) -> None:
     """Up pulses must move the weight up and down pulses down, on average and at w = 0: data
     with swapped labels would otherwise be fitted into a device clipped to its floor, without a
-    word."""
+    word. Also device by device: when most devices' up (down) pulses move their weight the wrong
+    way over the whole trace, a few devices with large steps can still bring the pooled mean out
+    right (a sign or column mix-up in part of the data), and the fit would be of neither."""
+    for sign, part, label in ((1, up, "up"), (-1, down, "down")):
+        wrong, measured = _wrong_way_devices(part, sign)
+        if measured and 2 * wrong > measured:
+            raise FitError(
+                f"{label} pulses move the weight the wrong way over the whole trace of {wrong} of "
+                f"{measured} devices: check the direction and value columns (a sign or column "
+                "mix-up?)"
+            )
     for sign, part, label in ((1, up, "up"), (-1, down, "down")):
         mean = float(np.mean(part.dw))
         at_zero = float(np.interp(0.0, nodes, tables[sign]))
@@ -253,6 +263,15 @@ def _check_directions(
                 f"{label} pulses move the weight the wrong way ({where} per pulse): check the "
                 "direction column (are up and down swapped?)"
             )
+
+
+def _wrong_way_devices(part: Steps, sign: int, min_steps: int = 10) -> tuple[int, int]:
+    """(devices whose net change over their ``sign`` steps has the wrong sign, devices with at
+    least ``min_steps`` such steps): a handful of steps is noise, not a direction."""
+    counts = np.bincount(part.device, minlength=len(part.devices))
+    net = np.bincount(part.device, weights=part.dw, minlength=len(part.devices))
+    measured = counts >= min_steps
+    return int(np.count_nonzero(measured & (net * sign < 0))), int(np.count_nonzero(measured))
 
 
 def fit_steps(steps: Steps, name: str, options: FitOptions | None = None) -> FittedResponse:
