@@ -129,7 +129,11 @@ def settings(tuning: Mapping[str, Any], n_trial_runs: int | None = None) -> list
         ("pruner", str(tuning.get("pruner", "not recorded"))),
         ("seed", str(tuning.get("seed", "not recorded"))),
     ]
-    if n_trial_runs is not None:
+    if not n_trial_runs:  # a report of the results alone: count the trials tuning.json names
+        n_trial_runs = len(
+            {i for row in rows for trial in row.get("trials", []) for i in trial.get("run_ids", [])}
+        )
+    if n_trial_runs:
         pairs.append(
             (
                 "trial runs",
