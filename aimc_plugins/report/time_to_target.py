@@ -324,7 +324,7 @@ def reach_figure(found: dict[tuple[str, str], RowReach], target: Target) -> Any:
                 _draw(ax, row, by_samples, right, color="black", linestyle="--", label=label)
             ax.set_title(optimizer)
             ax.set_xlabel("training samples" if by_samples else "epoch")
-            ax.set_xlim(0, right)
+            ax.set_xlim(0, right * 1.04)  # a step at the last epoch stays visible
             ax.set_ylim(-0.03, 1.03)
             ax.grid(alpha=0.3)
         for ax in axes[:, 0]:
