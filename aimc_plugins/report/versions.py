@@ -3,9 +3,10 @@
 Why: the same run gives different numbers on different aihwkit releases where a release
 changed a default. aihwkit 1.2.0 added ``scale_fast_lr``, on by default in ``TransferCompound``:
 its Tiki-Taka presets (``fast_lr = 1.0``) then pulse gradients onto the residual array at
-``fast_lr * lr`` instead of ``fast_lr``, and on the demo TikiTakaReRamSBPreset fell from 0.708 to
-0.406 while every other row kept its numbers to the last digit (benchmarks/preset_versions.py
-confirmed the cause: with the field off, 1.2.0 gives 1.1.0's numbers; docs/optimizers.md).
+``fast_lr * lr`` instead of ``fast_lr``. On the demo's settings TikiTakaReRamSBPreset fell from
+0.707 to 0.395 while every other row kept its numbers to the last digit, and with the field
+switched off 1.2.0 gives 1.1.0's numbers seed for seed (benchmarks/preset_versions.py;
+docs/optimizers.md): that default is the whole cause.
 So a reader must see (a) when preset rows ran on an aihwkit whose defaults changed what they
 train and (b) when one table holds runs of more than one aihwkit version.
 
@@ -98,6 +99,6 @@ def version_notes(
             f"{label}: ran on aihwkit {', '.join(sorted(found))}, whose default scale_fast_lr "
             f"(new in {SCALE_FAST_LR_SINCE}, on) pulses gradients onto P at fast_lr x lr where "
             "1.1.0 used fast_lr: this Tiki-Taka preset trains differently than on 1.1.0 "
-            "(demo: 0.708 on 1.1.0, 0.406 on 1.2.0)"
+            "(docs/optimizers.md, 'Results depend on the aihwkit version')"
         )
     return notes
