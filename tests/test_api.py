@@ -5,6 +5,7 @@ function must be one sweep."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import math
 import sqlite3
@@ -233,7 +234,7 @@ def test_doctor_json_has_the_checks_and_the_same_exit_code():
     result = invoke("doctor", "--json")
     data = json.loads(result.stdout)
     checks = {c["name"]: c for c in data["checks"]}
-    assert checks["aihwkit"]["detail"] == "1.1.0"
+    assert checks["aihwkit"]["detail"] == importlib.metadata.version("aihwkit")  # either pair
     assert checks["AnalogLinear update"]["ok"] is True
     assert data["ok"] == (result.exit_code == 0)
     assert data["ok"] == (not data["failed_plugins"] and all(c["ok"] for c in data["checks"]))
