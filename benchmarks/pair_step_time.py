@@ -29,7 +29,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-OPTIMIZERS = ("sgd", "ttv1", "c-ttv2", "mp", "rl")
+OPTIMIZERS = ("sgd", "ttv1", "c-ttv2", "mp", "rl", "rlv2", "c-rl")
 SIZES = (784, 256, 128, 10)
 BATCH = 10
 DEVICE = "Idealized"
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--compare", nargs="+", metavar="VENV", help="venvs to time in turn")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="this venv alone, as JSON")
     args = parser.parse_args(argv)
