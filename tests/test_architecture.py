@@ -1,5 +1,6 @@
-"""The package's shape: imports run one way through the layers, there are no import cycles, no
-module reaches into another package's private names, and the public API resolves."""
+"""The package's shape: every import follows an allowed edge between layers (tests/import_layers.py's
+table), there are no import cycles, no module reaches into another package's private names, and
+the public API resolves."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from import_layers import LAYERS, cycles, violations
+from import_layers import ALLOWED, LAYERS, cycles, violations
 
 import aimc_plugins
 
@@ -47,6 +48,52 @@ def test_a_back_running_import_is_caught(package_copy):
     (found,) = violations(package_copy)
     assert found.module == "aimc_plugins.host.records"
     assert found.imported == "aimc_plugins.cli.main" and "host may not import cli" in found.why
+
+
+@pytest.mark.parametrize(
+    ("module", "imported"),
+    [
+        ("sweep/engine.py", "aimc_plugins.report.summary"),  # sweep and report are siblings
+        ("builtin/optimizers.py", "aimc_plugins.sweep.store"),  # builtin never uses sweep
+        ("api/results.py", "aimc_plugins.kit.testing"),  # api never uses kit
+    ],
+)
+def test_an_import_along_no_allowed_edge_is_caught(package_copy, module, imported):
+    """Not only upward imports: one between layers side by side, or a jump the table does not
+    allow, fails too (a total order of layers would accept these)."""
+    path = package_copy / module
+    path.write_text(path.read_text() + f"\n\ndef _late():\n    import {imported}\n")
+    (found,) = violations(package_copy)
+    layer, other = module.split("/")[0], imported.split(".")[1]
+    assert found.imported == imported and f"{layer} may not import {other}" in found.why
+
+
+def test_the_allowed_edges_have_no_cycle_and_name_only_layers():
+    for layer, below in ALLOWED.items():
+        assert below <= set(LAYERS) - {layer}, layer
+    seen: set[str] = set()
+    for layer in LAYERS:  # listed so that every layer comes after all it may import
+        assert ALLOWED[layer] <= seen, layer
+        seen.add(layer)
+
+
+def test_no_layer_names_a_module_of_a_layer_it_may_not_import():
+    """A module named in a string (loaded by name) is a dependency the import check cannot see:
+    only the app layer, which composes the application, may name other layers' modules."""
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        parts = path.relative_to(ROOT).parts
+        layer = parts[0] if len(parts) > 1 else None
+        if layer in (None, "app", "compat"):
+            continue  # the facade, the composition and the deprecated spellings
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+                if text.startswith("aimc_plugins.") and text.count(".") >= 1:
+                    other = text.split(".")[1]
+                    if other in ALLOWED and other != layer and other not in ALLOWED[layer]:
+                        found.append(f"{path.relative_to(REPO)}: {text!r}")
+    assert found == []
 
 
 def test_an_import_of_the_facade_from_inside_is_caught(package_copy):

@@ -138,6 +138,11 @@ MOVED_ATTRIBUTES: dict[str, dict[str, str]] = {
         "mean_interval": "aimc_plugins.report.stats:mean_interval",
         "t_quantile_975": "aimc_plugins.report.stats:t_quantile_975",
     },
+    # the least-squares experiment's private serial engine became a comparison (0.2.0)
+    "aimc_plugins.builtin.recipes.least_squares": {
+        name: f"aimc_plugins.api.least_squares:{name}"
+        for name in ("run_experiment", "final_table", "write_tables")
+    },
     "aimc_plugins.host.plugins": {
         "PluginInfo": "aimc_plugins.cli.listing:PluginInfo",
         "plugin_infos": "aimc_plugins.cli.listing:plugin_infos",

@@ -46,6 +46,11 @@ def device_kind(name: str) -> RunKind:
     return RunKind.DEVICE
 
 
+def optimizer_names() -> list[str]:
+    """The optimizers a run may name here (registered by the host's plugins)."""
+    return list(plugins.registry.optimizers())
+
+
 def kind_of(run: PlannedRun) -> RunKind:
     """The run's kind: as the planner wrote it, or, for a run built by hand or read from an
     older store, decided the way the planner decides it (the optimizer first: ``preset`` runs a

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aimc_plugins.host.hookspecs import hookimpl
-from aimc_plugins.host.records import Recipe, RunConfig, RunResult
+from aimc_plugins.host.records import Device, Param, Recipe, RunConfig, RunResult
 from aimc_plugins.training.splits import VALIDATION_NOTE  # torch-free: listings stay fast
 
 
@@ -37,6 +37,41 @@ def _least_squares(config: RunConfig) -> RunResult:
     from aimc_plugins.builtin.recipes import least_squares
 
     return least_squares.run(config)
+
+
+def _least_squares_device(c: float = 0.0, tau: float = 3.5, dw_min: float = 1e-3) -> object:
+    from aimc_plugins.builtin.recipes import least_squares
+
+    return least_squares.device_factory(c, tau, dw_min)
+
+
+@hookimpl
+def register_devices(register: Callable[[Device], None]) -> None:
+    """The least-squares experiment's device, registered so that its runs (a grid over the
+    asymmetry ``c``) go through the normal sweep engine like any device's."""
+    register(
+        Device(
+            name="least-squares-device",
+            factory=_least_squares_device,
+            description="The least-squares experiment's device (Wu et al., Figure 2): the "
+            "asymmetric linear response q+ = (1+c)(1 - w/tau), q- = (1-c)(1 + w/tau) as an "
+            "aihwkit SoftBoundsDevice without noise or variation.",
+            family="least squares",
+            parameters=(
+                Param(
+                    "c",
+                    0.0,
+                    "asymmetry (the paper's c)",
+                    low=-1.0,
+                    high=1.0,
+                    low_inclusive=False,
+                    high_inclusive=False,
+                ),
+                Param("tau", 3.5, "range [-tau, tau]", low=0.0, low_inclusive=False),
+                Param("dw_min", 1e-3, "step at the symmetric point", low=0.0, low_inclusive=False),
+            ),
+        )
+    )
 
 
 @hookimpl
@@ -96,7 +131,8 @@ def register_recipes(register: Callable[[Recipe], None]) -> None:
             run=_least_squares,
             description="The paper's least-squares problem (Figure 2), small: one analog linear "
             "layer 8 -> 8, perfect reads, fitted to noisy targets; metric: excess loss "
-            "f(W) - f(W*). Options: d_in, d_out, n_samples, noise, batch_size, steps_per_epoch. "
+            "f(W) - f(W*). Options: d_in, d_out, n_samples, noise, batch_size, steps_per_epoch, "
+            "max_bl, w0. "
             "The full c-sweep: recipes/least_squares.py.",
             dataset="synthetic: x ~ N(0, I), y = W_opt x + 0.5 noise (200 samples)",
             default_epochs=6,

@@ -14,17 +14,21 @@ The reported loss is the *excess* loss ``f(W) - f(W*)`` of the weight the layer 
 Two sizes are defined here: :data:`SMALL` (the repository's quick check) and :data:`AUTHORS`, the
 problem of the authors' published least-squares script (50 inputs, 1 output, 100 noiseless
 samples, full-batch gradients, weights starting at 1, 1000 steps).
+
+This module is the recipe and the experiment's definition only. An :class:`Experiment` (each
+optimizer at each asymmetry ``c``, over seeds) is a sweep spec (:func:`experiment_spec`): the
+device is the registered :data:`DEVICE` with parameters ``c``, ``tau``, ``dw_min``, so its runs go
+through the normal engine and report, with a results store, resume, workers and ranked tables
+(:mod:`aimc_plugins.api.least_squares` runs it; ``recipes/least_squares.py`` draws the paper's
+figure from it).
 """
 
 from __future__ import annotations
 
 import copy
-import csv
 import math
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -166,11 +170,12 @@ def _ideal_periphery(rpu_config: Any, max_bl: int) -> Any:
 
 @dataclass(frozen=True)
 class Curve:
-    """Excess loss after each recorded step, and the final weight the layer uses."""
+    """Excess loss after each recorded step, and the final weight the layer uses (``None`` for
+    a curve read back from a results store, which keeps the losses only)."""
 
     steps: tuple[int, ...]
     losses: tuple[float, ...]
-    w: Tensor
+    w: Tensor | None
 
     @property
     def final(self) -> float:
@@ -343,6 +348,70 @@ AUTHORS = Experiment(
 (0.5) is this repository's choice."""
 
 
+DEVICE = "least-squares-device"  # the registered name of the paper's asymmetric linear device
+N_POINTS = 50  # loss records per run (epochs), as the figure draws them
+
+
+def device_factory(c: float = 0.0, tau: float = 3.5, dw_min: float = 1e-3) -> Any:
+    """The registered :data:`DEVICE`: :func:`soft_bounds_device` at asymmetry ``c``."""
+    return soft_bounds_device(c, LeastSquaresDevice(tau=tau, dw_min=dw_min))
+
+
+def schedule(n_steps: int) -> tuple[int, int]:
+    """``(epochs, steps_per_epoch)`` that record :data:`N_POINTS` points over ``n_steps`` SGD
+    steps (fewer when there are fewer steps); ``n_steps`` is rounded down to a multiple of the
+    record interval."""
+    steps_per_epoch = max(n_steps // N_POINTS, 1)
+    return max(n_steps // steps_per_epoch, 1), steps_per_epoch
+
+
+def experiment_spec(
+    experiment: Experiment, optimizers: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The sweep spec (as a dict) an experiment stands for: the least-squares recipe with the
+    problem as options, :data:`DEVICE` over the asymmetries, one optimizer entry per label
+    (``optimizers``: by default the experiment's, see :class:`Experiment`), its seeds."""
+    labelled = optimizers if optimizers is not None else experiment_optimizers(experiment)
+    epochs, steps_per_epoch = schedule(experiment.n_steps)
+    problem = {f.name: getattr(experiment.problem, f.name) for f in fields(Problem)}
+    problem.pop("seed")  # each run's seed is the problem's
+    entries = []
+    for label, params in labelled.items():
+        name, rest = optimizer_of(label, params)
+        entry: dict[str, Any] = {"name": name, "params": rest}
+        if label != name:
+            entry["label"] = label
+        entries.append(entry)
+    device = experiment.device
+    return {
+        "name": "least-squares",
+        "recipe": "least-squares",
+        "seeds": list(experiment.seeds),
+        "epochs": epochs,
+        "options": {
+            **problem,
+            "steps_per_epoch": steps_per_epoch,
+            "max_bl": device.max_bl,
+            "w0": experiment.w0,
+        },
+        "devices": [
+            {
+                "name": DEVICE,
+                "params": {"tau": device.tau, "dw_min": device.dw_min},
+                "grid": {"c": list(experiment.asymmetries)},
+            }
+        ],
+        "optimizers": entries,
+    }
+
+
+def experiment_optimizers(experiment: Experiment) -> dict[str, dict[str, Any]]:
+    """The experiment's optimizer labels and settings (:func:`default_optimizers` when it names
+    none)."""
+    labelled = experiment.optimizers or default_optimizers(experiment.problem)
+    return {label: dict(params) for label, params in labelled.items()}
+
+
 def optimizer_of(label: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The registered optimizer a table label stands for, and its hyper-parameters without the
     reserved ``"optimizer"`` key (see :class:`Experiment`)."""
@@ -356,57 +425,6 @@ def build(optimizer: str, device: Any, params: Mapping[str, Any]) -> TrainingSet
 
     record = plugins.lookup(plugins.optimizers, optimizer, "optimizer")
     return record.build([device], **params)
-
-
-def run_experiment(experiment: Experiment, show_progress: bool = False) -> dict[tuple, Curve]:
-    """Every (optimizer, c, seed) run: ``{(optimizer, c, seed): Curve}``."""
-    from tqdm.auto import tqdm
-
-    from aimc_plugins.host import plugins
-
-    labelled = experiment.optimizers or default_optimizers(experiment.problem)
-    optimizers = {label: optimizer_of(label, params) for label, params in labelled.items()}
-    registered = plugins.optimizers()
-    missing = [label for label, (name, _) in optimizers.items() if name not in registered]
-    if missing:
-        warnings.warn(
-            f"least squares: optimizers {missing} are not registered and are left out "
-            "(rl comes with plugins/aimc-residual-learning)",
-            stacklevel=2,
-        )
-        optimizers = {k: v for k, v in optimizers.items() if k not in missing}
-    jobs = [
-        (name, c, seed)
-        for c in experiment.asymmetries
-        for name in optimizers
-        for seed in experiment.seeds
-    ]
-    curves = {}
-    for label, c, seed in tqdm(jobs, disable=not show_progress, desc="least squares"):
-        name, params = optimizers[label]
-        data = make_data(replace(experiment.problem, seed=seed))
-        setup = build(name, soft_bounds_device(c, experiment.device), params)
-        curves[(label, c, seed)] = train_aihwkit(
-            data,
-            setup,
-            experiment.n_steps,
-            seed=seed,
-            max_bl=experiment.device.max_bl,
-            w0=experiment.w0,
-        )
-        if experiment.reference and name in REFERENCE_MODELS:
-            reference = train_reference(
-                data,
-                name,
-                params,
-                c,
-                experiment.device.tau,
-                experiment.n_steps,
-                seed,
-                w0=experiment.w0,
-            )
-            curves[(f"reference {label}", c, seed)] = reference
-    return curves
 
 
 REFERENCE_MODELS = ("sgd", "ttv1", "rl")  # RLv2's buffer has no expected-dynamics model here
@@ -454,31 +472,6 @@ def train_reference(
     return Curve(run.steps, run.losses, w)
 
 
-def final_table(curves: Mapping[tuple, Curve]) -> list[dict[str, Any]]:
-    """One row per (optimizer, c): mean and sample standard deviation of the final excess
-    loss over seeds, computed as the comparison report computes it; with one seed the std is
-    NaN (no spread was measured), not 0."""
-    from aimc_plugins.report.stats import mean_interval
-
-    groups: dict[tuple[str, float], list[float]] = {}
-    for (name, c, _seed), curve in curves.items():
-        groups.setdefault((name, c), []).append(curve.final)
-    rows = []
-    for (name, c), finals in groups.items():
-        mean, std, _low, _high = mean_interval(finals)
-        rows.append({"optimizer": name, "c": c, "final_loss": mean, "std": std, "n": len(finals)})
-    return rows
-
-
-def _cell(row: Mapping[str, Any]) -> str:
-    """``mean ± std``; the mean alone for one seed, where ``± 0`` would claim a spread that was
-    never measured (the comparison table does the same)."""
-    std = float(row["std"])
-    if int(row.get("n", 0)) < 2 or math.isnan(std):
-        return f"{row['final_loss']:.4g}"
-    return f"{row['final_loss']:.4g} ± {std:.2g}"
-
-
 options_schema = least_squares_options  # the registered recipe's options
 
 
@@ -488,7 +481,7 @@ def problem_options(options: Mapping[str, Any]) -> dict[str, Any]:
     typed = {}
     for key, value in options.items():
         if key not in defaults:
-            known = ", ".join([*defaults, "steps_per_epoch"])
+            known = ", ".join([*defaults, "steps_per_epoch", "max_bl", "w0"])
             raise ValueError(f"least-squares has no option {key!r} (known: {known})")
         typed[key] = type(defaults[key])(value)
     return typed
@@ -497,13 +490,16 @@ def problem_options(options: Mapping[str, Any]) -> dict[str, Any]:
 def run(config: RunConfig) -> RunResult:
     """The registered recipe: train ``config.setup`` on one least-squares problem.
 
-    ``config.options`` may set ``d_in``, ``d_out``, ``n_samples``, ``noise``, ``batch_size`` and
-    ``steps_per_epoch`` (default 500); one epoch is ``steps_per_epoch`` SGD steps.
+    ``config.options`` may set ``d_in``, ``d_out``, ``n_samples``, ``noise``, ``batch_size``,
+    ``w_opt_std``, ``steps_per_epoch`` (default 500; one epoch is that many SGD steps),
+    ``max_bl`` (pulses per update, default 8) and ``w0`` (every weight's start, default 0).
     """
     if config.setup.rpu_config is None:
         raise ValueError("the least-squares recipe trains analog layers only")
     options = dict(config.options)
     steps_per_epoch = int(options.pop("steps_per_epoch", STEPS_PER_EPOCH))
+    max_bl = int(options.pop("max_bl", SMALL.device.max_bl))
+    w0 = float(options.pop("w0", 0.0))
     problem = replace(SMALL.problem, seed=config.seed, **problem_options(options))
     data = make_data(problem)
     epochs = config.epochs or 6
@@ -512,64 +508,12 @@ def run(config: RunConfig) -> RunResult:
         config.setup,
         epochs * steps_per_epoch,
         seed=config.seed,
+        max_bl=max_bl,
         n_points=epochs,
+        w0=w0,
         device=config.accelerator,
     )
     history = tuple({"epoch": i, "loss": loss} for i, loss in enumerate(curve.losses[1:], start=1))
     if not all(math.isfinite(h["loss"]) for h in history):
         return RunResult(history, {"epoch": epochs, "loss": math.nan})
     return RunResult(history, dict(history[-1]))
-
-
-def write_tables(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
-    """The final-loss table as CSV (one row per optimizer and c) and markdown (optimizers x c)."""
-    csv_path, md_path = out / "final_loss.csv", out / "final_loss.md"
-    with csv_path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    optimizers = list(dict.fromkeys(r["optimizer"] for r in rows))
-    cs = sorted({r["c"] for r in rows})
-    cell = {(r["optimizer"], r["c"]): r for r in rows}
-    lines = [
-        "Final excess loss f(W) - f(W*) (mean ± std over seeds; the mean alone where one seed "
-        "gives no spread)",
-        "",
-        "| optimizer | " + " | ".join(f"c = {c:g}" for c in cs) + " |",
-        "|---|" + "---|" * len(cs),
-    ]
-    for name in optimizers:
-        values = [cell[(name, c)] for c in cs]
-        lines.append(f"| {name} | " + " | ".join(_cell(v) for v in values) + " |")
-    md_path.write_text("\n".join(lines) + "\n")
-    return [csv_path, md_path]
-
-
-def plot_curves(curves: Mapping[tuple, Curve], path: Path) -> Path:
-    """Excess loss against steps, one log-scale panel per asymmetry, mean over seeds; reference
-    (expected-dynamics) curves dashed in their optimizer's colour."""
-    from aimc_plugins.report.figures import pyplot
-
-    plt = pyplot()
-
-    cs = sorted({c for _, c, _ in curves})
-    names = list(dict.fromkeys(name for name, _, _ in curves))
-    colors = [f"C{i}" for i in range(10)]
-    fig, axes = plt.subplots(1, len(cs), figsize=(4 * len(cs), 3.4), sharey=True, squeeze=False)
-    for ax, c in zip(axes[0], cs, strict=True):
-        for name in names:
-            runs = [curve for (n, cc, _), curve in curves.items() if n == name and cc == c]
-            steps = runs[0].steps
-            mean = [sum(r.losses[i] for r in runs) / len(runs) for i in range(len(steps))]
-            base = name.removeprefix("reference ")
-            style = "--" if name != base else "-"
-            ax.plot(steps, mean, style, color=colors[names.index(base) % 10], label=name)
-        ax.set_yscale("log")
-        ax.set_title(f"c = {c:g}")
-        ax.set_xlabel("step")
-    axes[0][0].set_ylabel("f(W) - f(W*)")
-    axes[0][-1].legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path

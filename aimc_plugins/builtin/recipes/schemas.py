@@ -66,4 +66,6 @@ def least_squares_options() -> tuple[Param, ...]:
         Param("batch_size", small["batch_size"], "mini-batch size", low=1),
         Param("w_opt_std", W_OPT_STD, "standard deviation of W_opt's entries", low=0.0),
         Param("steps_per_epoch", STEPS_PER_EPOCH, "SGD steps per epoch", low=1),
+        Param("max_bl", 8, "at most this many pulses per update", low=1),
+        Param("w0", 0.0, "every weight's start value (the paper's W_0)"),
     )
