@@ -1,6 +1,6 @@
-"""The package's shape: every import follows an allowed edge between layers (tests/import_layers.py's
-table), there are no import cycles, no module reaches into another package's private names, and
-the public API resolves."""
+"""The package's shape: every import follows an allowed edge between layers (the table in
+tests/import_layers.py), there are no import cycles, no module reaches into another package's
+private names, and the public API resolves."""
 
 from __future__ import annotations
 

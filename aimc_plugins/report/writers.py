@@ -1,0 +1,270 @@
+"""The comparison's tables as files: ``results.csv`` (ranked rows and, with a target, time to
+target), ``results.md`` (the ranked table, notes under it, time to target, how each row was
+tuned, what was run) and ``runs.json`` (every run, for later analysis).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from aimc_plugins.report import time_to_target as ttt
+from aimc_plugins.report import tuning
+from aimc_plugins.report.figures import svg_of
+from aimc_plugins.report.provenance import CONFIGURATION_HEAD, Provenance
+from aimc_plugins.report.ranking import (
+    Row,
+    separation_note,
+    separation_summary,
+)
+from aimc_plugins.report.splits import result_runs
+from aimc_plugins.report.time_to_target import RowReach, Target
+from aimc_plugins.report.tuning import TUNING_FILE
+from aimc_plugins.training.run import FAILED, RunOutcome
+
+CSV_COLUMNS = (
+    "rank",
+    "device",
+    "optimizer",
+    "kind",
+    "metric",
+    "mean",
+    "std",
+    "ci_low",
+    "ci_high",
+    "group",
+    "tied_for_best",
+    "n_done",
+    "n_runs",
+    "n_diverged",
+    "n_failed",
+)
+
+
+TARGET_CSV_COLUMNS = (
+    "epochs_to_target",
+    "samples_to_target",
+    "time_to_target_s",
+    "n_reached",
+    "n_target_runs",
+)
+
+
+def write_csv(
+    rows: Sequence[Row], path: Path, reach: dict[tuple[str, str], RowReach] | None = None
+) -> Path:
+    """The table for further analysis: std, ci_low and ci_high are ``nan`` where one finished
+    run gives no spread, and ``group`` / ``tied_for_best`` carry the separation marks. With
+    ``reach``, the time-to-target medians follow (``inf``: not reached, ``nan``: not
+    recorded)."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS + (TARGET_CSV_COLUMNS if reach is not None else ()))
+        for rank, row in enumerate(rows, 1):
+            values = asdict(row)
+            cells: list[Any] = [rank, *(values[c] for c in CSV_COLUMNS[1:])]
+            if reach is not None:
+                found = reach.get((row.device, row.optimizer))
+                if found is None:
+                    cells += [math.nan, math.nan, math.nan, 0, 0]
+                else:
+                    cells += [found.epochs, found.samples, found.time_s]
+                    cells += [found.n_reached, found.n_runs]
+            writer.writerow(cells)
+    return path
+
+
+def _table_cells(
+    rank: int, row: Row, reach: dict[tuple[str, str], RowReach] | None = None
+) -> tuple[str, ...]:
+    """The cells of one row, shared by the markdown and HTML tables so they never disagree;
+    with ``reach`` (time to target per row) a last cell says how soon the row got there."""
+    extra: tuple[str, ...] = ()
+    if reach is not None:
+        found = reach.get((row.device, row.optimizer))
+        extra = (found.formatted() if found is not None else "—",)
+    return (
+        str(rank),
+        row.device,
+        row.optimizer,
+        row.kind,
+        str(row.n_done),
+        row.formatted(),
+        row.formatted_interval(),
+        row.formatted_group(),
+        f"{row.n_done}/{row.n_runs}",
+        str(row.n_diverged),
+        str(row.n_failed),
+        *extra,
+    )
+
+
+TARGET_COLUMN = "epochs to target (median; runs reached)"
+
+
+def _table_head(metric: str, with_target: bool = False) -> tuple[str, ...]:
+    return (
+        "rank",
+        "device",
+        "optimizer",
+        "kind",
+        "n",
+        f"{metric} (mean ± std)",
+        "95% CI of mean",
+        "group",
+        "runs done",
+        "diverged",
+        "failed",
+        *((TARGET_COLUMN,) if with_target else ()),
+    )
+
+
+def markdown_table(
+    rows: Sequence[Row], reach: dict[tuple[str, str], RowReach] | None = None
+) -> str:
+    """The ranked table with the note on its intervals and groups under it; with ``reach``
+    (:func:`~.time_to_target.reaches`) a column of epochs to target."""
+    if not rows:
+        return "(no runs)\n"
+    align = "|---:|---|---|---|---:|---:|---:|---|---:|---:|---:|"
+    lines = [
+        "| " + " | ".join(_table_head(rows[0].metric, reach is not None)) + " |",
+        align + ("---|" if reach is not None else ""),
+    ]
+    lines += ["| " + " | ".join(_table_cells(i, r, reach)) + " |" for i, r in enumerate(rows, 1)]
+    return "\n".join(lines) + "\n\n" + separation_note(rows[0].metric) + "\n"
+
+
+def run_notes(outcomes: Sequence[RunOutcome]) -> list[str]:
+    """What a reader must know besides the numbers: each configuration's notes (a transfer
+    schedule too slow for the budget, ...) once, and how many runs do not repeat from their
+    seed (``versions["deterministic"]``, written by :func:`aimc_plugins.training.run.run_one`)."""
+    notes: dict[str, list[str]] = defaultdict(list)
+    outcomes = result_runs(outcomes)
+    for outcome in outcomes:
+        for note in outcome.notes:
+            if note not in notes[outcome.run.label]:
+                notes[outcome.run.label].append(note)
+    lines = [f"{label}: {note}" for label, items in notes.items() for note in items]
+    unseeded = Counter(
+        o.versions.get("deterministic", "no: recorded before runs were seeded")
+        for o in outcomes
+        if o.status != FAILED and o.versions.get("deterministic") != "yes"
+    )
+    lines += [
+        f"{count} run(s) do not repeat from their seed ({why})" for why, count in unseeded.items()
+    ]
+    return lines
+
+
+def _markdown_pairs(rows: Sequence[tuple[str, str]]) -> str:
+    lines = ["| | |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in rows]
+    return "\n".join(lines) + "\n"
+
+
+def provenance_markdown(info: Provenance) -> str:
+    """The "what was run" section as markdown tables."""
+    configurations = [
+        "| " + " | ".join(CONFIGURATION_HEAD) + " |",
+        "|" + "---|" * len(CONFIGURATION_HEAD),
+        *("| " + " | ".join(row) + " |" for row in info.configurations),
+    ]
+    return (
+        "## What was run\n\n"
+        + _markdown_pairs(info.settings)
+        + "\n### Configurations\n\n"
+        + "\n".join(configurations)
+        + "\n\n### Software\n\n"
+        + _markdown_pairs(info.software)
+        + "\n### Machine and time\n\n"
+        + _markdown_pairs((*info.machine, *info.timing))
+    )
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What a report adds to the table when it knows more than the runs: time to target (the
+    target, or why there is none, and each row's reach), and how the rows were tuned (the
+    tuner's record, the number of trial runs in the store, the sensitivity figure)."""
+
+    target: Target | None = None
+    target_why: str = ""
+    reach: dict[tuple[str, str], RowReach] | None = None
+    tuning: dict[str, Any] | None = None
+    n_trial_runs: int = 0
+    sensitivity: Path | None = None
+
+
+def target_markdown(rows: Sequence[Row], extras: Extras) -> str:
+    """The time-to-target section: the target and how it was chosen, the rule, the table."""
+    if extras.target is None or extras.reach is None:
+        return f"## Time to target\n\n{extras.target_why}\n" if extras.target_why else ""
+    cells = ttt.detail_rows(rows, extras.reach)
+    lines = ["| " + " | ".join(ttt.DETAIL_HEAD) + " |", "|---|---|---:|---:|---:|---:|"]
+    lines += ["| " + " | ".join(c) + " |" for c in cells]
+    return (
+        f"## Time to target\n\nTarget: {extras.target.how}.\n\n{ttt.RULE}\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+
+
+def untuned_trials_note(extras: Extras) -> str:
+    """What the report says of trial runs when no tuning record describes them."""
+    if extras.tuning is not None or not extras.n_trial_runs:
+        return ""
+    return (
+        f"{extras.n_trial_runs} runs on the validation split (tuning trials) are stored with "
+        f"the results but no {TUNING_FILE} describes them; they are in no table or figure."
+    )
+
+
+def write_markdown(
+    rows: Sequence[Row],
+    path: Path,
+    title: str = "Comparison",
+    notes: Sequence[str] = (),
+    info: Provenance | None = None,
+    figures: Sequence[tuple[str, Path]] = (),
+    extras: Extras | None = None,
+) -> Path:
+    """``results.md``: the ranked table with how to read it (and, with ``extras``, its time
+    to target), the notes, what was run (with how each row was tuned) and the figures (as the
+    SVGs beside it, for a paper or a slide)."""
+    extras = extras or Extras()
+    text = f"# {title}\n\n{markdown_table(rows, extras.reach)}"
+    summary = separation_summary(rows)
+    if summary:
+        text += "\n" + "".join(f"- {line}\n" for line in summary)
+    section = target_markdown(rows, extras)
+    if section:
+        text += "\n" + section
+    if notes:
+        text += "\nNotes:\n\n" + "".join(f"- {note}\n" for note in notes)
+    if info is not None:
+        text += "\n" + provenance_markdown(info)
+    if extras.tuning is not None:
+        figure = svg_of(extras.sensitivity).name if extras.sensitivity else None
+        text += "\n" + tuning.tuning_markdown(extras.tuning, extras.n_trial_runs, figure)
+    elif untuned_trials_note(extras):
+        text += "\n" + untuned_trials_note(extras) + "\n"
+    if figures:
+        text += "\n## Figures\n\n" + "".join(
+            f"![{caption}]({svg_of(image).name})\n\n" for caption, image in figures
+        )
+    path.write_text(text)
+    return path
+
+
+def write_runs_json(outcomes: Sequence[RunOutcome], path: Path) -> Path:
+    """Every run with its id, configuration, status, versions and per-epoch history."""
+    records = [{"run_id": o.run.run_id, **asdict(o)} for o in outcomes]
+    path.write_text(json.dumps(records, indent=1, default=str))
+    return path
