@@ -95,9 +95,9 @@ class LineProgress:
 
     def finished(self, outcome: RunOutcome) -> None:
         self.count += 1
-        spec = outcome.run
+        run = outcome.run
         text = (
-            f"[{self.count}/{self.total}] {spec.label} seed {spec.seed}: {outcome.status} "
+            f"[{self.count}/{self.total}] {run.label} seed {run.seed}: {outcome.status} "
             f"in {outcome.duration_s:.1f} s"
         )
         if outcome.status == DONE:
