@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -38,10 +39,11 @@ class Seeding:
 
 
 def run_threads() -> int:
-    """The threads this process computes on: torch's count, or ``OMP_NUM_THREADS`` if larger."""
-    import torch
-
-    threads = torch.get_num_threads()
+    """The threads this process computes on: torch's count, or ``OMP_NUM_THREADS`` if larger.
+    A process that has not imported torch (a recipe that trains nothing with it) is not made to
+    import it for this: :func:`watch` asks again when the run ends."""
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else 1
     try:
         threads = max(threads, int(os.environ.get("OMP_NUM_THREADS", "") or 0))
     except ValueError:
