@@ -101,13 +101,15 @@ def _train_one(run: PlannedRun, show_progress: bool, accelerator: str) -> RunOut
     )
 
 
-def _record_table_error(resolved: ResolvedRun, versions: dict[str, str]) -> None:
+def _record_table_error(run: PlannedRun | ResolvedRun, versions: dict[str, str]) -> str:
     """Store how faithfully the device reached aihwkit (``versions["table_error"]``, the
-    adapter's measured step error: 0 for native devices); the adaptation carries it, and the
-    note for the report where it exceeds the device's tolerance (allowed only by
-    ``allow_table_error``), so nothing is built again."""
+    adapter's measured step error: 0 for native devices) and return the report's note where it
+    exceeds the device's tolerance (allowed only by ``allow_table_error``), else ``""``. The
+    adaptation carries both, so nothing is built again; a planned run is resolved first."""
+    resolved = run if isinstance(run, ResolvedRun) else resolve(run)
     if resolved.kind == RunKind.DEVICE and resolved.adapted is not None:
         versions["table_error"] = f"{resolved.adapted.error:.3g}"
+    return resolved.table_note
 
 
 def determinism(accelerator: str) -> str:
