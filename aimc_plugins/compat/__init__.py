@@ -240,6 +240,19 @@ class _RenamedModule(ModuleType):
     def __dir__(self) -> list[str]:
         return sorted({*dir(importlib.import_module(self._main)), *self._renamed})
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """An old module named like a function of the facade (``aimc_plugins.compare``): once
+        it is imported, the import system binds the module to the facade's attribute, so calls
+        of the function reach it here and go on to the function."""
+        target = _CALLABLE_AS.get(self.__name__)
+        if target is None:
+            raise TypeError(f"module {self.__name__!r} is not callable")
+        return _resolve(target)(*args, **kwargs)
+
+
+# Old modules whose name is also a function of the facade: what calling them means.
+_CALLABLE_AS = {"aimc_plugins.compare": "aimc_plugins.api.comparison:compare"}
+
 
 def _new_name(fullname: str) -> str | None:
     if fullname in MOVED_MODULES:
