@@ -3,6 +3,7 @@ after a kill, through every backend."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -195,8 +196,9 @@ def test_a_kill_in_the_middle_of_tuning_loses_no_finished_trial(tmp_path):
     before = 0
     while time.monotonic() < deadline and process.poll() is None:
         if store.exists():
-            with sqlite3.connect(store) as conn:
-                before = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            with contextlib.suppress(sqlite3.OperationalError):  # file made, tables not yet
+                with sqlite3.connect(store) as conn:
+                    before = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
             if before >= 3:
                 break
         time.sleep(0.05)
