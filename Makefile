@@ -6,11 +6,22 @@
 #   PAIR=py311 (default): aihwkit 1.1.0 + torch 2.10 on Python 3.11, constraints/wheel-cpu.txt, .venv
 #   PAIR=py312: aihwkit 1.2.0 + torch 2.14.1 on Python 3.12, constraints/wheel-py312.txt, .venv-py312
 # The Python is found by scripts/find-python.sh (pythonX.Y on PATH, then pyenv's versions); pass
-# PYTHON=/path/to/pythonX.Y to choose it. Why this default: docs/install.md ("Which pair").
+# PYTHON=/path/to/pythonX.Y to choose it. Why this default: docs/install.md ("Which pair"); it is
+# DEFAULT_PAIR below (and aimc_plugins/training/pairs.py's DEFAULT_PAIR). Were it py312, a machine
+# without any Python 3.12 would get py311 and one line saying so.
 # AIHWKIT=source: aihwkit built from source against a current torch (scripts/build-aihwkit.sh,
 # docs/install.md), pinned by constraints/source-cpu.txt, in .venv-source; `make test
 # AIHWKIT=source` tests that build.
-PAIR ?= py311
+DEFAULT_PAIR := py311
+ifeq ($(origin PAIR),undefined)
+PAIR := $(DEFAULT_PAIR)
+ifeq ($(PAIR),py312)
+ifeq ($(wildcard .venv-py312/bin/python)$(shell scripts/find-python.sh 3.12),)
+PAIR := py311
+$(info make: no Python 3.12 on PATH or in pyenv's versions, so the 3.11 pair (aihwkit 1.1.0): PAIR=py311; docs/install.md)
+endif
+endif
+endif
 AIHWKIT ?= wheel
 ifeq ($(AIHWKIT),source)
 VENV ?= .venv-source

@@ -201,3 +201,9 @@ def test_the_doctor_names_the_pair_and_the_version_dependent_features() -> None:
     assert checks["tested pair"].ok
     chopped = checks["chopped residual learning (optimizer c-rl)"]
     assert chopped.ok and chopped.detail.startswith("available" if ON_12 else "not available")
+
+
+def test_the_makefile_and_the_doctor_agree_on_the_default_pair() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"DEFAULT_PAIR := {pairs.DEFAULT_PAIR}\n" in makefile
+    assert pairs.DEFAULT_PAIR in {p.name for p in pairs.PAIRS}
