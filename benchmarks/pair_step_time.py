@@ -65,8 +65,8 @@ def time_steps(optimizer: str, steps: int, warmup: int) -> float:
     return statistics.median(times)
 
 
-def measure(steps: int, warmup: int) -> dict[str, Any]:
-    """This venv's versions and the median step time of every optimizer it has."""
+def measure(steps: int, warmup: int, only: list[str] | None = None) -> dict[str, Any]:
+    """This venv's versions and the median step time of every optimizer it has (of ``only``)."""
     import platform
 
     import torch
@@ -88,20 +88,22 @@ def measure(steps: int, warmup: int) -> dict[str, Any]:
         "aihwkit": installed_version("aihwkit"),
         "ms_per_step": {
             name: round(time_steps(name, steps, warmup), 3)
-            for name in OPTIMIZERS
+            for name in only or OPTIMIZERS
             if name in known and not (name == "c-rl" and not chopped_residual_available())
         },
     }
 
 
-def compare(venvs: list[str], rounds: int, steps: int, warmup: int) -> None:
+def compare(
+    venvs: list[str], rounds: int, steps: int, warmup: int, only: list[str] | None = None
+) -> None:
     """Alternate the venvs for ``rounds`` rounds and print the medians side by side."""
     script = str(Path(__file__).resolve())
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in venvs}
     for index in range(rounds):
         for venv in venvs if index % 2 == 0 else venvs[::-1]:
             command = [f"{venv}/bin/python", script, "--json", "--steps", str(steps)]
-            command += ["--warmup", str(warmup)]
+            command += ["--warmup", str(warmup), *(["--only", *only] if only else [])]
             output = subprocess.run(command, check=True, capture_output=True, text=True)
             runs[venv].append(json.loads(output.stdout))
     first = {v: r[0] for v, r in runs.items()}
@@ -116,7 +118,7 @@ def compare(venvs: list[str], rounds: int, steps: int, warmup: int) -> None:
     )
     print("| optimizer | " + " | ".join(header) + " | ratio |")
     print("|---|" + "---|" * len(venvs) + "---|")
-    names = [n for n in OPTIMIZERS if all(n in r[0]["ms_per_step"] for r in runs.values())]
+    names = [n for n in only or OPTIMIZERS if all(n in r[0]["ms_per_step"] for r in runs.values())]
     for name in names:
         medians = [statistics.median(r["ms_per_step"][name] for r in runs[v]) for v in venvs]
         ratio = medians[-1] / medians[0] if medians[0] else float("nan")
@@ -130,11 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="this venv alone, as JSON")
+    parser.add_argument("--only", nargs="+", metavar="OPTIMIZER", help="time these only")
     args = parser.parse_args(argv)
     if args.compare:
-        compare(args.compare, args.rounds, args.steps, args.warmup)
+        compare(args.compare, args.rounds, args.steps, args.warmup, args.only)
     else:
-        result = measure(args.steps, args.warmup)
+        result = measure(args.steps, args.warmup, args.only)
         print(json.dumps(result) if args.json else json.dumps(result, indent=1))
     return 0
 
