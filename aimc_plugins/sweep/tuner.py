@@ -164,12 +164,12 @@ class _Studies:
             load_if_exists=True,
         )
         distributions = {
-            name_: (
+            param: (
                 optuna.distributions.IntDistribution(int(r.low), int(r.high), log=r.log)
-                if row.kinds[name_] == "int"
+                if row.kinds[param] == "int"
                 else optuna.distributions.FloatDistribution(r.low, r.high, log=r.log)
             )
-            for name_, r in row.space.items()
+            for param, r in row.space.items()
         }
         existing = len(study.get_trials(deepcopy=False))
         for setting in settings[existing:]:
@@ -207,7 +207,7 @@ def tune(
     if not rows:
         raise ValueError("nothing to tune")
     template = rows[0].template
-    recipe = plugins.lookup(plugins.recipes, template.recipe, "recipe")
+    recipe = plugins.registry.recipe(template.recipe)
     metric, higher = recipe.validation_metric, recipe.higher_is_better
     epochs = settings.epochs or template.epochs
     ladder = rungs(settings.trials, settings.reduction, epochs, settings.min_epochs)

@@ -235,7 +235,7 @@ class TunedRow:
 def _schema(optimizer: str) -> tuple[Param, ...]:
     if optimizer == PRESET_OPTIMIZER:
         return (Param("lr", 0.1, "learning rate", low=0.0, low_inclusive=False, search=LR_SEARCH),)
-    return plugins.lookup(plugins.optimizers, optimizer, "optimizer").parameters
+    return plugins.registry.optimizer(optimizer).parameters
 
 
 def space_for(
@@ -285,7 +285,7 @@ def rows_of(runs: Sequence[PlannedRun], settings: TuneSettings) -> list[TunedRow
     a space."""
     if not runs:
         return []
-    recipe = plugins.lookup(plugins.recipes, runs[0].recipe, "recipe")
+    recipe = plugins.registry.recipe(runs[0].recipe)
     if not recipe.validation:
         raise TuneError(
             f"recipe {recipe.name!r} offers no validation split, so it cannot be tuned without "
