@@ -75,6 +75,15 @@ def svg_of(png: Path) -> Path:
     return Path(png).with_suffix(".svg")
 
 
+def label_panels(axes: Any, used: int, ylabel: str) -> None:
+    """A grid of panels filled row by row with ``used`` panels: the y label on the first
+    column, the panels past ``used`` hidden."""
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    for ax in list(axes.flat)[used:]:
+        ax.set_visible(False)
+
+
 def figure_legend(fig: Any, axes: Any, loc: str, ncols: int | None = None, **options: Any) -> None:
     """One legend for the whole figure, outside the panels: every labelled artist of ``axes``
     once per label (panels share their devices), ``ncols`` at most as many as there are

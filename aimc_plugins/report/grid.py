@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aimc_plugins.report.figures import figure_legend, save, style
+from aimc_plugins.report.figures import figure_legend, label_panels, save, style
 from aimc_plugins.report.stats import mean_interval, metric_limits
 from aimc_plugins.training.identity import RunKind
 from aimc_plugins.training.run import DONE, RunOutcome
@@ -251,10 +251,7 @@ def grid_figure(grid: Grid) -> Any:
             if xs:
                 ax.set_xticks(xs, [f"{x:g}" for x in xs])
             ax.grid(alpha=0.3)
-        for ax in axes[:, 0]:
-            ax.set_ylabel(f"final {metric}")
-        for ax in list(axes.flat)[len(optimizers) :]:
-            ax.set_visible(False)
+        label_panels(axes, len(optimizers), f"final {metric}")
         figure_legend(
             fig,
             axes,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aimc_plugins.devices.build import device_config, device_response, made
-from aimc_plugins.report.figures import figure_legend, save, style
+from aimc_plugins.report.figures import figure_legend, label_panels, save, style
 from aimc_plugins.report.stats import metric_limits
 from aimc_plugins.training.identity import PlannedRun, RunKind
 from aimc_plugins.training.run import DONE, RunOutcome
@@ -155,10 +155,7 @@ def learning_curves_figure(outcomes: Sequence[RunOutcome], metric: str) -> Any:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("epoch")
             ax.grid(alpha=0.3)
-        for ax in axes[:, 0]:
-            ax.set_ylabel(f"{metric.replace('_', ' ')} (mean ± std over seeds)")
-        for ax in list(axes.flat)[len(optimizers) :]:
-            ax.set_visible(False)
+        label_panels(axes, len(optimizers), f"{metric.replace('_', ' ')} (mean ± std over seeds)")
         figure_legend(
             fig,
             axes,
@@ -449,10 +446,7 @@ def responses_figure(outcomes: Sequence[RunOutcome]) -> Any:
             ax.set_xlabel("w")
             ax.set_ylim(0, 1.05)
             ax.grid(alpha=0.3)
-        for ax in axes[:, 0]:
-            ax.set_ylabel("step / largest step")
-        for ax in list(axes.flat)[len(labels) :]:
-            ax.set_visible(False)
+        label_panels(axes, len(labels), "step / largest step")
         figure_legend(fig, axes, loc="outside lower center", ncols=4)
     return fig
 

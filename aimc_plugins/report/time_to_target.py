@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aimc_plugins.report.figures import figure_legend, save, style
+from aimc_plugins.report.figures import figure_legend, label_panels, save, style
 from aimc_plugins.report.splits import result_runs
 from aimc_plugins.training.loop import SAMPLES_KEY, TIME_KEY
 from aimc_plugins.training.run import DONE, FAILED, RunOutcome
@@ -327,10 +327,7 @@ def reach_figure(found: dict[tuple[str, str], RowReach], target: Target) -> Any:
             ax.set_xlim(0, right * 1.04)  # a step at the last epoch stays visible
             ax.set_ylim(-0.03, 1.03)
             ax.grid(alpha=0.3)
-        for ax in axes[:, 0]:
-            ax.set_ylabel("share of runs at target")
-        for ax in list(axes.flat)[len(optimizers) :]:
-            ax.set_visible(False)
+        label_panels(axes, len(optimizers), "share of runs at target")
         figure_legend(fig, axes, loc="outside lower center", ncols=3)
         fig.suptitle(f"Runs that reached {target.metric.replace('_', ' ')} {target.value:.4g}")
     return fig
