@@ -194,6 +194,16 @@ def test_a_table_mixing_aihwkit_versions_says_which_rows_ran_on_which() -> None:
     assert "mixed within the row: Idealized / sgd" in note
 
 
+def test_the_report_notes_carry_the_version_notes() -> None:
+    from aimc_plugins.report.writers import run_notes
+
+    runs = [
+        outcome("ReRamSB", "1.1.0", RunKind.DEVICE),
+        outcome("EcRam", "1.2.0", RunKind.DEVICE),
+    ]
+    assert any(n.startswith("runs of 2 aihwkit versions in this table") for n in run_notes(runs))
+
+
 def test_the_doctor_names_the_pair_and_the_version_dependent_features() -> None:
     from aimc_plugins.cli.doctor import run_checks
 

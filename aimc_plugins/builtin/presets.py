@@ -178,9 +178,17 @@ def _read(path: Path, version: str) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict):
         return None
-    if data.get("format") != METADATA_FORMAT or data.get("aihwkit") != version:
+    if data.get("format") != METADATA_FORMAT or version not in shipped_for(data):
         return None
-    return data
+    return {**data, "aihwkit": version}
+
+
+def shipped_for(data: dict[str, Any]) -> set[str]:
+    """The aihwkit versions a metadata file serves: the one it was generated against, and
+    ``same_for``, versions whose presets were introspected and found identical (aihwkit 1.2.0's
+    52 configs and 10 devices are 1.1.0's), so that neither pair's first listing imports
+    aihwkit."""
+    return {str(data.get("aihwkit")), *map(str, data.get("same_for", []))}
 
 
 def preset_metadata() -> dict[str, Any]:

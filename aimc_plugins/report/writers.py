@@ -26,6 +26,7 @@ from aimc_plugins.report.ranking import (
 from aimc_plugins.report.splits import result_runs
 from aimc_plugins.report.time_to_target import RowReach, Target
 from aimc_plugins.report.tuning import TUNING_FILE
+from aimc_plugins.report.versions import version_notes
 from aimc_plugins.training.run import FAILED, RunOutcome
 
 CSV_COLUMNS = (
@@ -143,8 +144,10 @@ def markdown_table(
 
 def run_notes(outcomes: Sequence[RunOutcome]) -> list[str]:
     """What a reader must know besides the numbers: each configuration's notes (a transfer
-    schedule too slow for the budget, ...) once, and how many runs do not repeat from their
-    seed (``versions["deterministic"]``, written by :func:`aimc_plugins.training.run.run_one`)."""
+    schedule too slow for the budget, ...) once, how many runs do not repeat from their seed
+    (``versions["deterministic"]``, written by :func:`aimc_plugins.training.run.run_one`), and
+    the aihwkit versions behind the table where they matter (:func:`version_notes`: a table
+    mixing versions, presets whose defaults changed between versions)."""
     notes: dict[str, list[str]] = defaultdict(list)
     outcomes = result_runs(outcomes)
     for outcome in outcomes:
@@ -160,7 +163,7 @@ def run_notes(outcomes: Sequence[RunOutcome]) -> list[str]:
     lines += [
         f"{count} run(s) do not repeat from their seed ({why})" for why, count in unseeded.items()
     ]
-    return lines
+    return lines + version_notes(outcomes)
 
 
 def _markdown_pairs(rows: Sequence[tuple[str, str]]) -> str:
