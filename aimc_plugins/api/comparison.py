@@ -22,6 +22,7 @@ Everything that can be wrong with a spec raises :class:`~aimc_plugins.sweep.spec
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -79,9 +80,9 @@ class Plan:
     tune: TuneSettings | None = None  # tune every row first (sweep.tuning), then run these
     target: float | None = None  # time to target's target (default: from the digital row)
 
-    @property
+    @functools.cached_property
     def rows(self) -> list[TunedRow]:
-        """The rows a tuning gives the same budget (checked when the plan was made)."""
+        """The rows a tuning gives the same budget (checked when the plan was made, and kept)."""
         return rows_of(self.runs, self.tune) if self.tune is not None else []
 
     def done_in(self, out: str | Path, retry_failed: bool = False) -> set[str]:
