@@ -208,18 +208,7 @@ CHOPPED_GAMMA = Param(
 # transfer per mini-batch did better on digits (0.52 / 0.46) but, one column per transfer,
 # wrote each column of a 392-column MNIST tile 1.5 times in a run: the family's one transfer
 # per mat-vec stays. docs/optimizers.md.
-CHOPPED_RL_PARAMS = (
-    replace(ALPHA, default=BUFFERED_ALPHA),
-    replace(BETA, default=0.3),
-    CHOPPED_GAMMA,
-    replace(TRANSFER_EVERY, default=BUFFERED_TRANSFER_EVERY),
-    BUFFER_THRESHOLD,
-    MOMENTUM,
-    FORGET_BUFFER,
-    replace(MAX_PULSES, default=BUFFERED_MAX_PULSES),
-    RESIDUAL_DEVICE,
-    replace(CHOP_PROB, default=0.02),
-)
+CHOPPED_RL_PARAMS = (*buffered_params(beta=0.3), CHOPPED_GAMMA, replace(CHOP_PROB, default=0.02))
 MP_PARAMS = (
     Param(
         "lr",
