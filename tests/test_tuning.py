@@ -20,9 +20,10 @@ from torch.utils.data import TensorDataset
 from aimc_plugins.api.comparison import compare, plan_comparison
 from aimc_plugins.builtin.recipes import digits
 from aimc_plugins.host.records import TEST_SPLIT, VALIDATION_SPLIT, SearchRange
+from aimc_plugins.report.tuning import read_tuning
 from aimc_plugins.sweep.spec import SpecError, spec_from_dict
 from aimc_plugins.sweep.store import ResultsStore
-from aimc_plugins.sweep.tuner import candidates, read_summary
+from aimc_plugins.sweep.tuner import candidates
 from aimc_plugins.sweep.tuning import TuneError, TuneSettings, rows_of, rungs, settings_from_table
 from aimc_plugins.training.splits import VALIDATION_FRACTION, holdout
 
@@ -155,7 +156,7 @@ def test_tuning_never_evaluates_the_test_split(tmp_path, monkeypatch):
 def test_a_tuned_comparison_runs_each_rows_chosen_setting_and_resumes(tmp_path):
     kwargs = dict(**SMALL, seeds=2, epochs=2, tune=4, out=tmp_path, workers=0, report=False)
     results = compare(**kwargs)
-    summary = read_summary(tmp_path)
+    summary = read_tuning(tmp_path)
     assert summary is not None and results.tuning == summary
     assert summary["budget"]["trials"] == 8 and summary["rungs"] == [[4, 1], [2, 1], [1, 2]]
     for row in summary["rows"]:

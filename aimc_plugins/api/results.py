@@ -242,9 +242,7 @@ def load_tuning(folder: str | Path) -> pd.DataFrame:
     ``optimizer``, ``trial``, ``state`` complete / pruned / failed, ``epochs`` of its last
     rung, ``value`` its validation metric there, ``chosen``, then ``params.NAME``). Raises
     :class:`FileNotFoundError` for a comparison that was not tuned."""
-    from aimc_plugins.sweep.tuner import read_summary
-
-    summary = read_summary(folder)
+    summary = tuning.read_tuning(Path(folder))
     if summary is None:
         raise FileNotFoundError(f"{folder} holds no tuning.json: that comparison was not tuned")
     pandas = _pandas("a table of tuning trials")

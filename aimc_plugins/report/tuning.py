@@ -36,8 +36,9 @@ from typing import Any
 
 from aimc_plugins.report.figures import save, style
 from aimc_plugins.report.time_to_target import duration_text
+from aimc_plugins.sweep.tuner import SUMMARY_NAME
 
-TUNING_FILE = "tuning.json"
+TUNING_FILE = SUMMARY_NAME  # what the tuner writes beside results.sqlite
 COMPLETE, PRUNED, RUNNING = "complete", "pruned", "running"
 SECTION = "How each row was tuned"
 

@@ -375,12 +375,3 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     os.replace(partial, path)
-
-
-def read_summary(out: str | Path) -> dict[str, Any] | None:
-    """``OUT/tuning.json``, or ``None`` for a comparison that was not tuned."""
-    path = Path(out) / SUMMARY_NAME
-    if not path.exists():
-        return None
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
