@@ -1,7 +1,8 @@
 """Training-step time of the two tested aihwkit + torch pairs, side by side.
 
 Why: `make demo` / `make test` install one pair by default (docs/install.md, "Which pair"), and
-moving the default to aihwkit 1.2.0 on Python 3.12 is right only if that pair is not slower.
+moving the default to aihwkit 1.2.0 on Python 3.12 was right only if that pair is not slower
+(measured, then switched on 2026-12-05).
 The pairs live in different venvs (different Pythons), so one process cannot time both: the
 driver runs this same script in each venv's Python, alternating between them for several rounds
 so that load from other processes falls on both alike, and prints the median of each.
@@ -11,10 +12,10 @@ batch 10, random inputs (a step's time does not depend on the data), one torch t
 optimizer at its defaults on aihwkit's Idealized preset device, ``--warmup`` steps and then the
 median of ``--steps`` timed steps (forward, backward, optimizer step), in milliseconds.
 
-    # side by side (from the repository root; both venvs installed with make install PAIR=...):
-    .venv/bin/python benchmarks/pair_step_time.py --compare .venv .venv-py312 --rounds 3
+    # side by side (from the repository root; `make install` and `make install PAIR=py311`):
+    .venv/bin/python benchmarks/pair_step_time.py --compare .venv-py311 .venv --rounds 3
     # one venv alone, as JSON (what the driver runs):
-    .venv-py312/bin/python benchmarks/pair_step_time.py --json
+    .venv/bin/python benchmarks/pair_step_time.py --json
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ preset with ``scale_fast_lr = False`` on 1.2.0 reproduces 1.1.0's numbers exactl
 
 Run it in each pair's venv and compare (docs/optimizers.md has the figures):
 
-    .venv/bin/python benchmarks/preset_versions.py          # aihwkit 1.1.0: the preset as is
-    .venv-py312/bin/python benchmarks/preset_versions.py    # 1.2.0: as is, and with the field off
+    .venv-py311/bin/python benchmarks/preset_versions.py    # aihwkit 1.1.0: the preset as is
+    .venv/bin/python benchmarks/preset_versions.py          # 1.2.0: as is, and with the field off
 
 Each row goes through the same sweep engine as `make demo` (its seeds, its recipe), in-process,
 into a temporary folder; the rows print as ``name: mean +- std (per-seed values)``.

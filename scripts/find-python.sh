@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Print the path of a working Python X.Y, or nothing (exit 1): scripts/find-python.sh 3.12
 #
-# `make install PAIR=py312` needs a Python 3.12 beside the machine's default one. Where it lives
+# `make install` (the default pair, py312) needs a Python 3.12 beside the machine's default one. Where it lives
 # differs: on PATH as python3.12, or installed through pyenv, whose python3.12 shim is on PATH but
 # fails unless that version is selected. So each candidate is run and its version checked, rather
 # than trusted by name; pyenv's own versions folder is searched last (newest patch release first).

@@ -217,3 +217,62 @@ def test_the_makefile_and_the_doctor_agree_on_the_default_pair() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert f"DEFAULT_PAIR := {pairs.DEFAULT_PAIR}\n" in makefile
     assert pairs.DEFAULT_PAIR in {p.name for p in pairs.PAIRS}
+
+
+def dry_install(*args: str, always: bool = False) -> subprocess.CompletedProcess[str]:
+    """``make -n install ARGS``: what make would do, without doing it; ``always`` (``-B``): as
+    if nothing were installed yet."""
+    env = {k: v for k, v in os.environ.items() if k not in {"PAIR", "VENV", "MAKEFLAGS"}}
+    flags = ["-n", "-B"] if always else ["-n"]
+    return subprocess.run(
+        ["make", *flags, "install", *args], cwd=ROOT, capture_output=True, text=True, env=env
+    )
+
+
+def test_plain_make_installs_the_default_pair_into_dot_venv() -> None:
+    """The default pair gets `.venv` (every documented `.venv/bin/...` command runs it); a
+    machine without Python 3.12 gets py311 there, and one line saying so."""
+    has_312 = subprocess.run(
+        [str(ROOT / "scripts/find-python.sh"), "3.12"], capture_output=True, text=True
+    ).stdout.strip()
+    result = dry_install("VENV_HAS=", always=True)
+    assert result.returncode == 0, result.stderr
+    expected = pairs.DEFAULT_PAIR if has_312 else "py311"
+    pair = next(p for p in pairs.PAIRS if p.name == expected)
+    assert f"-c {pair.constraints} " in result.stdout
+    assert ".venv/bin/python -m pip install" in result.stdout
+    assert ("no Python 3.12" in result.stdout) == (not has_312)
+
+
+def test_naming_the_other_pair_installs_it_beside_dot_venv() -> None:
+    other = next(p for p in pairs.PAIRS if p.name != pairs.DEFAULT_PAIR)
+    result = dry_install(f"PAIR={other.name}", "VENV_HAS=", always=True)
+    assert result.returncode == 0, result.stderr
+    assert f"{other.venv}/bin/python -m pip install -q -c {other.constraints}" in result.stdout
+
+
+def fake_venv(folder: Path, python_version: str) -> Path:
+    """A venv whose ``bin/python`` only reports ``python_version``, with a fresh stamp."""
+    (folder / "bin").mkdir(parents=True)
+    python = folder / "bin" / "python"
+    python.write_text(f"#!/bin/sh\necho {python_version}\n")
+    python.chmod(0o755)
+    (folder / ".aimc-installed").touch()
+    return folder
+
+
+def test_a_venv_of_the_wrong_python_is_recreated_with_one_line(tmp_path: Path) -> None:
+    """A `.venv` made for py311 before the default changed has a fresh stamp, so the stamp's
+    time alone would keep it: make notices its Python and recreates it."""
+    venv = fake_venv(tmp_path / "old", "3.11")
+    result = dry_install("PAIR=py312", f"VENV={venv}")
+    assert result.returncode == 0, result.stderr
+    assert f"{venv} runs Python 3.11 and PAIR=py312 needs 3.12: recreating" in result.stdout
+    assert f"rm -rf {venv}" in result.stdout
+
+
+def test_a_venv_of_the_right_python_with_a_fresh_stamp_is_left_alone(tmp_path: Path) -> None:
+    venv = fake_venv(tmp_path / "current", "3.12")
+    result = dry_install("PAIR=py312", f"VENV={venv}")
+    assert result.returncode == 0, result.stderr
+    assert "recreating" not in result.stdout and "pip install" not in result.stdout
