@@ -21,6 +21,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "aimc_plugins.builtin.recipes",
     "aimc_plugins.cli.commands",
     "aimc_plugins.cli.device_commands",
+    "aimc_plugins.cli.predict_command",
     "aimc_plugins.cli.sweep_commands",
     "aimc_plugins.cli.author_commands",
 )

@@ -27,7 +27,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.=-]+", "_", text).strip("_") or "device"
 
 
-def _resolve(spec_text: str) -> tuple[Any, dict[str, Any]]:
+def resolve_device(spec_text: str) -> tuple[Any, dict[str, Any]]:
     """The device record and parameters a spec names; a bad spec is a usage error."""
     from aimc_plugins.devices.names import DeviceRefError, parse_device_ref
 
@@ -39,7 +39,7 @@ def _resolve(spec_text: str) -> tuple[Any, dict[str, Any]]:
     return record, spec.params
 
 
-def _adapt(
+def adapt_device(
     record: Any, params: dict[str, Any], need_table: bool = True
 ) -> tuple[Any, Any, list[str]]:
     """Response, adapted device and any adapter warnings (shown, not raised).
@@ -105,8 +105,8 @@ def register_commands(cli: click.Group) -> None:
         from aimc_plugins.report.response_plots import plot_diagnostics
         from aimc_plugins.training.identity import device_label
 
-        record, params = _resolve(device)
-        response, adapted, notes = _adapt(record, params, need_table=False)
+        record, params = resolve_device(device)
+        response, adapted, notes = adapt_device(record, params, need_table=False)
         diag = diagnose(response)
         path = plot_diagnostics(
             diag, out / f"{_slug(device)}-response.png", device_label(record.name, params)
@@ -147,8 +147,8 @@ def register_commands(cli: click.Group) -> None:
         from aimc_plugins.devices.characterize import characterize
         from aimc_plugins.report.response_plots import plot_characterization
 
-        record, params = _resolve(device)
-        response, adapted, notes = _adapt(record, params)
+        record, params = resolve_device(device)
+        response, adapted, notes = adapt_device(record, params)
         result = characterize(response, adapted.device, points, noise, kind=adapted.kind)
         path = plot_characterization(result, out / f"{_slug(device)}-fidelity.png")
         if as_json:

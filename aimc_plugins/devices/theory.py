@@ -1,0 +1,168 @@
+"""What the theory predicts of a device from its response alone, before any training.
+
+Wu et al. (arXiv 2502.06309; docs/theory.md, sections 3 and 4) show that Analog SGD behaves like
+exact SGD on ``f(W) + <Sigma, R_c(W)>`` and that its error floor grows with
+``S_K = mean_k ||G(W_k) / sqrt(F(W_k))||_inf^2`` over the iterates ``W_k``. Both need only the
+response (``F``, ``G``, ``R_c`` from :func:`~aimc_plugins.devices.diagnostics.diagnose`) and the
+weights the device holds. Without training the iterates are unknown; this module evaluates the
+figures on a weight sample the caller supplies (a recipe's initial weights, in device units) and
+says so in every record.
+
+Why ``S_K`` ranks devices: the floor is ``Sigma^2``-times ``S_K`` (up to constants), and
+``Sigma = E|grad f(W_opt; xi)|`` depends on the loss, the data and the batch, not on the device.
+Every device trained on one recipe shares it, so it scales all floors alike and drops out of the
+order. The penalty per unit ``Sigma`` (``R_c`` averaged over the weights) is reported beside it,
+as the strength of the pull towards the symmetric point.
+
+For residual learning the prediction is a yes/no: the residual array drifts to its own symmetric
+point, so a floor is predicted unless that point is 0 (to within half a pulse, ``dw_min / 2``,
+below which no pulse can tell it from 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from aimc_plugins.devices.diagnostics import GRID_POINTS, Diagnostics, diagnose
+from aimc_plugins.devices.response import ResponseDevice
+
+RANKING_SCALAR = "S_K"
+RANKING_RULE = (
+    "Ranked by S_K = max over the weights of (G(w) / sqrt(F(w)))^2, lowest first: the theory's "
+    "error floor of Analog SGD is proportional to Sigma^2 S_K, and Sigma (the gradient noise at "
+    "the optimum) belongs to the recipe, not the device, so it is common to every device here "
+    "and does not change the order. Lower S_K: lower predicted floor, better final metric."
+)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The theory's figures for one device on one weight sample.
+
+    Units: weights, ranges and the symmetric point are in device units (the weight the tile
+    stores); ``penalty_*`` are per unit Sigma and so in weight units (``R`` is dimensionless,
+    ``R_c`` its integral over w), the penalty itself being ``Sigma * penalty`` in units of the
+    loss; ``penalty_curvature`` is ``R'(w*)`` in 1 / weight units (the ridge coefficient of the
+    penalty near w*: ``1 / tau`` for the linear device); ``s_k*`` are dimensionless (q+- are in
+    units of ``dw_min``).
+    """
+
+    device: str
+    w_min: float
+    w_max: float
+    dw_min: float
+    symmetric_point: float | None  # None: no single symmetric point (G = 0 nowhere or twice)
+    symmetric_point_offset: float | None  # w* over half the range (linear asymmetric: c)
+    symmetric_everywhere: bool
+    n_weights: int
+    weight_min: float
+    weight_max: float
+    clipped_fraction: float  # share of the sample outside the range, clipped onto it
+    penalty_mean: float | None  # mean of R_c(w) over the weights, per unit Sigma
+    penalty_max: float | None  # largest R_c(w) over the weights, per unit Sigma
+    penalty_curvature: float | None  # R'(w*)
+    s_k: float  # max over the weights of (G / sqrt(F))^2: the ranking scalar
+    s_k_mean: float  # mean over the weights of (G / sqrt(F))^2, a typical weight's share
+    s_k_range: float  # max over the whole range (diagnose's asymmetry squared): the worst case
+    residual_floor: bool | None  # as a residual device, unshifted: is a floor predicted?
+
+    @property
+    def residual_floor_text(self) -> str:
+        """In words, for tables: whether residual learning without zero shift has a floor."""
+        if self.residual_floor is None:
+            return "unknown: no single symmetric point"
+        if self.residual_floor:
+            return f"yes: w* = {self.symmetric_point:.4g} is off 0"
+        return "no: w* = 0"
+
+    def data(self) -> dict[str, object]:
+        """JSON-ready, with the residual verdict in words beside its flag."""
+        return {**asdict(self), "residual_floor_text": self.residual_floor_text}
+
+
+def residual_floor(symmetric_point: float | None, dw_min: float) -> bool | None:
+    """Whether a residual array whose device settles at ``symmetric_point`` leaves an error
+    floor: yes when the point is off 0 by half a pulse or more (closer, no pulse resolves it),
+    ``None`` when there is no single point to settle at."""
+    if symmetric_point is None:
+        return None
+    return bool(abs(symmetric_point) >= dw_min / 2.0)
+
+
+def _at(diag: Diagnostics, values: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """A grid quantity of ``diag`` at the weights ``w`` (linear interpolation on the grid)."""
+    return np.interp(w, diag.w, values)
+
+
+def _slope_at(diag: Diagnostics, point: float) -> float:
+    """``R'(point)``: the derivative of R on the grid, at ``point``."""
+    finite = np.isfinite(diag.R)
+    if finite.sum() < 2:
+        return math.nan
+    slope = np.gradient(np.where(finite, diag.R, 0.0), diag.w)
+    return float(np.interp(point, diag.w[finite], slope[finite]))
+
+
+def predict(
+    device: ResponseDevice, weights: np.ndarray | Sequence[float], points: int = GRID_POINTS
+) -> Prediction:
+    """The theory's figures of ``device`` on ``weights`` (any shape, device units).
+
+    Weights outside the device's range are clipped onto it (as a tile clips what is written to
+    it) and counted in ``clipped_fraction``. Everything is read off one
+    :func:`~aimc_plugins.devices.diagnostics.diagnose` of the device, so the symmetric point and
+    ``R_c`` are the same numbers ``aimc show`` prints.
+    """
+    w = np.asarray(weights, dtype=float).ravel()
+    if w.size == 0 or not np.all(np.isfinite(w)):
+        raise ValueError(f"device {device.name!r}: a prediction needs finite weights, got {w.size}")
+    diag = diagnose(device, points)
+    lo, hi = float(diag.w[0]), float(diag.w[-1])
+    inside = np.clip(w, lo, hi)
+    clipped = float(np.mean((w < lo) | (w > hi)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        figure = np.where(diag.F > 0.0, diag.G**2 / diag.F, np.nan)
+    finite = np.isfinite(figure)
+    at_weights = np.interp(inside, diag.w[finite], figure[finite])
+    point = 0.0 if diag.symmetric_everywhere else diag.symmetric_point
+    offset = None if point is None else point / ((hi - lo) / 2.0)
+    penalty_mean = penalty_max = curvature = None
+    if diag.R_c is not None:
+        penalty = _at(diag, diag.R_c, inside)
+        penalty_mean, penalty_max = float(penalty.mean()), float(penalty.max())
+        curvature = _slope_at(diag, 0.0 if point is None else point)
+    return Prediction(
+        device=device.name,
+        w_min=lo,
+        w_max=hi,
+        dw_min=diag.dw_min,
+        symmetric_point=point,
+        symmetric_point_offset=offset,
+        symmetric_everywhere=diag.symmetric_everywhere,
+        n_weights=int(w.size),
+        weight_min=float(w.min()),
+        weight_max=float(w.max()),
+        clipped_fraction=clipped,
+        penalty_mean=penalty_mean,
+        penalty_max=penalty_max,
+        penalty_curvature=curvature,
+        s_k=float(at_weights.max()),
+        s_k_mean=float(at_weights.mean()),
+        s_k_range=float(diag.asymmetry**2),
+        residual_floor=residual_floor(point, diag.dw_min),
+    )
+
+
+def ranked(predictions: Sequence[Prediction]) -> list[Prediction]:
+    """``predictions`` in the order the theory predicts for Analog SGD, best first: lowest
+    ``s_k`` (see :data:`RANKING_RULE`), ties broken by the weaker mean penalty."""
+
+    def key(p: Prediction) -> tuple[float, float]:
+        penalty = p.penalty_mean if p.penalty_mean is not None else math.inf
+        return (p.s_k, penalty)
+
+    return sorted(predictions, key=key)
