@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from aimc_plugins.report import plots, time_to_target, tuning
 from aimc_plugins.report import summary as report
 from aimc_plugins.report.splits import result_runs
+from aimc_plugins.report.theory import build_section
 from aimc_plugins.sweep.store import STORE_NAME, ResultsStore
 from aimc_plugins.training.run import FINISHED, RunOutcome
 
@@ -293,6 +294,7 @@ class Report:
     counts: dict[str, int] = field(default_factory=dict)
     time_to_target: dict[str, Any] = field(default_factory=dict)
     tuning: dict[str, Any] | None = None
+    theory: dict[str, Any] | None = None
 
     @property
     def html(self) -> Path:
@@ -303,8 +305,9 @@ class Report:
         return report.markdown_table(self.rows)
 
     def data(self) -> dict[str, Any]:
-        """Plain data for JSON: out, paths, metric, counts, rows, notes, time to target, and
-        how each row was tuned (None for a comparison that was not)."""
+        """Plain data for JSON: out, paths, metric, counts, rows, notes, time to target, how
+        each row was tuned (None for a comparison that was not), and the theory's predictions
+        beside the measurement (None where the report has no such section)."""
         return {
             "out": str(self.out),
             "paths": [str(p) for p in self.paths],
@@ -315,6 +318,7 @@ class Report:
             "notes": self.notes,
             "time_to_target": self.time_to_target,
             "tuning": self.tuning,
+            "theory": self.theory,
         }
 
 
@@ -337,19 +341,22 @@ def report_outcomes(
     if folder is not None:
         with ResultsStore(store_path(folder)) as results:
             times = results.run_times(o.run.run_id for o in outcomes)
+    rows = report.summarize(outcomes, metric, higher)
+    theory = build_section(outcomes, rows, metric, higher)  # resolved once, written and returned
     paths = report.write_report(
-        outcomes, out, metric, higher, title, run_times=times, folder=folder
+        outcomes, out, metric, higher, title, run_times=times, folder=folder, theory=theory
     )
     return Report(
         out=out,
         paths=list(paths),
         metric=metric,
         higher_is_better=higher,
-        rows=report.summarize(outcomes, metric, higher),
+        rows=rows,
         notes=report.run_notes(outcomes),
         counts=status_counts(outcomes),
         time_to_target=time_to_target.time_to_target_data(outcomes, metric, higher, folder),
         tuning=tuning.tuning_data(folder),
+        theory=theory.data() if theory is not None else None,
     )
 
 

@@ -23,6 +23,7 @@ from aimc_plugins.report.ranking import (
 )
 from aimc_plugins.report.splits import result_runs
 from aimc_plugins.report.stats import interval_method
+from aimc_plugins.report.theory_page import FIGURE_NOTE, TITLE, theory_html
 from aimc_plugins.report.time_to_target import RowReach
 from aimc_plugins.report.writers import (
     Extras,
@@ -93,6 +94,16 @@ def tuning_section_html(extras: Extras) -> str:
             heading="h4",
         )
     return tuning.tuning_html(extras.tuning, extras.n_trial_runs, figure)
+
+
+def theory_section_html(extras: Extras) -> str:
+    """The theory-vs-measurement section with its scatter figure embedded (empty without)."""
+    if extras.theory is None:
+        return ""
+    figure = ""
+    if extras.theory_figure is not None:
+        figure = _figures_html([(TITLE, extras.theory_figure, FIGURE_NOTE)], heading="h4")
+    return theory_html(extras.theory, figure)
 
 
 def _notes_html(notes: Sequence[str]) -> str:
@@ -188,8 +199,9 @@ def write_html(
 ) -> Path:
     """One page with what was run, the table and every figure inlined as base64: nothing is
     loaded from outside the file, so it can be mailed or attached as it is. ``images`` are
-    (caption, PNG) or (caption, PNG, note) pairs; ``extras`` adds time to target and how the
-    rows were tuned. Tuning trials (validation-split runs) are counted in that section only."""
+    (caption, PNG) or (caption, PNG, note) pairs; ``extras`` adds time to target, the theory's
+    predictions and how the rows were tuned. Tuning trials (validation-split runs) are counted
+    in that section only."""
     extras = extras or Extras()
     outcomes = result_runs(outcomes)
     recipes = ", ".join(sorted({o.run.recipe for o in outcomes}))
@@ -208,6 +220,7 @@ runs counted apart; intervals: {html.escape(interval_method(metric))}).
 <h2>Results</h2>
 {_html_table(rows, extras.reach)}
 {target_html(rows, extras)}
+{theory_section_html(extras)}
 {_notes_html(run_notes(outcomes))}
 {_figures_html(images)}
 {_problems(outcomes)}

@@ -41,6 +41,8 @@ from aimc_plugins.report.ranking import (
 )
 from aimc_plugins.report.splits import result_runs, trial_runs
 from aimc_plugins.report.stats import interval_method, mean_interval, t_quantile_975
+from aimc_plugins.report.theory import TheorySection, build_section
+from aimc_plugins.report.theory_page import FIGURE_NAME, plot_theory
 from aimc_plugins.report.writers import (
     CSV_COLUMNS,
     TARGET_COLUMN,
@@ -126,6 +128,7 @@ def write_report(
     run_times: RunTimes | None = None,
     folder: Path | None = None,
     target: float | None = None,
+    theory: TheorySection | None = None,
 ) -> list[Path]:
     """Every table and figure of a comparison, into ``out``; returns the paths written.
 
@@ -133,7 +136,9 @@ def write_report(
     name, the title unless ``title`` is given, and when the runs finished. ``folder`` is the
     results folder: its stored time-to-target ``target`` (unless ``target`` is given) and its
     ``tuning.json`` (the tuning section) are read from there. Tuning trials among ``outcomes``
-    (validation-split runs) are in no table or figure; the tuning section counts them."""
+    (validation-split runs) are in no table or figure; the tuning section counts them.
+    ``theory`` is the theory-vs-measurement section when the caller has built it already
+    (:func:`~.theory.build_section`); otherwise it is built here where it applies."""
     from aimc_plugins.report import grid
 
     out.mkdir(parents=True, exist_ok=True)
@@ -157,6 +162,11 @@ def write_report(
                 "epochs, where a recipe records no samples): early and up to 1 is fast and "
                 "reliable; a line that stays at 0 never got there.",
             )
+        )
+    theory = theory or build_section(outcomes, rows, metric, higher_is_better)
+    if theory is not None:
+        extras = replace(
+            extras, theory=theory, theory_figure=plot_theory(theory, out / FIGURE_NAME)
         )
     if extras.tuning is not None and tuning.has_sensitivity(extras.tuning):
         sensitivity = tuning.plot_sensitivity(extras.tuning, out / "tuning_sensitivity.png")
@@ -199,6 +209,8 @@ def write_report(
     pngs = [image for _, image in figures]
     if extras.sensitivity is not None:
         pngs.append(extras.sensitivity)
+    if extras.theory_figure is not None:
+        pngs.append(extras.theory_figure)
     return [
         write_csv(rows, out / "results.csv", extras.reach),
         write_markdown(

@@ -24,6 +24,8 @@ from aimc_plugins.report.ranking import (
     separation_summary,
 )
 from aimc_plugins.report.splits import result_runs
+from aimc_plugins.report.theory import TheorySection
+from aimc_plugins.report.theory_page import theory_markdown
 from aimc_plugins.report.time_to_target import RowReach, Target
 from aimc_plugins.report.tuning import TUNING_FILE
 from aimc_plugins.report.versions import version_notes
@@ -194,8 +196,9 @@ def provenance_markdown(info: Provenance) -> str:
 @dataclass(frozen=True)
 class Extras:
     """What a report adds to the table when it knows more than the runs: time to target (the
-    target, or why there is none, and each row's reach), and how the rows were tuned (the
-    tuner's record, the number of trial runs in the store, the sensitivity figure)."""
+    target, or why there is none, and each row's reach), how the rows were tuned (the
+    tuner's record, the number of trial runs in the store, the sensitivity figure), and what
+    the theory predicted of the devices (:mod:`.theory`, with its scatter figure)."""
 
     target: Target | None = None
     target_why: str = ""
@@ -203,6 +206,8 @@ class Extras:
     tuning: dict[str, Any] | None = None
     n_trial_runs: int = 0
     sensitivity: Path | None = None
+    theory: TheorySection | None = None
+    theory_figure: Path | None = None
 
 
 def target_markdown(rows: Sequence[Row], extras: Extras) -> str:
@@ -240,7 +245,8 @@ def write_markdown(
 ) -> Path:
     """``results.md``: the ranked table with how to read it (and, with ``extras``, its time
     to target), the notes, what was run (with how each row was tuned) and the figures (as the
-    SVGs beside it, for a paper or a slide)."""
+    SVGs beside it, for a paper or a slide), and the theory's predictions where ``extras``
+    carry them."""
     extras = extras or Extras()
     text = f"# {title}\n\n{markdown_table(rows, extras.reach)}"
     summary = separation_summary(rows)
@@ -249,6 +255,9 @@ def write_markdown(
     section = target_markdown(rows, extras)
     if section:
         text += "\n" + section
+    if extras.theory is not None:
+        figure = svg_of(extras.theory_figure).name if extras.theory_figure else None
+        text += "\n" + theory_markdown(extras.theory, figure)
     if notes:
         text += "\nNotes:\n\n" + "".join(f"- {note}\n" for note in notes)
     if info is not None:

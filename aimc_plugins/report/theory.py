@@ -1,0 +1,273 @@
+"""Theory vs measurement: the report's comparison of what the theory predicts from each
+device's response (:mod:`aimc_plugins.devices.theory`) with what the runs measured.
+
+Analog SGD rows: each device's predicted score (``S_K`` over the recipe's initial weights in
+device units, negated where the metric is higher-is-better, so that a higher score always means
+"predicted better") beside its measured mean, and Spearman's rank correlation between them with
+its ``n`` and a one-sided permutation p-value (the alternative the theory states: a positive
+correlation). scipy's ``permutation_test`` enumerates every pairing when there are fewer than
+its resample count (n <= 8: exact), else draws them with a fixed ``random_state``, so a report
+written twice says the same. With n devices no p-value falls below ``1 / n!``; the verdict says
+so rather than reading a small n as evidence against the theory.
+
+Tiki-Taka / residual learning rows (``ttv1``, ``rl``, ``rlv2``): the prediction is a yes/no,
+"floor" when the residual array's device (as the run built it, zero shift included) has its
+symmetric point off 0. Each row's devices are resolved once, from what the planned run records
+(registered name and parameters, the optimizer's parameters), through the same builder that
+trained it; a device whose response cannot be derived is listed with the reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aimc_plugins.devices.theory import RANKING_RULE, Prediction
+from aimc_plugins.report.ranking import Row
+from aimc_plugins.report.splits import result_runs
+from aimc_plugins.report.theory_devices import ResidualPoint, Resolver
+from aimc_plugins.training.run import RunOutcome
+
+ANALOG_SGD = "sgd"
+TRANSFER_OPTIMIZERS = ("ttv1", "rl", "rlv2")
+MIN_DEVICES = 3
+RESAMPLES = 50_000  # exact up to 8 devices (8! = 40320 pairings), drawn beyond
+RANDOM_STATE = 0
+ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class DevicePoint:
+    """One Analog SGD row: its measured mean and, where derivable, its prediction."""
+
+    device: str
+    optimizer: str
+    measured: float
+    ci_low: float
+    ci_high: float
+    n_done: int
+    prediction: Prediction | None = None
+    reason: str = ""  # why there is no prediction
+
+    @property
+    def s_k(self) -> float | None:
+        return None if self.prediction is None else self.prediction.s_k
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Spearman's rho between predicted score and measured mean over ``n`` devices, and the
+    one-sided permutation p-value of rho this large under no association."""
+
+    optimizer: str
+    n: int
+    rho: float
+    p: float
+    exact: bool
+    verdict: str
+
+
+@dataclass(frozen=True)
+class TheorySection:
+    """Everything the report's "Theory vs measurement" section shows."""
+
+    metric: str
+    higher_is_better: bool
+    weights: str  # where the weights came from and in which units
+    points: tuple[DevicePoint, ...] = ()
+    correlations: tuple[Correlation, ...] = ()
+    residual: tuple[ResidualPoint, ...] = ()
+    residual_summary: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def data(self) -> dict[str, Any]:
+        """Plain data for JSON (``Report.data()['theory']``): NaN and infinities as None."""
+        return _plain(asdict(self)) | {"ranking": RANKING_RULE}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def score(s_k: float, higher_is_better: bool) -> float:
+    """The predicted score of a device: higher means predicted better on the metric."""
+    return -s_k if higher_is_better else s_k
+
+
+def smallest_p(n: int) -> float:
+    """The smallest one-sided permutation p-value ``n`` untied pairs can give: ``1 / n!``."""
+    return 1.0 / math.factorial(n)
+
+
+def correlate(scores: Sequence[float], measured: Sequence[float]) -> tuple[float, float, bool]:
+    """``(rho, p, exact)``: Spearman's rho and its one-sided permutation p-value (alternative:
+    rho > 0), exact when every pairing is enumerated."""
+    from scipy import stats
+
+    def statistic(y: Any) -> float:
+        return float(stats.spearmanr(scores, y).statistic)
+
+    if len(set(scores)) < 2 or len(set(measured)) < 2:  # no order to correlate
+        return math.nan, math.nan, True
+    rho = statistic(measured)
+    # one sample, its order permuted against the fixed scores: n! pairings in all (handing
+    # scipy both samples would permute both, (n!)^2, and leave the exact range at n <= 4)
+    result = stats.permutation_test(
+        (list(measured),),
+        statistic,
+        permutation_type="pairings",
+        alternative="greater",
+        n_resamples=RESAMPLES,
+        random_state=RANDOM_STATE,
+    )
+    exact = math.factorial(len(scores)) <= RESAMPLES
+    return rho, float(result.pvalue), exact
+
+
+def verdict(n: int, rho: float, p: float) -> str:
+    """The result in words, as measured (a failed prediction is said to fail)."""
+    if math.isnan(rho):
+        return f"n = {n}: the predicted scores or the measured values are all equal, no order"
+    head = f"rho = {rho:.2f}, n = {n}, p = {p:.2g}"
+    if p < ALPHA:
+        return f"{head}: the measured ordering follows the predicted one"
+    floor = smallest_p(n)
+    if floor >= ALPHA:
+        return (
+            f"{head}: not significant, and cannot be with n = {n} (the smallest possible p is "
+            f"1/{n}! = {floor:.2g}); more devices are needed to test the ordering"
+        )
+    if rho <= 0:
+        return f"{head}: the ordering is not predicted here (the measured order runs against it)"
+    return f"{head}: the ordering is not predicted here"
+
+
+def _sgd_groups(outcomes: Sequence[RunOutcome]) -> dict[str, dict[str, RunOutcome]]:
+    """Analog SGD runs: per shown optimizer (a sweep may vary sgd's settings), the first run of
+    each device row."""
+    groups: dict[str, dict[str, RunOutcome]] = defaultdict(dict)
+    for outcome in outcomes:
+        if outcome.run.optimizer == ANALOG_SGD:
+            groups[outcome.run.shown_optimizer].setdefault(outcome.run.device, outcome)
+    return groups
+
+
+def _transfer_rows(outcomes: Sequence[RunOutcome]) -> dict[tuple[str, str], RunOutcome]:
+    rows: dict[tuple[str, str], RunOutcome] = {}
+    for outcome in outcomes:
+        if outcome.run.optimizer in TRANSFER_OPTIMIZERS:
+            rows.setdefault((outcome.run.device, outcome.run.shown_optimizer), outcome)
+    return rows
+
+
+def applies(outcomes: Sequence[RunOutcome]) -> bool:
+    """Whether a report of ``outcomes`` gets the section: Analog SGD on at least
+    :data:`MIN_DEVICES` devices (under one optimizer label), or any Tiki-Taka / residual rows."""
+    outcomes = result_runs(outcomes)
+    groups = _sgd_groups(outcomes)
+    return any(len(g) >= MIN_DEVICES for g in groups.values()) or bool(_transfer_rows(outcomes))
+
+
+def build_section(
+    outcomes: Sequence[RunOutcome], rows: Sequence[Row], metric: str, higher_is_better: bool
+) -> TheorySection | None:
+    """The section for a report of ``outcomes`` ranked into ``rows``, or ``None`` where it does
+    not apply (:func:`applies`)."""
+    if not applies(outcomes):
+        return None
+    outcomes = result_runs(outcomes)
+    by_row = {(r.device, r.optimizer): r for r in rows}
+    resolver = Resolver()
+    points: list[DevicePoint] = []
+    correlations: list[Correlation] = []
+    for label, devices in _sgd_groups(outcomes).items():
+        if len(devices) < MIN_DEVICES:
+            continue
+        group = []
+        for device, outcome in devices.items():
+            row = by_row[(device, label)]
+            prediction, reason = resolver.prediction(outcome.run)
+            group.append(
+                DevicePoint(
+                    device,
+                    label,
+                    row.mean,
+                    row.ci_low,
+                    row.ci_high,
+                    row.n_done,
+                    prediction,
+                    reason,
+                )
+            )
+        points += group
+        usable = [p for p in group if p.s_k is not None and not math.isnan(p.measured)]
+        if len(usable) < MIN_DEVICES:
+            continue
+        scores = [score(p.s_k or 0.0, higher_is_better) for p in usable]
+        rho, p_value, exact = correlate(scores, [p.measured for p in usable])
+        correlations.append(
+            Correlation(label, len(usable), rho, p_value, exact, verdict(len(usable), rho, p_value))
+        )
+    residual = [
+        resolver.residual(outcome.run, by_row[key].mean, by_row[key].n_done)
+        for key, outcome in _transfer_rows(outcomes).items()
+    ]
+    return TheorySection(
+        metric=metric,
+        higher_is_better=higher_is_better,
+        weights=resolver.weights_text(),
+        points=tuple(points),
+        correlations=tuple(correlations),
+        residual=tuple(residual),
+        residual_summary=residual_summary(residual, higher_is_better),
+        notes=tuple(resolver.notes),
+    )
+
+
+def residual_summary(points: Sequence[ResidualPoint], higher_is_better: bool) -> str:
+    """Whether the rows predicted to have no floor measured better than those predicted to
+    have one, in words; with one kind only, that there is nothing to compare."""
+    if not points:
+        return ""
+    gamma_zero = ""
+    if any(p.gamma == 0.0 and p.floor is False for p in points):
+        gamma_zero = (
+            " Rows with gamma = 0 (Tiki-Taka v1): the exact-convergence result is for gamma > 0, "
+            "so their 'no' rules out only the residual device's floor."
+        )
+    return _compare_floors(points, higher_is_better) + gamma_zero
+
+
+def _compare_floors(points: Sequence[ResidualPoint], higher_is_better: bool) -> str:
+    groups: dict[bool, list[float]] = {True: [], False: []}
+    for p in points:
+        if p.floor is not None and not math.isnan(p.measured):
+            groups[p.floor].append(p.measured)
+    floor, free = groups[True], groups[False]
+    if not floor or not free:
+        kind = "a floor" if floor else "no floor" if free else "nothing (no symmetric point)"
+        return (
+            f"Every row with a prediction predicts {kind}: the measurement cannot confirm or "
+            "refute the floor's dependence on the residual device's symmetric point here."
+        )
+    mean_floor, mean_free = sum(floor) / len(floor), sum(free) / len(free)
+    better = mean_free > mean_floor if higher_is_better else mean_free < mean_floor
+    return (
+        f"Rows predicted without a floor: mean {mean_free:.4g} over {len(free)}; with a floor: "
+        f"mean {mean_floor:.4g} over {len(floor)}. "
+        + (
+            "The rows without a predicted floor measured better, as predicted."
+            if better
+            else "The rows without a predicted floor did not measure better: not as predicted."
+        )
+    )
+

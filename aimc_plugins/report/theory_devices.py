@@ -1,0 +1,108 @@
+"""From a planned run to the theory's prediction of its device, for the report's theory section.
+
+One :class:`Resolver` per report: each run is resolved through the builder that trained it
+(:func:`aimc_plugins.training.setup.resolve`: the registered device with the run's parameters,
+the optimizer's RPU config with its periphery), so the prediction is of the device the run
+trained, and the recipe's initial weights are built once per recipe and weight mapping. Any
+failure to derive a response (an aihwkit family without a derivation, a plugin missing here)
+becomes the reason the row has no prediction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aimc_plugins.devices.build import device_response
+from aimc_plugins.devices.config_response import UnsupportedDevice, response_of
+from aimc_plugins.devices.diagnostics import diagnose
+from aimc_plugins.devices.theory import Prediction, predict, residual_floor
+from aimc_plugins.host import plugins
+from aimc_plugins.training.identity import PlannedRun
+from aimc_plugins.training.initial_weights import (
+    InitialWeights,
+    NoNetwork,
+    recipe_weights,
+    weight_scaling_omega,
+)
+from aimc_plugins.training.setup import resolve
+
+# What a response or a build can raise: each is a reason for "no prediction", not a crash.
+_RESOLVE_ERRORS = (KeyError, ValueError, TypeError, UnsupportedDevice, NoNetwork)
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc.args[0]) if exc.args else str(exc)
+    return f"no prediction: {text or type(exc).__name__}"
+
+
+@dataclass(frozen=True)
+class ResidualPoint:
+    """One Tiki-Taka / residual-learning row: its residual device's symmetric point as trained
+    (zero shift included) and the floor it predicts."""
+
+    device: str
+    optimizer: str
+    measured: float
+    n_done: int
+    gamma: float | None = None
+    zero_shift: str = ""
+    residual: str = ""  # the residual device's aihwkit class as built
+    symmetric_point: float | None = None
+    floor: bool | None = None
+    reason: str = ""
+
+
+class Resolver:
+    """Predictions of the runs' devices on their recipes' initial weights, with what was used."""
+
+    def __init__(self) -> None:
+        self._weights: dict[tuple[str, float], InitialWeights] = {}
+        self.notes: list[str] = []
+
+    def weights(self, run: PlannedRun, rpu_config: Any) -> InitialWeights:
+        key = (run.recipe, weight_scaling_omega(rpu_config))
+        if key not in self._weights:
+            self._weights[key] = recipe_weights(plugins.registry.recipe(run.recipe), rpu_config)
+        return self._weights[key]
+
+    def weights_text(self) -> str:
+        """Which weights the predictions were evaluated on, and in which units."""
+        if not self._weights:
+            return "no weights: no device could be resolved"
+        return " ".join(f"{w.source}; {w.units}." for w in self._weights.values()) + (
+            " The results store keeps no trained weights, so the theory is evaluated where "
+            "training starts."
+        )
+
+    def prediction(self, run: PlannedRun) -> tuple[Prediction | None, str]:
+        """The prediction for an Analog SGD run's device, or ``None`` and why not."""
+        try:
+            resolved = resolve(run)
+            record = plugins.registry.device(run.registered_device)
+            response = device_response(record, run.device_params)
+            weights = self.weights(run, resolved.setup.rpu_config)
+        except _RESOLVE_ERRORS as exc:
+            return None, _why(exc)
+        return predict(replace(response, name=run.device), weights.values), ""
+
+    def residual(self, run: PlannedRun, measured: float, n_done: int) -> ResidualPoint:
+        """The residual array's device as the run built it (zero shift applied) and the floor
+        its symmetric point predicts."""
+        shift = str(run.params.get("zero_shift", "none (not an option of this optimizer)"))
+        base = ResidualPoint(run.device, run.shown_optimizer, measured, n_done, zero_shift=shift)
+        try:
+            compound = resolve(run).setup.rpu_config.device
+            residual = compound.unit_cell_devices[0]  # aihwkit: the fast (gradient) array first
+            diag = diagnose(response_of(residual))
+        except (AttributeError, IndexError, *_RESOLVE_ERRORS) as exc:
+            return replace(base, reason=_why(exc))
+        point = 0.0 if diag.symmetric_everywhere else diag.symmetric_point
+        return replace(
+            base,
+            gamma=float(getattr(compound, "gamma", 0.0) or 0.0),
+            residual=type(residual).__name__,
+            symmetric_point=point,
+            floor=residual_floor(point, diag.dw_min),
+            reason="" if point is not None else "no single symmetric point",
+        )

@@ -1,0 +1,159 @@
+"""The report's "Theory vs measurement" section: a real (tiny) sweep gets it, a report without
+Analog SGD on three devices or transfer rows does not, and its statistics are the exact ones."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import replace
+
+import pytest
+from scipy import stats
+
+from aimc_plugins.api.comparison import compare
+from aimc_plugins.report.ranking import summarize
+from aimc_plugins.report.theory import (
+    MIN_DEVICES,
+    build_section,
+    correlate,
+    smallest_p,
+    verdict,
+)
+from aimc_plugins.report.theory_page import FIGURE_NAME
+from aimc_plugins.sweep.planning import plan
+from aimc_plugins.training.identity import PlannedRun
+from aimc_plugins.training.run import DONE, RunOutcome
+
+METRIC = "test_accuracy"
+SGD_DEVICES = ["power(g=0.5, tau=0.7)", "power(g=2.0, tau=0.7)", "linear(c=0.3)"]
+
+
+def outcome(run: PlannedRun, accuracy: float) -> RunOutcome:
+    history = ({"epoch": 1, METRIC: accuracy},)
+    return RunOutcome(run, DONE, history, {METRIC: accuracy})
+
+
+def section_of(outcomes):
+    return build_section(outcomes, summarize(outcomes, METRIC), METRIC, True)
+
+
+@pytest.fixture(scope="module")
+def real_sweep(tmp_path_factory):
+    """Analog SGD on three devices and the digital baseline, one seed, one epoch of digits."""
+    out = tmp_path_factory.mktemp("theory-sweep")
+    results = compare(
+        recipe="digits-mlp",
+        devices=SGD_DEVICES,
+        optimizers=["sgd", "digital"],
+        seeds=1,
+        epochs=1,
+        out=out,
+        workers=0,
+        progress=False,
+    )
+    assert results.report is not None
+    return out, results.report
+
+
+def test_a_real_sweep_with_sgd_on_three_devices_has_the_section(real_sweep):
+    out, report = real_sweep
+    assert (out / FIGURE_NAME).read_bytes()[:4] == b"\x89PNG"
+    assert (out / FIGURE_NAME).with_suffix(".svg").is_file()
+    assert out / FIGURE_NAME in report.paths
+    markdown = (out / "results.md").read_text()
+    assert "## Theory vs measurement" in markdown and "theory_vs_measurement.svg" in markdown
+    page = (out / "report.html").read_text()
+    assert "id='theory'" in page and "Theory vs measurement" in page
+    theory = json.loads(json.dumps(report.data()))["theory"]  # JSON-ready as it stands
+    assert {p["device"] for p in theory["points"]} == set(SGD_DEVICES)
+    assert all(p["prediction"]["s_k"] > 0 for p in theory["points"])
+    assert "device units" in theory["weights"] and "digits-mlp" in theory["weights"]
+    (correlation,) = theory["correlations"]
+    assert correlation["n"] == 3 and correlation["optimizer"] == "sgd"
+    assert -1.0 <= correlation["rho"] <= 1.0
+    assert smallest_p(3) - 1e-12 <= correlation["p"] <= 1.0  # 1/3! is the least 3 devices give
+    assert correlation["exact"] is True
+    assert f"n = 3, p = {correlation['p']:.2g}" in correlation["verdict"]
+    assert correlation["verdict"] in markdown and theory["residual"] == []
+
+
+def test_a_report_without_sgd_on_three_devices_has_no_section(tmp_path):
+    runs = plan("digits-mlp", SGD_DEVICES[:2], ["sgd", "digital"], 1, 1)
+    outcomes = [outcome(run, 0.5) for run in runs]
+    assert section_of(outcomes) is None
+    from aimc_plugins.api.results import report_outcomes
+
+    written = report_outcomes(outcomes, tmp_path)
+    assert written.data()["theory"] is None
+    assert "Theory vs measurement" not in (tmp_path / "results.md").read_text()
+    assert not (tmp_path / FIGURE_NAME).exists()
+
+
+def test_a_monotone_case_gives_rho_one_and_the_exact_p():
+    # S_K grows along power g = 0.5, 1, 2 and exponential g = 2 (docs/predict.md); accuracy
+    # falls along it, as predicted
+    devices = ["power(g=0.5, tau=0.7)", "power(g=1.0, tau=0.7)", "power(g=2.0, tau=0.7)"]
+    devices.append("exponential(g=2.0, tau=0.7)")
+    runs = plan("digits-mlp", devices, ["sgd"], 1, 1)
+    accuracy = dict(zip(devices, (0.9, 0.7, 0.5, 0.3), strict=True))
+    section = section_of([outcome(run, accuracy[run.device]) for run in runs])
+    assert section is not None
+    (correlation,) = section.correlations
+    assert correlation.n == 4 and correlation.rho == pytest.approx(1.0)
+    assert correlation.p == pytest.approx(1 / math.factorial(4))  # only the identity ties it
+    assert correlation.exact and "follows the predicted one" in correlation.verdict
+    reversed_section = section_of([outcome(run, 1 - accuracy[run.device]) for run in runs])
+    (reverse,) = reversed_section.correlations
+    assert reverse.rho == pytest.approx(-1.0) and reverse.p == pytest.approx(1.0)
+    assert "not predicted here" in reverse.verdict
+
+
+def test_permutation_p_is_exact_for_small_n_and_says_when_n_is_too_small():
+    rho, p, exact = correlate([1.0, 2.0, 3.0], [10.0, 20.0, 30.0])
+    assert (rho, exact) == (pytest.approx(1.0), True) and p == pytest.approx(1 / 6)
+    assert "cannot be with n = 3" in verdict(3, rho, p)
+    scores, measured = [1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 3.0, 2.0, 5.0, 4.0]
+    rho, p, exact = correlate(scores, measured)
+    assert rho == pytest.approx(0.8) and exact
+    # the exact p: the share of all 5! pairings whose rho reaches the observed one
+    reach = [
+        stats.spearmanr(scores, order).statistic >= rho - 1e-12
+        for order in itertools.permutations(measured)
+    ]
+    assert p == pytest.approx(sum(reach) / math.factorial(5))
+    rho, p, exact = correlate([1.0, 1.0, 1.0], [0.1, 0.2, 0.3])
+    assert math.isnan(rho) and "all equal" in verdict(3, rho, p)
+
+
+def test_an_underivable_device_is_listed_with_its_reason():
+    runs = plan("digits-mlp", SGD_DEVICES, ["sgd"], 1, 1)
+    gone = replace(runs[0], device="gone-device", device_name="gone-device", device_params={})
+    outcomes = [outcome(run, 0.5 + 0.1 * i) for i, run in enumerate([*runs, gone])]
+    section = section_of(outcomes)
+    assert section is not None
+    point = next(p for p in section.points if p.device == "gone-device")
+    assert point.prediction is None and point.reason.startswith("no prediction: ")
+    assert "gone-device" in point.reason
+    assert section.correlations[0].n == len(SGD_DEVICES)  # correlated over the derivable ones
+    assert len(section.points) == len(SGD_DEVICES) + 1  # never silently dropped
+
+
+def test_transfer_rows_predict_a_floor_from_the_residual_symmetric_point():
+    runs = plan("digits-mlp", ["linear(c=0.3)", "power(g=1.0, tau=0.7)"], ["ttv1", "rl"], 1, 1)
+    off = plan("digits-mlp", ["linear(c=0.3)"], ["rl"], 1, 1, params={"zero_shift": "off"})
+    runs += [replace(run, optimizer_label="rl unshifted") for run in off]
+    outcomes = [outcome(run, 0.1 if run.device == "linear(c=0.3)" else 0.8) for run in runs]
+    section = section_of(outcomes)
+    assert section is not None and not section.points and len(runs) >= MIN_DEVICES
+    by_row = {(p.device, p.optimizer): p for p in section.residual}
+    tt = by_row[("linear(c=0.3)", "ttv1")]
+    assert tt.floor is True and tt.symmetric_point == pytest.approx(0.3 * 0.7, abs=1e-6)
+    assert tt.gamma == 0.0
+    shifted = by_row[("linear(c=0.3)", "rl")]  # zero shift 'auto': SoftBounds shifts exactly
+    assert shifted.floor is False and shifted.zero_shift == "auto" and shifted.gamma > 0
+    unshifted = by_row[("linear(c=0.3)", "rl unshifted")]
+    assert unshifted.floor is True and unshifted.zero_shift == "off"
+    assert by_row[("power(g=1.0, tau=0.7)", "rl")].floor is False
+    assert "measured better, as predicted" in section.residual_summary
+    assert "gamma = 0" in section.residual_summary
