@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from aimc_plugins.report import plots, time_to_target, tuning
 from aimc_plugins.report import summary as report
+from aimc_plugins.report.plain import plain
 from aimc_plugins.report.splits import result_runs
 from aimc_plugins.report.theory import build_section
 from aimc_plugins.sweep.store import STORE_NAME, ResultsStore
@@ -258,18 +259,11 @@ def load_tuning(folder: str | Path) -> pd.DataFrame:
 # -- the report --------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """JSON-safe: NaN and infinities (no interval, a diverged run) as None."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def rows_data(rows: Sequence[report.Row]) -> list[dict[str, Any]]:
     """The ranked table as plain data (what ``--json`` prints): rank, then the CSV's columns,
     with None where a value is undefined (one finished run has no std or interval)."""
     return [
-        {"rank": rank, **{k: _plain(v) for k, v in asdict(row).items()}}
+        {"rank": rank, **{k: plain(v) for k, v in asdict(row).items()}}
         for rank, row in enumerate(rows, 1)
     ]
 

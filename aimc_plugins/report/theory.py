@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aimc_plugins.devices.theory import RANKING_RULE, Prediction
+from aimc_plugins.report.plain import plain
 from aimc_plugins.report.ranking import Row
 from aimc_plugins.report.splits import result_runs
 from aimc_plugins.report.theory_devices import ResidualPoint, Resolver
@@ -85,17 +86,7 @@ class TheorySection:
 
     def data(self) -> dict[str, Any]:
         """Plain data for JSON (``Report.data()['theory']``): NaN and infinities as None."""
-        return _plain(asdict(self)) | {"ranking": RANKING_RULE}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+        return plain(asdict(self)) | {"ranking": RANKING_RULE}
 
 
 def score(s_k: float, higher_is_better: bool) -> float:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from aimc_plugins.report.figures import figure_legend, label_panels, save, style
+from aimc_plugins.report.plain import plain
 from aimc_plugins.report.splits import result_runs
 from aimc_plugins.training.loop import SAMPLES_KEY, TIME_KEY
 from aimc_plugins.training.run import DONE, FAILED, RunOutcome
@@ -338,12 +339,6 @@ def plot_reach(found: dict[tuple[str, str], RowReach], target: Target, path: Pat
     return save(reach_figure(found, target), path)
 
 
-def _plain(value: float | None) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return value
-
-
 def time_to_target_data(
     outcomes: Sequence[RunOutcome],
     metric: str,
@@ -368,9 +363,9 @@ def time_to_target_data(
             {
                 "device": reach.device,
                 "optimizer": reach.optimizer,
-                "epochs_to_target": _plain(reach.epochs),
-                "samples_to_target": _plain(reach.samples),
-                "time_to_target_s": _plain(reach.time_s),
+                "epochs_to_target": plain(reach.epochs),
+                "samples_to_target": plain(reach.samples),
+                "time_to_target_s": plain(reach.time_s),
                 "n_reached": reach.n_reached,
                 "n_runs": reach.n_runs,
                 "runs": [

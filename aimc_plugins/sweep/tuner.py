@@ -327,13 +327,13 @@ def _summary(
                     name: {"low": r.low, "high": r.high, "log": r.log}
                     for name, r in sorted(row.space.items())
                 },
-                "fixed": _plain(row.fixed),
-                "chosen": _plain(best) if best is not None else None,
+                "fixed": _sorted(row.fixed),
+                "chosen": _sorted(best) if best is not None else None,
                 "chosen_value": best_value,
                 "trials": [
                     {
                         "number": t.number,
-                        "params": _plain(t.params),
+                        "params": _sorted(t.params),
                         "state": t.state,
                         "epochs": t.epochs,
                         "value": t.value if math.isfinite(t.value) else None,
@@ -366,7 +366,7 @@ def _summary(
     }
 
 
-def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+def _sorted(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in sorted(values.items())}
 
 
