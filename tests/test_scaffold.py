@@ -49,6 +49,25 @@ def test_rendered_files_and_no_placeholder_left():
     assert all("$" not in text for name, text in files.items() if name.endswith(".py"))
 
 
+def test_a_new_plugin_requires_this_hosts_minor_series():
+    """The template states the host range (aimc-plugins>=0.2,<0.3 on 0.2.x), so a plugin made
+    today is refused in one line by a host whose minor release may have changed the API."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    from aimc_plugins.host.loading import check_host_version
+    from aimc_plugins.host.version import VERSION
+
+    project = tomllib.loads(render(plugin_names("lab-x"))["pyproject.toml"])["project"]
+    (host,) = [Requirement(r) for r in project["dependencies"] if r.startswith("aimc-plugins")]
+    assert check_host_version("lab-x", [host]) == ""
+    major, minor = (int(p) for p in VERSION.split(".")[:2])
+    assert not host.specifier.contains(f"{major}.{minor + 1}.0")
+    if minor:
+        assert not host.specifier.contains(f"{major}.{minor - 1}.9")
+
+
 def test_existing_folder_is_not_overwritten(tmp_path):
     new_plugin("lab-x", tmp_path)
     with pytest.raises(ScaffoldError, match="--force"):

@@ -4,3 +4,11 @@ against. ``pyproject.toml`` states the same number (a test keeps them equal), an
 says what each version changed for plugin authors."""
 
 VERSION = "0.2.0"
+
+
+def host_requirement() -> str:
+    """The requirement a new plugin states on this host (``aimc new-plugin``, ``aimc fit``):
+    this minor series, since while the major version is 0 a minor release may change the plugin
+    API (after a deprecation), and a plugin outside its range is refused in one line at load."""
+    major, minor = (int(part) for part in VERSION.split(".")[:2])
+    return f"aimc-plugins>={major}.{minor},<{major}.{minor + 1}"

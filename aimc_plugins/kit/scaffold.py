@@ -16,6 +16,8 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING
 
+from aimc_plugins.host.version import host_requirement
+
 if TYPE_CHECKING:
     from importlib.abc import Traversable
 
@@ -48,6 +50,7 @@ class PluginNames:
             "entry": self.entry,
             "device": self.device,
             "optimizer": self.optimizer,
+            "host": host_requirement(),
         }
 
 
