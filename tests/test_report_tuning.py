@@ -259,6 +259,18 @@ def test_the_section_gives_budget_split_space_and_chosen_settings(tuned_folder):
     assert "2 runs on the validation split are stored" in text
 
 
+def test_a_row_decided_by_the_tie_break_alone_is_said_to_be_undecided(tuned_folder):
+    record = tuning.read_tuning(tuned_folder)
+    assert record is not None
+    assert "Undecided" not in tuning.tuning_markdown(record)
+    record["rows"][0]["tied_rungs"] = [1, 2]
+    name = record["rows"][0]["row"]
+    text = tuning.tuning_markdown(record)
+    assert f"- **Undecided:** {name}: at rung 1, 2 every trial reached the same" in text
+    assert text.count("Undecided") == 1
+    assert "Undecided:</strong> " + name in tuning.tuning_html(record)
+
+
 def test_the_sensitivity_figure_has_a_panel_per_optimizer_and_parameter(tuned_folder, tmp_path):
     record = tuning.read_tuning(tuned_folder)
     assert record is not None and tuning.has_sensitivity(record)

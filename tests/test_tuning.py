@@ -23,7 +23,7 @@ from aimc_plugins.host.records import TEST_SPLIT, VALIDATION_SPLIT, SearchRange
 from aimc_plugins.report.tuning import read_tuning
 from aimc_plugins.sweep.spec import SpecError, spec_from_dict
 from aimc_plugins.sweep.store import ResultsStore
-from aimc_plugins.sweep.tuner import candidates
+from aimc_plugins.sweep.tuner import _metric_tied, candidates
 from aimc_plugins.sweep.tuning import TuneError, TuneSettings, rows_of, rungs, settings_from_table
 from aimc_plugins.training.splits import VALIDATION_FRACTION, holdout
 
@@ -161,6 +161,7 @@ def test_a_tuned_comparison_runs_each_rows_chosen_setting_and_resumes(tmp_path):
     assert summary["budget"]["trials"] == 8 and summary["rungs"] == [[4, 1], [2, 1], [1, 2]]
     for row in summary["rows"]:
         assert row["chosen"] is not None and 0.5 < row["chosen_value"] <= 1.0
+        assert row["tied_rungs"] == []  # these trials differ, so the metric chose
         states = sorted(t["state"] for t in row["trials"])
         assert states == ["complete", "pruned", "pruned", "pruned"]
         finals = [o for o in results.outcomes if o.run.label == row["row"]]
@@ -245,3 +246,12 @@ def test_scale_can_change_the_tuning_budget():
     assert spec.tune is not None and spec.tune.trials == 8
     assert spec.scaled("quick").tune.trials == 2
     assert rows_of([], spec.tune) == []
+
+
+def test_a_rung_whose_trials_all_reached_one_value_is_called_tied():
+    nan = float("nan")
+    assert _metric_tied({0: (0.1, 2.30), 1: (0.1, 2.31), 2: (0.1, 2.29)})  # all at chance
+    assert _metric_tied({0: (0.1, 2.3), 1: (nan, nan), 2: (0.1, 2.2)})  # a failure aside
+    assert not _metric_tied({0: (0.1, 2.3), 1: (0.1000001, 2.3)})
+    assert not _metric_tied({0: (0.9, 0.3)})  # one trial chooses nothing
+    assert not _metric_tied({0: (0.9, 0.3), 1: (nan, nan)})

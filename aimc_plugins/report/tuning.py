@@ -191,6 +191,24 @@ def chosen_rows(tuning: Mapping[str, Any]) -> list[tuple[str, ...]]:
     return lines
 
 
+def tied_notes(tuning: Mapping[str, Any]) -> list[str]:
+    """One line per row whose trials, at some rung, all reached the same validation value: its
+    choice there was made by the tie-break alone, and the reader should know it."""
+    notes = []
+    for row in tuning.get("rows", []):
+        levels = row.get("tied_rungs") or []
+        if levels:
+            name = str(row.get("row", f"{row.get('device')} / {row.get('optimizer')}"))
+            which = ", ".join(str(level) for level in levels)
+            notes.append(
+                f"{name}: at rung {which} every trial reached the same "
+                f"{shown_metric(tuning)}, so the metric did not choose (the validation loss "
+                "did); its setting is a guess among equals, e.g. all at chance: give the first "
+                "rung more epochs (min_epochs) or the row more trials."
+            )
+    return notes
+
+
 SENSITIVITY_NOTE = (
     "Each point is one trial: its validation metric against the value it tried, one panel per "
     "optimizer and tuned parameter, one marker per device. Filled: the trial trained its full "
@@ -213,6 +231,9 @@ def tuning_markdown(
     text = f"### {SECTION}\n\n" + _md_table(("", ""), settings(tuning, n_trial_runs))
     text += "\nSearch space per optimizer:\n\n" + _md_table(SPACE_HEAD, search_spaces(tuning))
     text += "\nChosen setting per row:\n\n" + _md_table(chosen_head(tuning), chosen_rows(tuning))
+    tied = tied_notes(tuning)
+    if tied:
+        text += "\n" + "".join(f"- **Undecided:** {note}\n" for note in tied)
     if figure:
         text += f"\n![Sensitivity to the tuned parameters]({figure})\n\n{SENSITIVITY_NOTE}\n"
     return text
@@ -240,6 +261,10 @@ def tuning_html(
         + _html_table(SPACE_HEAD, search_spaces(tuning), "tuning-space")
         + "<h4>Chosen setting per row</h4>"
         + _html_table(chosen_head(tuning), chosen_rows(tuning), "tuning-chosen")
+        + "".join(
+            f"<p class='note'><strong>Undecided:</strong> {html.escape(n)}</p>"
+            for n in tied_notes(tuning)
+        )
         + figure_html
     )
 

@@ -222,6 +222,7 @@ def tune(
     last: dict[str, dict[int, tuple[int, Score, tuple[str, ...]]]] = {r.label: {} for r in rows}
     run_ids: dict[str, dict[int, list[str]]] = {r.label: {} for r in rows}
     by_label = {row.label: row for row in rows}
+    tied: dict[str, list[int]] = {r.label: [] for r in rows}
     for level, (count, length) in enumerate(ladder):
         runs: list[PlannedRun] = []
         members: list[tuple[str, int, PlannedRun]] = []
@@ -248,6 +249,13 @@ def tune(
             last[label][number] = (length, score, tuple(ids))
         final_rung = level == len(ladder) - 1
         for label, numbers in list(alive.items()):
+            if _metric_tied(scores[label]):
+                tied[label].append(level + 1)
+                if on_rung is not None:
+                    on_rung(
+                        f"tuning rung {level + 1}: {label}'s {len(numbers)} trials all reached "
+                        f"the same {metric}; {TIE_BREAK} decides"
+                    )
             order = _ranked(scores[label], higher)
             keep = order if final_rung else order[: ladder[level + 1][0]]
             for number in numbers:
@@ -275,8 +283,17 @@ def tune(
         trials[label] = tuple(rung_trials)
     final_runs = tuple(run for row in rows for run in row.final_runs(chosen[row.label]))
     summary = _summary(rows, settings, trials, chosen, ladder, metric, higher, store, recipe)
+    for row_summary in summary["rows"]:
+        row_summary["tied_rungs"] = tied[row_summary["row"]]
     _write_json(out / SUMMARY_NAME, summary)
     return TuningOutcome(tuple(rows), trials, chosen, final_runs, summary)
+
+
+def _metric_tied(scores: Mapping[int, Score]) -> bool:
+    """Whether a rung's trials (two or more finished) all reached one metric value: the metric
+    could not tell the settings apart (every trial at chance, say), so the tie-break chose."""
+    values = [value for value, _ in scores.values() if not math.isnan(value)]
+    return len(values) > 1 and max(values) - min(values) <= 1e-12 * max(1.0, abs(values[0]))
 
 
 def _describe_ladder(ladder: Sequence[tuple[int, int]], reduction: int) -> str:
