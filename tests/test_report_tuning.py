@@ -199,6 +199,30 @@ def test_the_report_shows_the_column_table_and_figure_with_the_stored_target(tmp
     json.dumps(data, allow_nan=False)  # plain JSON: no NaN, no infinity
 
 
+def test_the_printed_table_has_the_time_to_target_column_too(tmp_path):
+    """`aimc report` prints Report.table(): the same column as results.md, and the target."""
+    from click.testing import CliRunner
+
+    from aimc_plugins.api.results import report_outcomes
+    from aimc_plugins.cli.main import cli
+
+    with ResultsStore.in_folder(tmp_path) as store:
+        for outcome in comparison():
+            store.record(outcome, "t")
+        store.set_meta(ttt.TARGET_META, 0.85)
+    written = report_outcomes(comparison(), tmp_path / "report", store=tmp_path)
+    assert report.TARGET_COLUMN in written.table()
+    (power,) = [line for line in written.table().splitlines() if "| power | sgd |" in line]
+    assert power.endswith("| 3 (3/3 reached) |")  # epochs 2, 3 and 4: median 3
+    assert written.target_line().startswith("target: test_accuracy 0.85 (")
+    printed = CliRunner().invoke(cli, ["report", str(tmp_path), "--out", str(tmp_path / "r2")])
+    assert printed.exit_code == 0, printed.output
+    assert report.TARGET_COLUMN in printed.output and "target: test_accuracy 0.85" in printed.output
+    untargeted = [o for o in comparison() if o.run.optimizer != "digital"]
+    plain_report = report_outcomes(untargeted, tmp_path / "plain")
+    assert report.TARGET_COLUMN not in plain_report.table() and plain_report.target_line() == ""
+
+
 def test_without_target_or_baseline_the_report_says_why(tmp_path):
     outcomes = [o for o in comparison() if o.run.optimizer != "digital"]
     report.write_report(outcomes, tmp_path, "test_accuracy")

@@ -25,6 +25,7 @@ from aimc_plugins.report import summary as report
 from aimc_plugins.report.plain import plain
 from aimc_plugins.report.splits import result_runs
 from aimc_plugins.report.theory import build_section
+from aimc_plugins.report.time_to_target import RowReach
 from aimc_plugins.sweep.store import STORE_NAME, ResultsStore
 from aimc_plugins.training.run import FINISHED, RunOutcome
 
@@ -289,14 +290,26 @@ class Report:
     time_to_target: dict[str, Any] = field(default_factory=dict)
     tuning: dict[str, Any] | None = None
     theory: dict[str, Any] | None = None
+    # Time to target per (device, optimizer), for the printed table's column (None: no target).
+    reach: dict[tuple[str, str], RowReach] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def html(self) -> Path:
         return self.out / "report.html"
 
     def table(self) -> str:
-        """The ranked table as markdown, as ``aimc report`` prints it."""
-        return report.markdown_table(self.rows)
+        """The ranked table as markdown, as ``aimc report`` prints it: with a column of epochs
+        to target when there is a target, as in ``results.md``."""
+        return report.markdown_table(self.rows, self.reach)
+
+    def target_line(self) -> str:
+        """The target the table's last column counts epochs to, in words ("" without one)."""
+        target = self.time_to_target.get("target")
+        if not target:
+            return ""
+        return f"target: {target['metric']} {target['value']:.4g} ({self.time_to_target['why']})"
 
     def data(self) -> dict[str, Any]:
         """Plain data for JSON: out, paths, metric, counts, rows, notes, time to target, how
@@ -351,6 +364,7 @@ def report_outcomes(
         time_to_target=time_to_target.time_to_target_data(outcomes, metric, higher, folder),
         tuning=tuning.tuning_data(folder),
         theory=theory.data() if theory is not None else None,
+        reach=report.report_extras(outcomes, metric, higher, folder).reach,
     )
 
 

@@ -315,6 +315,8 @@ def _check_execution(flags: _RunFlags) -> None:
 
 def _echo_report(written: Report) -> None:
     click.echo(written.table())
+    if written.target_line():
+        click.echo(written.target_line())
     for note in written.notes:
         click.echo(f"note: {note}")
     click.echo("Wrote " + ", ".join(str(p) for p in written.paths))
