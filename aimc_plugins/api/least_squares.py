@@ -17,7 +17,7 @@ import math
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,21 +80,77 @@ def curves_of(
     """The loss curve of every finished run, keyed as :func:`run_experiment` keys them, in the
     experiment's order (c, then optimizer, then seed). A failed run raises: the figure and the
     table would otherwise compare a row with a hole in it."""
+    _check_finished(outcomes)
+    found: dict[CurveKey, ls.Curve] = {}
+    for outcome in outcomes:
+        run = outcome.run
+        key = (run.shown_optimizer, float(run.device_params["c"]), run.seed)
+        found[key] = curve_of(outcome, experiment)
+    order = {label: i for i, label in enumerate(ls.experiment_optimizers(experiment))}
+    return dict(sorted(found.items(), key=lambda kv: (kv[0][1], order.get(kv[0][0], 0), kv[0][2])))
+
+
+def _check_finished(outcomes: Sequence[RunOutcome]) -> None:
     failed = [o for o in outcomes if o.status != DONE and o.status != "diverged"]
     if failed:
         first = failed[0]
         raise RuntimeError(f"least squares: {first.run.label} seed {first.run.seed}: {first.error}")
+
+
+def curve_of(outcome: RunOutcome, experiment: ls.Experiment) -> ls.Curve:
+    """One stored run's loss curve (and its tail-mean losses where the store has them)."""
     _, steps_per_epoch = ls.schedule(experiment.n_steps)
-    found: dict[CurveKey, ls.Curve] = {}
-    for outcome in outcomes:
-        run = outcome.run
-        epochs = [h for h in outcome.history if "loss" in h]
-        steps = tuple(int(h["epoch"]) * steps_per_epoch for h in epochs)
-        losses = tuple(float(h["loss"]) for h in epochs)
-        key = (run.shown_optimizer, float(run.device_params["c"]), run.seed)
-        found[key] = ls.Curve(steps, losses, None)
-    order = {label: i for i, label in enumerate(ls.experiment_optimizers(experiment))}
-    return dict(sorted(found.items(), key=lambda kv: (kv[0][1], order.get(kv[0][0], 0), kv[0][2])))
+    epochs = [h for h in outcome.history if "loss" in h]
+    steps = tuple(int(h["epoch"]) * steps_per_epoch for h in epochs)
+    losses = tuple(float(h["loss"]) for h in epochs)
+    averaged = tuple(float(h[ls.AVERAGED]) for h in epochs if ls.AVERAGED in h)
+    return ls.Curve(steps, losses, None, averaged if len(averaged) == len(epochs) else ())
+
+
+@dataclass(frozen=True)
+class DeviceRun:
+    """One finished run of an experiment over its own ``devices``: which device (registered
+    name and every parameter, as the planner resolved them, so a prediction can rebuild exactly
+    the device that was trained), optimizer label, seed, and its curve."""
+
+    optimizer: str
+    device: str
+    device_name: str
+    device_params: Mapping[str, Any]
+    seed: int
+    curve: ls.Curve
+
+
+def run_devices(
+    experiment: ls.Experiment,
+    show_progress: bool = False,
+    out: str | Path | None = None,
+    workers: int | None = 0,
+) -> list[DeviceRun]:
+    """Every run of an experiment over any registered devices (``experiment.devices``, which
+    must not be empty), trained through the sweep engine into the store in ``out`` as
+    :func:`run_experiment` does (resumed; a temporary folder when ``None``), in plan order."""
+    from aimc_plugins.api.comparison import compare
+
+    if not experiment.devices:
+        raise ValueError("run_devices needs experiment.devices (run_experiment runs the c-sweep)")
+    spec = ls.experiment_spec(experiment, available_optimizers(experiment))
+    with tempfile.TemporaryDirectory(prefix="least-squares-") as scratch:
+        folder = Path(out) if out is not None else Path(scratch)
+        results = compare(spec, out=folder, workers=workers, report=False, progress=show_progress)
+        outcomes = list(results.outcomes)
+    _check_finished(outcomes)
+    return [
+        DeviceRun(
+            o.run.shown_optimizer,
+            o.run.device,
+            o.run.registered_device,
+            dict(o.run.device_params),
+            o.run.seed,
+            curve_of(o, experiment),
+        )
+        for o in outcomes
+    ]
 
 
 def reference_curves(

@@ -9,7 +9,10 @@ Devices are the paper's asymmetric linear response on ``[-tau, tau]``, built as 
 noise, no device-to-device variation), and the forward / backward passes are perfect, so that
 only the update rule differs between optimizers.
 
-The reported loss is the *excess* loss ``f(W) - f(W*)`` of the weight the layer uses.
+The reported loss is the *excess* loss ``f(W) - f(W*)`` of the weight the layer uses; beside it
+each record keeps the excess loss of the weight *averaged* over the last fifth of the steps so
+far (``averaged_loss``), which locates Analog SGD's limit point rather than one noisy iterate
+around it (what :mod:`~aimc_plugins.builtin.recipes.least_squares_theory` predicts).
 
 Two sizes are defined here: :data:`SMALL` (the repository's quick check) and :data:`AUTHORS`, the
 problem of the authors' published least-squares script (50 inputs, 1 output, 100 noiseless
@@ -17,8 +20,9 @@ samples, full-batch gradients, weights starting at 1, 1000 steps).
 
 This module is the recipe and the experiment's definition only. An :class:`Experiment` (each
 optimizer at each asymmetry ``c``, over seeds) is a sweep spec (:func:`experiment_spec`): the
-device is the registered :data:`DEVICE` with parameters ``c``, ``tau``, ``dw_min``, so its runs go
-through the normal engine and report, with a results store, resume, workers and ranked tables
+device is the registered :data:`DEVICE` with parameters ``c``, ``tau``, ``dw_min`` (or any
+registered devices the experiment names in ``devices``), so its runs go through the normal
+engine and report, with a results store, resume, workers and ranked tables
 (:mod:`aimc_plugins.api.least_squares` runs it; ``recipes/least_squares.py`` draws the paper's
 figure from it).
 """
@@ -171,17 +175,42 @@ def _ideal_periphery(rpu_config: Any, max_bl: int) -> Any:
 @dataclass(frozen=True)
 class Curve:
     """Excess loss after each recorded step, and the final weight the layer uses (``None`` for
-    a curve read back from a results store, which keeps the losses only)."""
+    a curve read back from a results store, which keeps the losses only).
+
+    ``averaged`` is, at each recorded step, the excess loss of the *mean* weight over the last
+    fifth of the steps so far (:func:`tail_mean`), and ``w_mean`` that mean at the end: the
+    iterate fluctuates around Analog SGD's limit point, and only the mean locates the point
+    itself (what docs/theory.md's prediction is compared with). Empty / ``None`` for a curve
+    that does not have it (the reference dynamics, a store written before it was recorded).
+    """
 
     steps: tuple[int, ...]
     losses: tuple[float, ...]
     w: Tensor | None
+    averaged: tuple[float, ...] = ()
+    w_mean: Tensor | None = None
 
     @property
     def final(self) -> float:
         """Mean over the last fifth of the record: one recorded point is one noisy sample."""
         tail = self.losses[-max(len(self.losses) // 5, 1) :]
         return sum(tail) / len(tail)
+
+    @property
+    def final_averaged(self) -> float:
+        """Excess loss of the mean weight over the last fifth of the run (NaN when not
+        recorded)."""
+        return self.averaged[-1] if self.averaged else math.nan
+
+
+SAMPLES_PER_RECORD = 10  # weights read per record interval for the tail mean
+
+
+def tail_mean(interval_means: list[Tensor]) -> Tensor:
+    """The mean weight over the last fifth of the record intervals so far (at least one), the
+    same tail :attr:`Curve.final` averages losses over."""
+    tail = interval_means[-max(len(interval_means) // 5, 1) :]
+    return torch.stack(tail).mean(dim=0)
 
 
 def train_aihwkit(
@@ -220,7 +249,11 @@ def train_aihwkit(
     def current() -> Tensor:
         return layer.get_weights()[0].double()
 
-    steps, losses = [0], [data.loss(current())]
+    start = current()
+    steps, losses, averaged = [0], [data.loss(start)], [data.loss(start)]
+    stride = max(every // SAMPLES_PER_RECORD, 1)  # reading weights every step would cost time
+    interval_means: list[Tensor] = []
+    total, count = torch.zeros_like(start), 0
     for step in range(1, n_steps + 1):
         index = data.batch_index(generator)
         xb, yb = (x, y) if index is None else (x[index], y[index])
@@ -229,10 +262,17 @@ def train_aihwkit(
         loss = 0.5 * ((out - yb) ** 2).sum(dim=1).mean()
         loss.backward()
         optimizer.step()
+        if step % stride == 0:
+            total, count = total + current(), count + 1
         if step % every == 0 or step == n_steps:
+            w = current()
+            interval_means.append(total / count if count else w)
+            total, count = torch.zeros_like(start), 0
             steps.append(step)
-            losses.append(data.loss(current()))
-    return Curve(tuple(steps), tuple(losses), current())
+            losses.append(data.loss(w))
+            averaged.append(data.loss(tail_mean(interval_means)))
+    w_mean = tail_mean(interval_means) if interval_means else start
+    return Curve(tuple(steps), tuple(losses), current(), tuple(averaged), w_mean)
 
 
 @dataclass(frozen=True)
@@ -255,6 +295,10 @@ class Experiment:
     """Also run the expected (pure-torch) dynamics of each optimizer, as ``reference <name>``."""
     w0: float = 0.0
     """Every weight's start value (the paper's ``W_0``)."""
+    devices: tuple[Mapping[str, Any], ...] = ()
+    """Sweep-spec device entries (``{"name": ..., "params": {...}, "grid": {...}}``, any
+    registered device) trained instead of :data:`DEVICE` over ``asymmetries``; empty (the
+    paper's figure) leaves the spec, and so every run id, as it was."""
 
 
 def default_optimizers(problem: Problem) -> dict[str, dict[str, Any]]:
@@ -369,8 +413,9 @@ def experiment_spec(
     experiment: Experiment, optimizers: Mapping[str, Mapping[str, Any]] | None = None
 ) -> dict[str, Any]:
     """The sweep spec (as a dict) an experiment stands for: the least-squares recipe with the
-    problem as options, :data:`DEVICE` over the asymmetries, one optimizer entry per label
-    (``optimizers``: by default the experiment's, see :class:`Experiment`), its seeds."""
+    problem as options, :data:`DEVICE` over the asymmetries (or the experiment's own
+    ``devices``), one optimizer entry per label (``optimizers``: by default the experiment's,
+    see :class:`Experiment`), its seeds."""
     labelled = optimizers if optimizers is not None else experiment_optimizers(experiment)
     epochs, steps_per_epoch = schedule(experiment.n_steps)
     problem = {f.name: getattr(experiment.problem, f.name) for f in fields(Problem)}
@@ -394,7 +439,8 @@ def experiment_spec(
             "max_bl": device.max_bl,
             "w0": experiment.w0,
         },
-        "devices": [
+        "devices": [dict(entry) for entry in experiment.devices]
+        or [
             {
                 "name": DEVICE,
                 "params": {"tau": device.tau, "dw_min": device.dw_min},
@@ -473,6 +519,9 @@ def train_reference(
 
 
 options_schema = least_squares_options  # the registered recipe's options
+AVERAGED = "averaged_loss"
+"""The history key of :attr:`Curve.averaged`: excess loss of the tail-mean weight (the metric
+stays ``loss``, the iterate's, as the comparison report ranks it)."""
 
 
 def problem_options(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -493,6 +542,7 @@ def run(config: RunConfig) -> RunResult:
     ``config.options`` may set ``d_in``, ``d_out``, ``n_samples``, ``noise``, ``batch_size``,
     ``w_opt_std``, ``steps_per_epoch`` (default 500; one epoch is that many SGD steps),
     ``max_bl`` (pulses per update, default 8) and ``w0`` (every weight's start, default 0).
+    Each epoch's record holds ``loss`` (the metric) and :data:`AVERAGED`.
     """
     if config.setup.rpu_config is None:
         raise ValueError("the least-squares recipe trains analog layers only")
@@ -513,7 +563,12 @@ def run(config: RunConfig) -> RunResult:
         w0=w0,
         device=config.accelerator,
     )
-    history = tuple({"epoch": i, "loss": loss} for i, loss in enumerate(curve.losses[1:], start=1))
+    history = tuple(
+        {"epoch": i, "loss": loss, AVERAGED: averaged}
+        for i, (loss, averaged) in enumerate(
+            zip(curve.losses[1:], curve.averaged[1:], strict=True), start=1
+        )
+    )
     if not all(math.isfinite(h["loss"]) for h in history):
         return RunResult(history, {"epoch": epochs, "loss": math.nan})
     return RunResult(history, dict(history[-1]))
