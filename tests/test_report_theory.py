@@ -15,8 +15,10 @@ from aimc_plugins.api.comparison import compare
 from aimc_plugins.report.ranking import summarize
 from aimc_plugins.report.theory import (
     MIN_DEVICES,
+    RESAMPLES,
     build_section,
     correlate,
+    drawn_floor,
     smallest_p,
     verdict,
 )
@@ -157,3 +159,36 @@ def test_transfer_rows_predict_a_floor_from_the_residual_symmetric_point():
     assert by_row[("power(g=1.0, tau=0.7)", "rl")].floor is False
     assert "measured better, as predicted" in section.residual_summary
     assert "gamma = 0" in section.residual_summary
+
+
+def test_a_drawn_p_value_says_it_was_drawn_and_when_it_is_only_a_bound():
+    # 9! pairings are more than the draws: p is drawn, and when no draw reaches the observed
+    # rho scipy reports 1 / (draws + 1), the draws' resolution, not the p-value itself
+    n = 9
+    rho, p, exact = correlate(list(range(n)), [float(i) for i in range(n)])
+    assert rho == pytest.approx(1.0) and not exact
+    assert p == pytest.approx(drawn_floor()) and p > 1 / math.factorial(n)
+    text = verdict(n, rho, p, exact)
+    assert f"p = {p:.2g} (from {RESAMPLES:,} random pairings of the 9! possible" in text
+    assert "p is at most this" in text and "follows the predicted one" in text
+    scores = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    rho, p, exact = correlate(scores, [1.0, 0.0, 2.0, 4.0, 3.0, 5.0, 8.0, 6.0, 7.0])
+    assert not exact and p > drawn_floor()
+    assert "random pairings" in verdict(n, rho, p, exact)
+    assert "at most" not in verdict(n, rho, p, exact)
+    assert "random pairings" not in verdict(4, 1.0, 1 / 24)  # an enumerated p is exact
+
+
+def test_the_sgd_table_lists_devices_in_the_predicted_order():
+    # planned in an order that is not the prediction's; the section lists them as
+    # `aimc predict` ranks them (lowest S_K first)
+    devices = ["power(g=2.0, tau=0.7)", "power(g=0.5, tau=0.7)", "linear(c=0.3)"]
+    devices.append("power(g=1.0, tau=0.7)")
+    runs = plan("digits-mlp", devices, ["sgd"], 1, 1)
+    gone = replace(runs[0], device="gone-device", device_name="gone-device", device_params={})
+    section = section_of([outcome(run, 0.5) for run in [gone, *runs]])
+    assert section is not None
+    shown = [p.device for p in section.points]
+    s_k = [p.s_k for p in section.points if p.s_k is not None]
+    assert s_k == sorted(s_k) and shown[-1] == "gone-device"
+    assert shown[:2] == ["power(g=0.5, tau=0.7)", "power(g=1.0, tau=0.7)"]

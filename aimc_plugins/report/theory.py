@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from aimc_plugins.devices.theory import RANKING_RULE, Prediction
+from aimc_plugins.devices.theory import RANKING_RULE, Prediction, ranked
 from aimc_plugins.report.plain import plain
 from aimc_plugins.report.ranking import Row
 from aimc_plugins.report.splits import result_runs
@@ -124,11 +124,23 @@ def correlate(scores: Sequence[float], measured: Sequence[float]) -> tuple[float
     return rho, float(result.pvalue), exact
 
 
-def verdict(n: int, rho: float, p: float) -> str:
-    """The result in words, as measured (a failed prediction is said to fail)."""
+def drawn_floor() -> float:
+    """The smallest p-value a drawn (not enumerated) test can give: ``1 / (draws + 1)``, what
+    scipy reports when no drawn pairing reaches the observed rho."""
+    return 1.0 / (RESAMPLES + 1)
+
+
+def verdict(n: int, rho: float, p: float, exact: bool = True) -> str:
+    """The result in words, as measured (a failed prediction is said to fail). A drawn p-value
+    says so, and one at the draws' resolution says it is a bound, not a value."""
     if math.isnan(rho):
         return f"n = {n}: the predicted scores or the measured values are all equal, no order"
     head = f"rho = {rho:.2f}, n = {n}, p = {p:.2g}"
+    if not exact:
+        head += f" (from {RESAMPLES:,} random pairings of the {n}! possible"
+        if p <= drawn_floor() * (1 + 1e-9):
+            head += ", none of which reached rho: p is at most this, the draws' resolution"
+        head += ")"
     if p < ALPHA:
         return f"{head}: the measured ordering follows the predicted one"
     floor = smallest_p(n)
@@ -140,6 +152,15 @@ def verdict(n: int, rho: float, p: float) -> str:
     if rho <= 0:
         return f"{head}: the ordering is not predicted here (the measured order runs against it)"
     return f"{head}: the ordering is not predicted here"
+
+
+def predicted_order(group: Sequence[DevicePoint]) -> list[DevicePoint]:
+    """One label's devices in the order the theory predicts (``ranked``: lowest S_K first, as
+    ``aimc predict`` lists them), so the measured column reads down the prediction; devices
+    without a prediction last, in their own order."""
+    with_prediction = {id(p.prediction): p for p in group if p.prediction is not None}
+    order = ranked([p.prediction for p in group if p.prediction is not None])
+    return [with_prediction[id(q)] for q in order] + [p for p in group if p.prediction is None]
 
 
 def _sgd_groups(outcomes: Sequence[RunOutcome]) -> dict[str, dict[str, RunOutcome]]:
@@ -199,15 +220,14 @@ def build_section(
                     reason,
                 )
             )
-        points += group
+        points += predicted_order(group)
         usable = [p for p in group if p.s_k is not None and not math.isnan(p.measured)]
         if len(usable) < MIN_DEVICES:
             continue
         scores = [score(p.s_k or 0.0, higher_is_better) for p in usable]
         rho, p_value, exact = correlate(scores, [p.measured for p in usable])
-        correlations.append(
-            Correlation(label, len(usable), rho, p_value, exact, verdict(len(usable), rho, p_value))
-        )
+        verdict_text = verdict(len(usable), rho, p_value, exact)
+        correlations.append(Correlation(label, len(usable), rho, p_value, exact, verdict_text))
     residual = [
         resolver.residual(outcome.run, by_row[key].mean, by_row[key].n_done)
         for key, outcome in _transfer_rows(outcomes).items()
@@ -261,4 +281,3 @@ def _compare_floors(points: Sequence[ResidualPoint], higher_is_better: bool) -> 
             else "The rows without a predicted floor did not measure better: not as predicted."
         )
     )
-

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aimc_plugins.devices.theory import RANKING_RULE
 from aimc_plugins.report.figures import save, style
-from aimc_plugins.report.theory import TheorySection
+from aimc_plugins.report.theory import RESAMPLES, TheorySection
 
 FIGURE_NAME = "theory_vs_measurement.png"
 TITLE = "Theory vs measurement"
@@ -83,7 +83,8 @@ def _intro(section: TheorySection) -> list[str]:
         f"Correlation: Spearman's rho between the predicted score (-S_K, or S_K for a metric "
         f"where lower is better) and the measured mean ({direction} is better), so rho = 1 is "
         "the predicted order exactly; p: one-sided permutation test (rho > 0), exact over "
-        "every pairing for up to 8 devices.",
+        "every pairing for up to 8 devices, beyond that drawn from "
+        f"{RESAMPLES:,} random pairings with a fixed seed (no p below 1/{RESAMPLES + 1:,}).",
     ]
 
 
