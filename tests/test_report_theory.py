@@ -157,8 +157,44 @@ def test_transfer_rows_predict_a_floor_from_the_residual_symmetric_point():
     unshifted = by_row[("linear(c=0.3)", "rl unshifted")]
     assert unshifted.floor is True and unshifted.zero_shift == "off"
     assert by_row[("power(g=1.0, tau=0.7)", "rl")].floor is False
-    assert "measured better, as predicted" in section.residual_summary
+    # linear(c=0.3) has both kinds of row: compared like for like, device by device
+    assert section.residual_summary.startswith("Same device with and without a predicted floor")
+    assert "linear(c=0.3): rl " in section.residual_summary
     assert "gamma = 0" in section.residual_summary
+
+
+def residual_row(device: str, optimizer: str, mean: float, std: float, floor: bool):
+    from aimc_plugins.report.theory_devices import ResidualPoint
+
+    return ResidualPoint(device, optimizer, mean, 5, gamma=0.4, std=std, floor=floor)
+
+
+def test_a_zero_shift_on_and_off_is_compared_device_by_device_with_welchs_test():
+    from aimc_plugins.report.theory import residual_summary
+
+    separated = [
+        residual_row("a", "rl", 0.95, 0.01, False),
+        residual_row("a", "rl-off", 0.85, 0.01, True),
+        residual_row("b", "rl", 0.90, 0.05, False),
+        residual_row("b", "rl-off", 0.91, 0.05, True),  # the wrong way, within the noise
+    ]
+    text = residual_summary(separated, higher_is_better=True)
+    assert "(2 device(s)" in text
+    assert "measured better on 1 (1 separated" in text and "worse on 1 (0 separated)" in text
+    assert "Where the seeds separate a pair, it goes as predicted." in text
+    against = [residual_row("a", "rl", 0.80, 0.01, False), residual_row("a", "x", 0.9, 0.01, True)]
+    assert "goes against the prediction" in residual_summary(against, higher_is_better=True)
+    # for a loss (lower is better) the same numbers go as predicted
+    assert "goes as predicted" in residual_summary(against, higher_is_better=False)
+
+
+def test_without_a_pair_the_groups_are_compared_and_said_to_differ_in_device():
+    from aimc_plugins.report.theory import residual_summary
+
+    rows = [residual_row("a", "rl", 0.95, 0.01, False), residual_row("b", "rl", 0.85, 0.01, True)]
+    text = residual_summary(rows, higher_is_better=True)
+    assert text.startswith("Rows predicted without a floor: mean 0.95 over 1")
+    assert "different devices" in text and "as predicted" in text
 
 
 def test_a_drawn_p_value_says_it_was_drawn_and_when_it_is_only_a_bound():

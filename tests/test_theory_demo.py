@@ -44,7 +44,8 @@ def test_every_row_is_tuned_with_the_same_budget_over_the_papers_families() -> N
     planned = plan_comparison(SPEC)
     assert planned.tune is not None and planned.tune.trials == 8
     rows = planned.rows
-    assert len(rows) == 2 * N_DEVICES + 1  # sgd and rl per device, and the digital baseline
+    # sgd, rl and rl without zero shift per device, and the digital baseline
+    assert len(rows) == 3 * N_DEVICES + 1
     assert any(row.template.optimizer == "digital" for row in rows)
     assert all(row.space for row in rows)  # no row left at a hand-picked rate
     assert {tuple(sorted(row.space)) for row in rows} == {("lr",), ("alpha", "beta")}
@@ -73,9 +74,13 @@ def test_smoke_scale_reports_rho_n_and_p_over_every_analog_sgd_device(smoke) -> 
     assert "## Theory vs measurement" in markdown
     assert f"rho = {rho:.2f}, n = {N_DEVICES}, p = " in markdown
     assert (out / FIGURE_NAME).is_file()
-    # residual learning zero-shifts every residual device, so none is predicted a floor
-    assert len(theory["residual"]) == N_DEVICES
-    assert all(r["floor"] is False for r in theory["residual"])
+    # rl zero-shifts every residual device, so none is predicted a floor; without the shift
+    # exactly the linear devices (symmetric point c tau) are
+    assert len(theory["residual"]) == 2 * N_DEVICES
+    assert all(r["floor"] is False for r in theory["residual"] if r["optimizer"] == "rl")
+    unshifted = {r["device"]: r["floor"] for r in theory["residual"] if r["zero_shift"] == "off"}
+    assert unshifted == {d: d.startswith("linear") for d in DEVICES}
+    assert "Same device with and without a predicted floor" in markdown
 
 
 def test_the_report_uses_the_order_and_s_k_of_aimc_predict(smoke) -> None:
@@ -100,7 +105,7 @@ def test_default_size_ranks_the_devices_as_predicted(tmp_path) -> None:
     (correlation,) = theory["correlations"]
     assert correlation["n"] == N_DEVICES
     assert correlation["rho"] >= 0.8 and correlation["p"] <= 0.01, correlation["verdict"]
-    rl = {r["device"]: r["measured"] for r in theory["residual"]}
+    rl = {r["device"]: r["measured"] for r in theory["residual"] if r["optimizer"] == "rl"}
     strong = [p for p in theory["points"] if p["prediction"]["s_k"] > 0.2]
     assert len(strong) >= 5
     for point in strong:

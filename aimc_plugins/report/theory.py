@@ -229,7 +229,7 @@ def build_section(
         verdict_text = verdict(len(usable), rho, p_value, exact)
         correlations.append(Correlation(label, len(usable), rho, p_value, exact, verdict_text))
     residual = [
-        resolver.residual(outcome.run, by_row[key].mean, by_row[key].n_done)
+        resolver.residual(outcome.run, by_row[key].mean, by_row[key].n_done, by_row[key].std)
         for key, outcome in _transfer_rows(outcomes).items()
     ]
     return TheorySection(
@@ -246,7 +246,8 @@ def build_section(
 
 def residual_summary(points: Sequence[ResidualPoint], higher_is_better: bool) -> str:
     """Whether the rows predicted to have no floor measured better than those predicted to
-    have one, in words; with one kind only, that there is nothing to compare."""
+    have one, in words: device by device where one device has both kinds of row (a zero shift
+    on and off), else over the groups; with one kind only, that there is nothing to compare."""
     if not points:
         return ""
     gamma_zero = ""
@@ -255,7 +256,69 @@ def residual_summary(points: Sequence[ResidualPoint], higher_is_better: bool) ->
             " Rows with gamma = 0 (Tiki-Taka v1): the exact-convergence result is for gamma > 0, "
             "so their 'no' rules out only the residual device's floor."
         )
-    return _compare_floors(points, higher_is_better) + gamma_zero
+    paired = _paired_floors(points, higher_is_better)
+    return (paired or _compare_floors(points, higher_is_better)) + gamma_zero
+
+
+def _welch_p(a: ResidualPoint, b: ResidualPoint) -> float:
+    """Two-sided Welch t-test of two rows' means from their seeds' mean, std and count (NaN
+    where a row has fewer than two runs or no spread to test against)."""
+    from scipy import stats
+
+    if min(a.n_done, b.n_done) < 2 or math.isnan(a.std) or math.isnan(b.std):
+        return math.nan
+    if a.std == 0.0 and b.std == 0.0:
+        return 0.0 if a.measured != b.measured else 1.0
+    result = stats.ttest_ind_from_stats(
+        a.measured, a.std, a.n_done, b.measured, b.std, b.n_done, equal_var=False
+    )
+    return float(result.pvalue)
+
+
+def _paired_floors(points: Sequence[ResidualPoint], higher_is_better: bool) -> str:
+    """The like-for-like test of the floor: on one device, a row whose residual device is
+    predicted to leave a floor (no zero shift) against one predicted not to (zero-shifted),
+    each at its own setting (tuned alike, where tuned). The device is the same within a pair,
+    so the pairs say more than group means over different devices. Empty where no device has
+    both kinds of row."""
+    by_device: dict[str, dict[bool, ResidualPoint]] = defaultdict(dict)
+    for p in points:
+        if p.floor is not None and not math.isnan(p.measured):
+            by_device[p.device].setdefault(p.floor, p)
+    pairs = [(d[False], d[True]) for d in by_device.values() if len(d) == 2]
+    if not pairs:
+        return ""
+    sign = 1.0 if higher_is_better else -1.0
+    lines, counts = [], {"as": 0, "as, separated": 0, "against": 0, "against, separated": 0}
+    for free, floor in pairs:
+        gain = sign * (free.measured - floor.measured)
+        p_value = _welch_p(free, floor)
+        separated = not math.isnan(p_value) and p_value < ALPHA
+        way = "as" if gain > 0 else "against"
+        counts[way] += 1
+        counts[f"{way}, separated"] += separated
+        lines.append(
+            f"{free.device}: {free.optimizer} {free.measured:.4g} (no floor) vs {floor.optimizer} "
+            f"{floor.measured:.4g} (floor), difference {free.measured - floor.measured:+.3g}, "
+            f"Welch p = {p_value:.2g}"
+        )
+    head = (
+        f"Same device with and without a predicted floor ({len(pairs)} device(s); within a "
+        "pair the device and the budget are the same, the residual device's symmetric point and "
+        "so each row's tuned setting differ): the row without a floor "
+        f"measured better on {counts['as']} ({counts['as, separated']} separated by the seeds, "
+        f"Welch's t-test p < {ALPHA}) and worse on {counts['against']} "
+        f"({counts['against, separated']} separated). "
+    )
+    if counts["as, separated"] and not counts["against, separated"]:
+        tail = "Where the seeds separate a pair, it goes as predicted."
+    elif counts["against, separated"] and not counts["as, separated"]:
+        tail = "Where the seeds separate a pair, it goes against the prediction."
+    elif counts["as, separated"]:
+        tail = "The separated pairs go both ways: the prediction holds on some devices only."
+    else:
+        tail = "No pair is separated by the seeds: no evidence either way at this size."
+    return head + tail + " Per device: " + "; ".join(lines) + "."
 
 
 def _compare_floors(points: Sequence[ResidualPoint], higher_is_better: bool) -> str:
@@ -274,7 +337,9 @@ def _compare_floors(points: Sequence[ResidualPoint], higher_is_better: bool) -> 
     better = mean_free > mean_floor if higher_is_better else mean_free < mean_floor
     return (
         f"Rows predicted without a floor: mean {mean_free:.4g} over {len(free)}; with a floor: "
-        f"mean {mean_floor:.4g} over {len(floor)}. "
+        f"mean {mean_floor:.4g} over {len(floor)} (different devices, so the devices differ "
+        "besides the prediction; a row with and one without a zero shift on one device would "
+        "compare like for like). "
         + (
             "The rows without a predicted floor measured better, as predicted."
             if better

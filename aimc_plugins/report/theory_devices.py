@@ -10,6 +10,7 @@ becomes the reason the row has no prediction.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -46,6 +47,7 @@ class ResidualPoint:
     measured: float
     n_done: int
     gamma: float | None = None
+    std: float = math.nan  # over the seeds, for comparing two rows of one device
     zero_shift: str = ""
     residual: str = ""  # the residual device's aihwkit class as built
     symmetric_point: float | None = None
@@ -86,11 +88,15 @@ class Resolver:
             return None, _why(exc)
         return predict(replace(response, name=run.device), weights.values), ""
 
-    def residual(self, run: PlannedRun, measured: float, n_done: int) -> ResidualPoint:
+    def residual(
+        self, run: PlannedRun, measured: float, n_done: int, std: float = math.nan
+    ) -> ResidualPoint:
         """The residual array's device as the run built it (zero shift applied) and the floor
         its symmetric point predicts."""
         shift = str(run.params.get("zero_shift", "none (not an option of this optimizer)"))
-        base = ResidualPoint(run.device, run.shown_optimizer, measured, n_done, zero_shift=shift)
+        base = ResidualPoint(
+            run.device, run.shown_optimizer, measured, n_done, zero_shift=shift, std=std
+        )
         try:
             compound = resolve(run).setup.rpu_config.device
             residual = compound.unit_cell_devices[0]  # aihwkit: the fast (gradient) array first
