@@ -228,3 +228,17 @@ def test_the_sgd_table_lists_devices_in_the_predicted_order():
     s_k = [p.s_k for p in section.points if p.s_k is not None]
     assert s_k == sorted(s_k) and shown[-1] == "gone-device"
     assert shown[:2] == ["power(g=0.5, tau=0.7)", "power(g=1.0, tau=0.7)"]
+
+
+def test_labels_of_points_at_one_place_do_not_print_over_each_other():
+    from aimc_plugins.report.figures import style
+    from aimc_plugins.report.theory_page import _place_labels
+
+    with style() as plt:
+        fig, ax = plt.subplots()
+        ax.plot([0.0, 1.0], [0.0, 1.0], "o")
+        fig.canvas.draw()
+        _place_labels(ax, fig, [(0.5, 0.5, "g=1, tau=0.7"), (0.5, 0.5, "g=2, tau=0.7")], 8)
+        offsets = {text.get_text(): text.xyann for text in ax.texts}
+        plt.close(fig)
+    assert len(offsets) == 2 and offsets["g=1, tau=0.7"] != offsets["g=2, tau=0.7"]

@@ -6,10 +6,11 @@ from __future__ import annotations
 import html
 import math
 from pathlib import Path
+from typing import Any
 
 from aimc_plugins.devices.theory import RANKING_RULE
 from aimc_plugins.report.figures import save, style
-from aimc_plugins.report.theory import RESAMPLES, TheorySection
+from aimc_plugins.report.theory import RESAMPLES, TheorySection, drawn_floor
 
 FIGURE_NAME = "theory_vs_measurement.png"
 TITLE = "Theory vs measurement"
@@ -28,7 +29,8 @@ RESIDUAL_HEAD = (
 FIGURE_NOTE = (
     "One point per device trained with Analog SGD: S_K over the recipe's initial weights "
     "(the theory's floor is proportional to it) against the measured mean, error bars the 95% "
-    "CI of the mean. The theory predicts the metric to worsen as S_K grows."
+    "CI of the mean; colour and marker: the response family, label: the device's parameters. "
+    "The theory predicts the metric to worsen as S_K grows."
 )
 
 
@@ -138,31 +140,104 @@ def theory_html(section: TheorySection, figure_html: str = "") -> str:
     return "".join(parts)
 
 
+def _family(device: str) -> str:
+    """The family a device label names (``power(g=2, tau=0.7)`` -> ``power``)."""
+    return device.split("(", 1)[0].strip() or device
+
+
+def _parameters(device: str) -> str:
+    """The label's parameters alone (the family is in the legend): ``g=2, tau=0.7``."""
+    inside = device.partition("(")[2].rstrip(")")
+    return inside or device
+
+
+def _place_labels(ax: Any, fig: Any, items: list[tuple[float, float, str]], size: float) -> None:
+    """Each label beside its point at the first of a few offsets whose box overlaps no label
+    placed before it (boxes estimated from the text length): neighbouring devices with nearly
+    equal S_K and accuracy otherwise print over each other."""
+    scale = fig.dpi / 72.0
+    width_per_char, height = 0.55 * size * scale, 1.2 * size * scale
+    offsets = [(4, 3), (4, -11), (-4, 3), (-4, -11), (4, 12), (4, -20)]
+    placed: list[tuple[float, float, float, float]] = []
+    frame = ax.get_window_extent()
+    for x, y, text in sorted(items, key=lambda item: (-item[1], item[0])):
+        px, py = ax.transData.transform((x, y))
+        width = width_per_char * len(text)
+        chosen = offsets[0]
+        for dx, dy in offsets:
+            left = px + dx * scale - (width if dx < 0 else 0.0)
+            box = (left, py + dy * scale, left + width, py + dy * scale + height)
+            inside = frame.x0 <= box[0] and box[2] <= frame.x1 and frame.y0 <= box[1]
+            if inside and not any(
+                box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                for b in placed
+            ):
+                chosen = (dx, dy)
+                break
+        dx, dy = chosen
+        left = px + dx * scale - (width if dx < 0 else 0.0)
+        placed.append((left, py + dy * scale, left + width, py + dy * scale + height))
+        ax.annotate(
+            text,
+            (x, y),
+            textcoords="offset points",
+            xytext=(dx, dy),
+            ha="right" if dx < 0 else "left",
+            fontsize=size,
+        )
+
+
+def _title(correlation: Any) -> str:
+    """``sgd: rho = 0.94, n = 13, p <= 2e-05``; ``<=`` where a drawn p is only a bound."""
+    bound = not correlation.exact and correlation.p <= drawn_floor() * (1 + 1e-9)
+    if math.isnan(correlation.rho):
+        return f"{correlation.optimizer}: n = {correlation.n}, no order to correlate"
+    return (
+        f"{correlation.optimizer}: rho = {correlation.rho:.2f}, n = {correlation.n}, "
+        f"p {'<=' if bound else '='} {correlation.p:.2g}"
+    )
+
+
 def plot_theory(section: TheorySection, path: Path) -> Path | None:
     """Predicted S_K against the measured mean, one point per Analog SGD device with a
-    prediction; ``None`` when there is no such point."""
+    prediction, one panel per Analog SGD label (a sweep may vary its settings), colour and
+    marker by response family; ``None`` when there is no such point."""
     points = [p for p in section.points if p.s_k is not None and not math.isnan(p.measured)]
     if not points:
         return None
+    labels = list(dict.fromkeys(p.optimizer for p in points))
+    families = list(dict.fromkeys(_family(p.device) for p in points))
+    markers = "osD^vP*Xh<>p"
+    titles = {c.optimizer: _title(c) for c in section.correlations}
     with style() as plt:
-        fig, ax = plt.subplots(figsize=(6.0, 4.2), layout="constrained")
-        for optimizer in dict.fromkeys(p.optimizer for p in points):
-            mine = [p for p in points if p.optimizer == optimizer]
-            x = [p.s_k or 0.0 for p in mine]
-            y = [p.measured for p in mine]
-            low = [0.0 if math.isnan(p.ci_low) else p.measured - p.ci_low for p in mine]
-            high = [0.0 if math.isnan(p.ci_high) else p.ci_high - p.measured for p in mine]
-            ax.errorbar(x, y, yerr=[low, high], fmt="o", capsize=3, label=optimizer)
-            for p in mine:
-                ax.annotate(
-                    p.device, (p.s_k or 0.0, p.measured), textcoords="offset points",
-                    xytext=(4, 4), fontsize=9,
+        fig, axes = plt.subplots(
+            1, len(labels), figsize=(6.4 * len(labels), 4.6), layout="constrained", squeeze=False
+        )
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for ax, label in zip(axes[0], labels, strict=True):
+            mine = [p for p in points if p.optimizer == label]
+            for index, family in enumerate(families):
+                group = [p for p in mine if _family(p.device) == family]
+                if not group:
+                    continue
+                low = [0.0 if math.isnan(p.ci_low) else p.measured - p.ci_low for p in group]
+                high = [0.0 if math.isnan(p.ci_high) else p.ci_high - p.measured for p in group]
+                ax.errorbar(
+                    [p.s_k or 0.0 for p in group],
+                    [p.measured for p in group],
+                    yerr=[low, high],
+                    fmt=markers[index % len(markers)],
+                    color=colours[index % len(colours)],
+                    capsize=3,
+                    label=family,
                 )
-        ax.margins(x=0.25, y=0.1)  # room for the labels right of the points
-        verdicts = "; ".join(c.verdict.split(":")[0] for c in section.correlations)
-        ax.set_title(verdicts or "too few devices for a correlation", fontsize=10)
-        ax.set_xlabel("S_K over the initial weights (predicted floor; lower: better)")
-        ax.set_ylabel(f"measured {section.metric.replace('_', ' ')}")
-        if len({p.optimizer for p in points}) > 1:
-            ax.legend(loc="best")
+            ax.margins(x=0.2, y=0.12)  # room for the labels beside the points
+            ax.set_title(titles.get(label, f"{label}: too few devices for a correlation"))
+            ax.set_xlabel("S_K over the initial weights (predicted floor; lower: better)")
+            ax.set_ylabel(f"measured {section.metric.replace('_', ' ')}")
+            fig.canvas.draw()  # fixes the limits, so label boxes can be placed in pixels
+            items = [(p.s_k or 0.0, p.measured, _parameters(p.device)) for p in mine]
+            _place_labels(ax, fig, items, size=7.5)
+            if len(families) > 1:
+                ax.legend(title="response family", loc="best", fontsize=8, title_fontsize=8)
         return save(fig, path)
