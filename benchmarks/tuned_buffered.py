@@ -10,6 +10,9 @@ the seeds), the gap to Analog SGD in each case, and the chosen setting.
 
     .venv/bin/python benchmarks/tuned_buffered.py                       # both recipes
     .venv/bin/python benchmarks/tuned_buffered.py --recipes digits-mlp --trials 4
+    # MNIST at the paper-MNIST spec's size: 4,000 images, 5 epochs, a first rung of 2 epochs
+    .venv/bin/python benchmarks/tuned_buffered.py --recipes mnist-fcn --n-train 4000 \
+        --epochs 5 --min-epochs 2 --out benchmarks-output/tuned-buffered-4000
 
 Everything goes through ``aimc_plugins.compare`` into ``--out`` (default
 ``benchmarks-output/tuned-buffered``): a second call resumes and prints without training.
@@ -56,29 +59,41 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks-output/tuned-buffered"))
+    parser.add_argument("--epochs", type=int, help="epochs per run (default: per recipe, 3)")
+    parser.add_argument("--n-train", type=int, help="mnist-fcn's training images (default 2000)")
+    parser.add_argument(
+        "--min-epochs", type=int, default=0, help="epochs of the first tuning rung (default: 1)"
+    )
     args = parser.parse_args()
     for recipe in args.recipes:
-        setting = RECIPES[recipe]
-        common = dict(
-            recipe=recipe,
-            devices=["Idealized"],
-            optimizers=list(OPTIMIZERS),
-            seeds=args.seeds,
-            epochs=setting["epochs"],
-            options=setting["options"],
-            workers=args.workers,
-            report=False,
-            progress=False,
-        )
+        setting = dict(RECIPES[recipe])
+        if args.epochs:
+            setting["epochs"] = args.epochs
+        if args.n_train and recipe == "mnist-fcn":
+            setting["options"] = {**setting["options"], "n_train": args.n_train}
+        spec = {
+            "name": f"tuned-buffered-{recipe}",
+            "recipe": recipe,
+            "devices": ["Idealized"],
+            "optimizers": list(OPTIMIZERS),
+            "seeds": args.seeds,
+            "epochs": setting["epochs"],
+            "options": setting["options"],
+        }
+        tuning = {"trials": args.trials, "seed": 0}
+        if args.min_epochs:
+            tuning["min_epochs"] = args.min_epochs
+        common: dict[str, Any] = dict(workers=args.workers, report=False, progress=False)
         started = time.perf_counter()
-        defaults = compare(**common, out=args.out / f"{recipe}-defaults")
-        tuned = compare(**common, tune=args.trials, out=args.out / f"{recipe}-tuned")
+        defaults = compare(spec, **common, out=args.out / f"{recipe}-defaults")
+        tuned = compare({**spec, "tune": tuning}, **common, out=args.out / f"{recipe}-tuned")
         seconds = time.perf_counter() - started
         base, best = _by_optimizer(defaults), _by_optimizer(tuned)
         chosen = {row["optimizer"]: row["chosen"] for row in tuned.summary()["tuning"]["rows"]}
         print(
             f"\n{recipe}, Idealized, {setting['epochs']} epochs, {args.seeds} seeds, "
-            f"{args.trials} trials per row ({seconds / 60:.1f} min)"
+            f"options {setting['options'] or 'default'}, {args.trials} trials per row, "
+            f"rungs {(tuned.tuning or {}).get('rungs')} ({seconds / 60:.1f} min)"
         )
         print("| optimizer | defaults | gap to sgd | tuned | gap to sgd | chosen |")
         print("|---|---|---|---|---|---|")
