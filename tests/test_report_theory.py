@@ -158,15 +158,21 @@ def test_transfer_rows_predict_a_floor_from_the_residual_symmetric_point():
     assert unshifted.floor is True and unshifted.zero_shift == "off"
     assert by_row[("power(g=1.0, tau=0.7)", "rl")].floor is False
     # linear(c=0.3) has both kinds of row: compared like for like, device by device
-    assert section.residual_summary.startswith("Same device with and without a predicted floor")
-    assert "linear(c=0.3): rl " in section.residual_summary
+    summary = section.residual_summary
+    assert summary.startswith("Same device and algorithm with and without a predicted floor")
+    # rl pairs with rl unshifted (same algorithm, same gamma), never with ttv1 (gamma = 0)
+    assert "(1 pair(s)" in summary
+    assert "linear(c=0.3): rl 0.1 (no floor) vs rl unshifted 0.1 (floor)" in summary
+    assert "equal on 1" in summary and "vs ttv1" not in summary
     assert "gamma = 0" in section.residual_summary
 
 
 def residual_row(device: str, optimizer: str, mean: float, std: float, floor: bool):
     from aimc_plugins.report.theory_devices import ResidualPoint
 
-    return ResidualPoint(device, optimizer, mean, 5, gamma=0.4, std=std, floor=floor)
+    return ResidualPoint(
+        device, optimizer, mean, 5, gamma=0.4, std=std, floor=floor, algorithm="rl"
+    )
 
 
 def test_a_zero_shift_on_and_off_is_compared_device_by_device_with_welchs_test():
@@ -179,7 +185,7 @@ def test_a_zero_shift_on_and_off_is_compared_device_by_device_with_welchs_test()
         residual_row("b", "rl-off", 0.91, 0.05, True),  # the wrong way, within the noise
     ]
     text = residual_summary(separated, higher_is_better=True)
-    assert "(2 device(s)" in text
+    assert "(2 pair(s)" in text
     assert "measured better on 1 (1 separated" in text and "worse on 1 (0 separated)" in text
     assert "Where the seeds separate a pair, it goes as predicted." in text
     against = [residual_row("a", "rl", 0.80, 0.01, False), residual_row("a", "x", 0.9, 0.01, True)]
@@ -206,7 +212,8 @@ def test_a_drawn_p_value_says_it_was_drawn_and_when_it_is_only_a_bound():
     assert p == pytest.approx(drawn_floor()) and p > 1 / math.factorial(n)
     text = verdict(n, rho, p, exact)
     assert f"p = {p:.2g} (from {RESAMPLES:,} random pairings of the 9! possible" in text
-    assert "p is at most this" in text and "follows the predicted one" in text
+    assert "the exact p is below 6e-05 with 95% confidence" in text
+    assert "follows the predicted one" in text
     scores = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
     rho, p, exact = correlate(scores, [1.0, 0.0, 2.0, 4.0, 3.0, 5.0, 8.0, 6.0, 7.0])
     assert not exact and p > drawn_floor()
@@ -242,3 +249,26 @@ def test_labels_of_points_at_one_place_do_not_print_over_each_other():
         offsets = {text.get_text(): text.xyann for text in ax.texts}
         plt.close(fig)
     assert len(offsets) == 2 and offsets["g=1, tau=0.7"] != offsets["g=2, tau=0.7"]
+
+
+def test_a_loss_metric_correlates_with_s_k_itself_not_its_negative():
+    """For a loss (lower is better) the theory predicts the loss to rise with S_K: measured
+    losses in the order of S_K are the predicted order (rho = +1), and the reverse is not."""
+    devices = [f"power(g={g}, tau=0.7)" for g in (0.5, 1.0, 1.5, 2.0)]
+    runs = plan("digits-mlp", devices, ["sgd"], 1, 1)
+    loss = "test_loss"
+
+    def section(values):
+        outcomes = [
+            RunOutcome(run, DONE, ({"epoch": 1, loss: v},), {loss: v})
+            for run, v in zip(runs, values, strict=True)
+        ]
+        return build_section(outcomes, summarize(outcomes, loss, False), loss, False)
+
+    rising = section([0.1, 0.2, 0.3, 0.4])  # S_K grows with g, and so does the loss
+    assert rising is not None
+    (correlation,) = rising.correlations
+    assert correlation.rho == pytest.approx(1.0) and correlation.p == pytest.approx(1 / 24)
+    falling = section([0.4, 0.3, 0.2, 0.1])
+    assert falling is not None and falling.correlations[0].rho == pytest.approx(-1.0)
+    assert "not predicted here" in falling.correlations[0].verdict

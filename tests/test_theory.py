@@ -68,12 +68,32 @@ def test_symmetric_linear_penalty_is_ridge_over_two_tau(tau):
 
 @pytest.mark.parametrize("c", [0.0, 0.1, 0.3, -0.2])
 def test_linear_s_k_closed_form(c):
-    # G / sqrt(F) = (x - c) / sqrt(1 - c x), x = w / tau
+    # G / sqrt(F) = (x - c) / sqrt(1 - c x), x = w / tau; the response is scaled to F = 1 at
+    # the median weight, F(w) = 1 - c w / tau
     x = WEIGHTS / TAU
+    scale = 1 - c * np.median(x)
     p = predict(linear(c), WEIGHTS)
-    assert p.s_k == pytest.approx(np.max((x - c) ** 2 / (1 - c * x)), rel=1e-5)
-    assert p.s_k_mean == pytest.approx(np.mean((x - c) ** 2 / (1 - c * x)), rel=1e-4)
-    assert p.s_k_range == pytest.approx(max((1 - c) ** 2 / (1 - c), (1 + c) ** 2 / (1 + c)))
+    assert p.step_scale == pytest.approx(scale, rel=1e-9)
+    assert p.s_k == pytest.approx(np.max((x - c) ** 2 / (1 - c * x)) / scale, rel=1e-5)
+    assert p.s_k_mean == pytest.approx(np.mean((x - c) ** 2 / (1 - c * x)) / scale, rel=1e-4)
+    range_max = max((1 - c) ** 2 / (1 - c), (1 + c) ** 2 / (1 + c))
+    assert p.s_k_range == pytest.approx(range_max / scale)
+
+
+@pytest.mark.parametrize("factor", [0.25, 4.0])
+def test_s_k_does_not_change_with_a_constant_factor_on_the_response(factor):
+    """A constant factor on q+- is a learning rate (tuning absorbs it): S_K must not see it,
+    or devices whose steps are declared in different units would be ranked by their units."""
+    device = linear(0.2)
+    scaled = ResponseDevice(
+        "scaled", lambda w: factor * device.q_up(w), lambda w: factor * device.q_down(w),
+        -TAU, TAU, n_states=1200,
+    )
+    plain, other = predict(device, WEIGHTS), predict(scaled, WEIGHTS)
+    assert other.step_scale == pytest.approx(factor * plain.step_scale)
+    assert other.s_k == pytest.approx(plain.s_k, rel=1e-9)
+    assert other.s_k_range == pytest.approx(plain.s_k_range, rel=1e-9)
+    assert other.penalty_mean == pytest.approx(plain.penalty_mean, rel=1e-9)
 
 
 @pytest.mark.parametrize("c", [0.1, 0.3, -0.2])
@@ -124,8 +144,10 @@ def test_no_single_symmetric_point_gives_no_penalty():
         n_states=1200,
     )
     p = predict(one_sided, WEIGHTS)
-    assert p.symmetric_point is None and p.penalty_mean is None and p.residual_floor is None
-    assert p.s_k == pytest.approx(0.5**2 / 1.5)
+    assert p.symmetric_point is None and p.penalty_mean is None
+    # G > 0 everywhere: the residual array drifts to the lower bound, a floor for certain
+    assert p.residual_floor is True and "drifts to a bound" in p.residual_floor_text
+    assert p.s_k == pytest.approx(0.5**2 / 1.5 / 1.5)  # G^2 / F, scaled to F = 1
 
 
 def test_residual_floor_is_half_a_pulse():

@@ -80,7 +80,7 @@ def test_smoke_scale_reports_rho_n_and_p_over_every_analog_sgd_device(smoke) -> 
     assert all(r["floor"] is False for r in theory["residual"] if r["optimizer"] == "rl")
     unshifted = {r["device"]: r["floor"] for r in theory["residual"] if r["zero_shift"] == "off"}
     assert unshifted == {d: d.startswith("linear") for d in DEVICES}
-    assert "Same device with and without a predicted floor" in markdown
+    assert "Same device and algorithm with and without a predicted floor" in markdown
 
 
 def test_the_report_uses_the_order_and_s_k_of_aimc_predict(smoke) -> None:

@@ -14,9 +14,16 @@ Every device trained on one recipe shares it, so it scales all floors alike and 
 order. The penalty per unit ``Sigma`` (``R_c`` averaged over the weights) is reported beside it,
 as the strength of the pull towards the symmetric point.
 
+``S_K`` is made scale-free: a constant factor on ``q+-`` is a learning rate (which tuning
+absorbs), yet it multiplies ``G^2 / F``; so the response is first divided by ``F`` at the median
+weight (:attr:`Prediction.step_scale`, where the network's weights sit), the same rule for a
+plugin's declared response and an aihwkit config's, whatever units their steps are given in.
+``R = G / F`` and so the penalty are scale-free already.
+
 For residual learning the prediction is a yes/no: the residual array drifts to its own symmetric
 point, so a floor is predicted unless that point is 0 (to within half a pulse, ``dw_min / 2``,
-below which no pulse can tell it from 0).
+below which no pulse can tell it from 0); a response whose ``G`` keeps one sign over the range
+has no symmetric point, drifts to a bound, and has a floor for certain.
 """
 
 from __future__ import annotations
@@ -32,7 +39,9 @@ from aimc_plugins.devices.response import ResponseDevice
 
 RANKING_SCALAR = "S_K"
 RANKING_RULE = (
-    "Ranked by S_K = max over the weights of (G(w) / sqrt(F(w)))^2, lowest first: the theory's "
+    "Ranked by S_K = max over the weights of (G(w) / sqrt(F(w)))^2 (the response scaled to F = 1 "
+    "at the median weight, since a constant factor on q+- is a learning rate), lowest first: the "
+    "theory's "
     "error floor of Analog SGD is proportional to Sigma^2 S_K, and Sigma (the gradient noise at "
     "the optimum) belongs to the recipe, not the device, so it is common to every device here "
     "and does not change the order. Lower S_K: lower predicted floor, better final metric."
@@ -47,8 +56,10 @@ class Prediction:
     stores); ``penalty_*`` are per unit Sigma and so in weight units (``R`` is dimensionless,
     ``R_c`` its integral over w), the penalty itself being ``Sigma * penalty`` in units of the
     loss; ``penalty_curvature`` is ``R'(w*)`` in 1 / weight units (the ridge coefficient of the
-    penalty near w*: ``1 / tau`` for the linear device); ``s_k*`` are dimensionless (q+- are in
-    units of ``dw_min``).
+    penalty near w*: ``1 / tau`` for the symmetric linear device, ``1 / (tau (1 - c^2))`` with
+    asymmetry ``c``); ``s_k*`` are dimensionless, of the response divided by ``step_scale``
+    (``F`` at the median weight), so that a constant factor on ``q+-`` (a learning rate) does not
+    change them.
     """
 
     device: str
@@ -67,14 +78,17 @@ class Prediction:
     penalty_curvature: float | None  # R'(w*)
     s_k: float  # max over the weights of (G / sqrt(F))^2: the ranking scalar
     s_k_mean: float  # mean over the weights of (G / sqrt(F))^2, a typical weight's share
-    s_k_range: float  # max over the whole range (diagnose's asymmetry squared): the worst case
+    s_k_range: float  # max over the whole range: the worst case
     residual_floor: bool | None  # as a residual device, unshifted: is a floor predicted?
+    step_scale: float = 1.0  # F at the median weight: q+- were divided by it for the S_K figures
 
     @property
     def residual_floor_text(self) -> str:
         """In words, for tables: whether residual learning without zero shift has a floor."""
         if self.residual_floor is None:
-            return "unknown: no single symmetric point"
+            return "unknown: several symmetric points"
+        if self.residual_floor and self.symmetric_point is None:
+            return "yes: no symmetric point in the range, the residual array drifts to a bound"
         if self.residual_floor:
             return f"yes: w* = {self.symmetric_point:.4g} is off 0"
         return "no: w* = 0"
@@ -91,6 +105,19 @@ def residual_floor(symmetric_point: float | None, dw_min: float) -> bool | None:
     if symmetric_point is None:
         return None
     return bool(abs(symmetric_point) >= dw_min / 2.0)
+
+
+def floor_of(diag: Diagnostics) -> tuple[float | None, bool | None]:
+    """``(w*, floor)`` of a residual device from its diagnosis: the point its residual array
+    settles at (0 for a symmetric device) and whether that leaves a floor; a ``G`` of one sign
+    over the range (no root) drifts the array to a bound, a floor for certain; several roots:
+    ``(None, None)``, no single prediction."""
+    if diag.symmetric_everywhere:
+        return 0.0, False
+    point = diag.symmetric_point
+    if point is not None:
+        return point, residual_floor(point, diag.dw_min)
+    return None, (True if not diag.symmetric_points else None)
 
 
 def _at(diag: Diagnostics, values: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -124,11 +151,14 @@ def predict(
     lo, hi = float(diag.w[0]), float(diag.w[-1])
     inside = np.clip(w, lo, hi)
     clipped = float(np.mean((w < lo) | (w > hi)))
+    scale = float(np.interp(np.median(inside), diag.w, diag.F))
+    if not scale > 0.0:  # the median weight sits where F vanishes: the largest step instead
+        scale = float(np.max(diag.F))
     with np.errstate(divide="ignore", invalid="ignore"):
-        figure = np.where(diag.F > 0.0, diag.G**2 / diag.F, np.nan)
+        figure = np.where(diag.F > 0.0, diag.G**2 / diag.F, np.nan) / scale
     finite = np.isfinite(figure)
     at_weights = np.interp(inside, diag.w[finite], figure[finite])
-    point = 0.0 if diag.symmetric_everywhere else diag.symmetric_point
+    point, floor = floor_of(diag)
     offset = None if point is None else point / ((hi - lo) / 2.0)
     penalty_mean = penalty_max = curvature = None
     if diag.R_c is not None:
@@ -152,8 +182,9 @@ def predict(
         penalty_curvature=curvature,
         s_k=float(at_weights.max()),
         s_k_mean=float(at_weights.mean()),
-        s_k_range=float(diag.asymmetry**2),
-        residual_floor=residual_floor(point, diag.dw_min),
+        s_k_range=float(np.nanmax(figure)),
+        residual_floor=floor,
+        step_scale=scale,
     )
 
 

@@ -2,13 +2,15 @@
 device's response (:mod:`aimc_plugins.devices.theory`) with what the runs measured.
 
 Analog SGD rows: each device's predicted score (``S_K`` over the recipe's initial weights in
-device units, negated where the metric is higher-is-better, so that a higher score always means
-"predicted better") beside its measured mean, and Spearman's rank correlation between them with
-its ``n`` and a one-sided permutation p-value (the alternative the theory states: a positive
-correlation). scipy's ``permutation_test`` enumerates every pairing when there are fewer than
-its resample count (n <= 8: exact), else draws them with a fixed ``random_state``, so a report
-written twice says the same. With n devices no p-value falls below ``1 / n!``; the verdict says
-so rather than reading a small n as evidence against the theory.
+device units, oriented like the metric: ``-S_K`` where higher is better, since accuracy falls as
+``S_K`` grows, and ``S_K`` for a loss, which rises with it; so the score rises with the metric
+the theory predicts) beside its measured mean, and Spearman's rank correlation between them
+with its ``n`` and a one-sided permutation p-value (the alternative the theory states: a
+positive correlation). scipy's ``permutation_test`` enumerates every pairing when there are
+fewer than its resample count (n <= 8: exact), else draws them with a fixed ``random_state``
+(a Monte Carlo p-value, ``(hits + 1) / (draws + 1)``), so a report written twice says the same.
+With n devices no p-value falls below ``1 / n!``; the verdict says so rather than reading a
+small n as evidence against the theory.
 
 Tiki-Taka / residual learning rows (``ttv1``, ``rl``, ``rlv2``): the prediction is a yes/no,
 "floor" when the residual array's device (as the run built it, zero shift included) has its
@@ -90,7 +92,8 @@ class TheorySection:
 
 
 def score(s_k: float, higher_is_better: bool) -> float:
-    """The predicted score of a device: higher means predicted better on the metric."""
+    """The predicted score of a device, oriented like the metric: it rises where the theory
+    predicts the metric to rise (``-S_K`` for an accuracy, ``S_K`` for a loss)."""
     return -s_k if higher_is_better else s_k
 
 
@@ -102,20 +105,32 @@ def smallest_p(n: int) -> float:
 def correlate(scores: Sequence[float], measured: Sequence[float]) -> tuple[float, float, bool]:
     """``(rho, p, exact)``: Spearman's rho and its one-sided permutation p-value (alternative:
     rho > 0), exact when every pairing is enumerated."""
+    import numpy as np
     from scipy import stats
 
-    def statistic(y: Any) -> float:
-        return float(stats.spearmanr(scores, y).statistic)
+    score_ranks = stats.rankdata(scores)
+    centred = score_ranks - score_ranks.mean()
+
+    def statistic(y: Any, axis: int = -1) -> Any:
+        # Spearman's rho is Pearson's r of the ranks; the scores' ranks are fixed, so only the
+        # permuted sample is ranked, all pairings at once (scipy's spearmanr per pairing took
+        # seconds a report)
+        ranks = stats.rankdata(y, axis=axis)
+        ranks = ranks - ranks.mean(axis=axis, keepdims=True)
+        return (ranks * centred).sum(axis=axis) / np.sqrt(
+            (ranks**2).sum(axis=axis) * (centred**2).sum()
+        )
 
     if len(set(scores)) < 2 or len(set(measured)) < 2:  # no order to correlate
         return math.nan, math.nan, True
-    rho = statistic(measured)
+    rho = float(stats.spearmanr(scores, measured).statistic)
     # one sample, its order permuted against the fixed scores: n! pairings in all (handing
     # scipy both samples would permute both, (n!)^2, and leave the exact range at n <= 4)
     result = stats.permutation_test(
         (list(measured),),
         statistic,
         permutation_type="pairings",
+        vectorized=True,
         alternative="greater",
         n_resamples=RESAMPLES,
         random_state=RANDOM_STATE,
@@ -130,6 +145,13 @@ def drawn_floor() -> float:
     return 1.0 / (RESAMPLES + 1)
 
 
+def drawn_bound() -> float:
+    """Where no draw reached rho, the exact p-value is below ``3 / draws`` with 95% confidence
+    (the rule of three: ``(1 - 3/N)^N ~ e^-3 ~ 0.05``); the drawn p itself is an estimate, not
+    a bound."""
+    return 3.0 / RESAMPLES
+
+
 def verdict(n: int, rho: float, p: float, exact: bool = True) -> str:
     """The result in words, as measured (a failed prediction is said to fail). A drawn p-value
     says so, and one at the draws' resolution says it is a bound, not a value."""
@@ -139,7 +161,10 @@ def verdict(n: int, rho: float, p: float, exact: bool = True) -> str:
     if not exact:
         head += f" (from {RESAMPLES:,} random pairings of the {n}! possible"
         if p <= drawn_floor() * (1 + 1e-9):
-            head += ", none of which reached rho: p is at most this, the draws' resolution"
+            head += (
+                f", none of which reached rho: a Monte Carlo estimate at the draws' resolution; "
+                f"the exact p is below {drawn_bound():.1g} with 95% confidence"
+            )
         head += ")"
     if p < ALPHA:
         return f"{head}: the measured ordering follows the predicted one"
@@ -267,8 +292,8 @@ def _welch_p(a: ResidualPoint, b: ResidualPoint) -> float:
 
     if min(a.n_done, b.n_done) < 2 or math.isnan(a.std) or math.isnan(b.std):
         return math.nan
-    if a.std == 0.0 and b.std == 0.0:
-        return 0.0 if a.measured != b.measured else 1.0
+    if a.std == 0.0 and b.std == 0.0:  # no spread measured: nothing to test the difference by
+        return math.nan
     result = stats.ttest_ind_from_stats(
         a.measured, a.std, a.n_done, b.measured, b.std, b.n_done, equal_var=False
     )
@@ -276,39 +301,56 @@ def _welch_p(a: ResidualPoint, b: ResidualPoint) -> float:
 
 
 def _paired_floors(points: Sequence[ResidualPoint], higher_is_better: bool) -> str:
-    """The like-for-like test of the floor: on one device, a row whose residual device is
-    predicted to leave a floor (no zero shift) against one predicted not to (zero-shifted),
-    each at its own setting (tuned alike, where tuned). The device is the same within a pair,
-    so the pairs say more than group means over different devices. Empty where no device has
-    both kinds of row."""
-    by_device: dict[str, dict[bool, ResidualPoint]] = defaultdict(dict)
+    """The like-for-like test of the floor: on one device and one algorithm (and one gamma), a
+    row whose residual device is predicted to leave a floor (no zero shift) against one
+    predicted not to (zero-shifted), each at its own setting (tuned alike, where tuned). Only
+    rows of the same algorithm pair (``rl`` with ``rl`` unshifted, never with ``ttv1``); a row
+    left without its like, or a third of a kind, is named, not silently dropped. Empty where no
+    pair exists."""
+    by_key: dict[tuple[str, str, float | None], dict[bool, list[ResidualPoint]]] = defaultdict(
+        lambda: {True: [], False: []}
+    )
     for p in points:
         if p.floor is not None and not math.isnan(p.measured):
-            by_device[p.device].setdefault(p.floor, p)
-    pairs = [(d[False], d[True]) for d in by_device.values() if len(d) == 2]
+            by_key[(p.device, p.algorithm or p.optimizer, p.gamma)][p.floor].append(p)
+    pairs = [(k[False][0], k[True][0]) for k in by_key.values() if k[False] and k[True]]
     if not pairs:
         return ""
+    paired = {id(p) for pair in pairs for p in pair}
+    unpaired = [
+        f"{p.device} / {p.optimizer}"
+        for kinds in by_key.values()
+        if kinds[False] and kinds[True]
+        for p in kinds[False] + kinds[True]
+        if id(p) not in paired
+    ]
     sign = 1.0 if higher_is_better else -1.0
-    lines, counts = [], {"as": 0, "as, separated": 0, "against": 0, "against, separated": 0}
+    lines = []
+    counts = {"as": 0, "as, separated": 0, "against": 0, "against, separated": 0, "equal": 0}
     for free, floor in pairs:
         gain = sign * (free.measured - floor.measured)
         p_value = _welch_p(free, floor)
         separated = not math.isnan(p_value) and p_value < ALPHA
-        way = "as" if gain > 0 else "against"
-        counts[way] += 1
-        counts[f"{way}, separated"] += separated
+        if gain == 0.0:
+            counts["equal"] += 1
+        else:
+            way = "as" if gain > 0 else "against"
+            counts[way] += 1
+            counts[f"{way}, separated"] += separated
         lines.append(
             f"{free.device}: {free.optimizer} {free.measured:.4g} (no floor) vs {floor.optimizer} "
             f"{floor.measured:.4g} (floor), difference {free.measured - floor.measured:+.3g}, "
             f"Welch p = {p_value:.2g}"
         )
     head = (
-        f"Same device with and without a predicted floor ({len(pairs)} device(s); within a "
-        "pair the device and the budget are the same, the residual device's symmetric point and "
-        "so each row's tuned setting differ): the row without a floor "
+        f"Same device and algorithm with and without a predicted floor ({len(pairs)} pair(s); "
+        "within a pair the device, the algorithm and the budget are the same, the residual "
+        "device's symmetric point and so each row's tuned setting differ): the row without a floor "
         f"measured better on {counts['as']} ({counts['as, separated']} separated by the seeds, "
         f"Welch's t-test p < {ALPHA}) and worse on {counts['against']} "
-        f"({counts['against, separated']} separated). "
+        f"({counts['against, separated']} separated)"
+        + (f", equal on {counts['equal']}" if counts["equal"] else "")
+        + ". "
     )
     if counts["as, separated"] and not counts["against, separated"]:
         tail = "Where the seeds separate a pair, it goes as predicted."
@@ -318,7 +360,13 @@ def _paired_floors(points: Sequence[ResidualPoint], higher_is_better: bool) -> s
         tail = "The separated pairs go both ways: the prediction holds on some devices only."
     else:
         tail = "No pair is separated by the seeds: no evidence either way at this size."
-    return head + tail + " Per device: " + "; ".join(lines) + "."
+    extra = (
+        f" Rows of the same device and algorithm beyond the first pair, not compared: "
+        f"{', '.join(unpaired)}."
+        if unpaired
+        else ""
+    )
+    return head + tail + " Per device: " + "; ".join(lines) + "." + extra
 
 
 def _compare_floors(points: Sequence[ResidualPoint], higher_is_better: bool) -> str:

@@ -15,21 +15,22 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from aimc_plugins.devices.build import device_response
-from aimc_plugins.devices.config_response import UnsupportedDevice, response_of
+from aimc_plugins.devices.config_response import response_of
 from aimc_plugins.devices.diagnostics import diagnose
-from aimc_plugins.devices.theory import Prediction, predict, residual_floor
+from aimc_plugins.devices.theory import Prediction, floor_of, predict
 from aimc_plugins.host import plugins
 from aimc_plugins.training.identity import PlannedRun
 from aimc_plugins.training.initial_weights import (
     InitialWeights,
-    NoNetwork,
     recipe_weights,
     weight_scaling_omega,
 )
 from aimc_plugins.training.setup import resolve
 
-# What a response or a build can raise: each is a reason for "no prediction", not a crash.
-_RESOLVE_ERRORS = (KeyError, ValueError, TypeError, UnsupportedDevice, NoNetwork)
+# A response, a build or a recipe's network can fail in any way a plugin's code can (a KeyError
+# for a plugin missing here, a ValueError for a bad parameter, a RuntimeError from torch, ...):
+# each becomes the reason a row has no prediction, since one device must never stop a report.
+_RESOLVE_ERRORS = (Exception,)
 
 
 def _why(exc: BaseException) -> str:
@@ -48,6 +49,7 @@ class ResidualPoint:
     n_done: int
     gamma: float | None = None
     std: float = math.nan  # over the seeds, for comparing two rows of one device
+    algorithm: str = ""  # the registered optimizer (rl, ttv1, ...), whatever the row's label
     zero_shift: str = ""
     residual: str = ""  # the residual device's aihwkit class as built
     symmetric_point: float | None = None
@@ -60,6 +62,7 @@ class Resolver:
 
     def __init__(self) -> None:
         self._weights: dict[tuple[str, float], InitialWeights] = {}
+        self._reasons: list[str] = []
         self.notes: list[str] = []
 
     def weights(self, run: PlannedRun, rpu_config: Any) -> InitialWeights:
@@ -71,7 +74,8 @@ class Resolver:
     def weights_text(self) -> str:
         """Which weights the predictions were evaluated on, and in which units."""
         if not self._weights:
-            return "no weights: no device could be resolved"
+            why = self._reasons[0] if self._reasons else "no Analog SGD device to evaluate"
+            return f"no weights: {why}"
         return " ".join(f"{w.source}; {w.units}." for w in self._weights.values()) + (
             " The results store keeps no trained weights, so the theory is evaluated where "
             "training starts."
@@ -84,9 +88,10 @@ class Resolver:
             record = plugins.registry.device(run.registered_device)
             response = device_response(record, run.device_params)
             weights = self.weights(run, resolved.setup.rpu_config)
+            return predict(replace(response, name=run.device), weights.values), ""
         except _RESOLVE_ERRORS as exc:
+            self._reasons.append(_why(exc))
             return None, _why(exc)
-        return predict(replace(response, name=run.device), weights.values), ""
 
     def residual(
         self, run: PlannedRun, measured: float, n_done: int, std: float = math.nan
@@ -101,14 +106,15 @@ class Resolver:
             compound = resolve(run).setup.rpu_config.device
             residual = compound.unit_cell_devices[0]  # aihwkit: the fast (gradient) array first
             diag = diagnose(response_of(residual))
-        except (AttributeError, IndexError, *_RESOLVE_ERRORS) as exc:
+        except _RESOLVE_ERRORS as exc:
             return replace(base, reason=_why(exc))
-        point = 0.0 if diag.symmetric_everywhere else diag.symmetric_point
+        point, floor = floor_of(diag)
         return replace(
             base,
             gamma=float(getattr(compound, "gamma", 0.0) or 0.0),
             residual=type(residual).__name__,
+            algorithm=run.optimizer,
             symmetric_point=point,
-            floor=residual_floor(point, diag.dw_min),
-            reason="" if point is not None else "no single symmetric point",
+            floor=floor,
+            reason="" if floor is not None else "several symmetric points: no single prediction",
         )

@@ -10,7 +10,7 @@ from typing import Any
 
 from aimc_plugins.devices.theory import RANKING_RULE
 from aimc_plugins.report.figures import save, style
-from aimc_plugins.report.theory import RESAMPLES, TheorySection, drawn_floor
+from aimc_plugins.report.theory import RESAMPLES, TheorySection, drawn_bound, drawn_floor
 
 FIGURE_NAME = "theory_vs_measurement.png"
 TITLE = "Theory vs measurement"
@@ -188,14 +188,16 @@ def _place_labels(ax: Any, fig: Any, items: list[tuple[float, float, str]], size
 
 
 def _title(correlation: Any) -> str:
-    """``sgd: rho = 0.94, n = 13, p <= 2e-05``; ``<=`` where a drawn p is only a bound."""
-    bound = not correlation.exact and correlation.p <= drawn_floor() * (1 + 1e-9)
+    """``sgd: rho = 0.94, n = 13, p = 0.0012``; a drawn p says so, and where no draw reached
+    rho, the 95% bound on the exact p (the drawn value is only the draws' resolution)."""
     if math.isnan(correlation.rho):
         return f"{correlation.optimizer}: n = {correlation.n}, no order to correlate"
-    return (
-        f"{correlation.optimizer}: rho = {correlation.rho:.2f}, n = {correlation.n}, "
-        f"p {'<=' if bound else '='} {correlation.p:.2g}"
-    )
+    head = f"{correlation.optimizer}: rho = {correlation.rho:.2f}, n = {correlation.n}, "
+    if correlation.exact:
+        return head + f"p = {correlation.p:.2g}"
+    if correlation.p <= drawn_floor() * (1 + 1e-9):
+        return head + f"p < {drawn_bound():.1g} (Monte Carlo, 95%)"
+    return head + f"p = {correlation.p:.2g} (Monte Carlo)"
 
 
 def plot_theory(section: TheorySection, path: Path) -> Path | None:
