@@ -327,12 +327,17 @@ def _normalised(w_up: Any, q_up: Any, w_down: Any, q_down: Any, source: str) -> 
 def _measured_response(rpu_device: Any) -> ResponseCurve:
     """Measured in aihwkit's simulator: pulse one noise-free element from w_min to w_max and
     back, and read the step of each pulse. Works for any pulsed device, including ones with no
-    closed form."""
+    closed form. The device is made quiet first (every noise and device-to-device term at 0):
+    aihwkit's ``noise_free`` tile drops the pulse noise but still draws the element's own
+    bounds and slopes from its clock-seeded generator, so the measured curve (and its symmetric
+    point) changed from one call to the next instead of being the mean device's."""
     import numpy as np
     from aihwkit.simulator.configs import SingleRPUConfig
     from aihwkit.utils.visualization import compute_pulse_response, get_tile_for_plotting
 
-    config = SingleRPUConfig(device=rpu_device)
+    from aimc_plugins.devices.characterize import quiet
+
+    config = SingleRPUConfig(device=quiet(rpu_device))
     binding = config.device.as_bindings(config.runtime.data_type)
     span = float(binding.w_max - binding.w_min)
     n = int(min(3000, max(50, round(span / max(binding.calc_weight_granularity(), 1e-9)) * 2)))
