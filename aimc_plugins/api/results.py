@@ -350,8 +350,17 @@ def report_outcomes(
             times = results.run_times(o.run.run_id for o in outcomes)
     rows = report.summarize(outcomes, metric, higher)
     theory = build_section(outcomes, rows, metric, higher)  # resolved once, written and returned
+    extras = report.report_extras(outcomes, metric, higher, folder)  # the same: once
     paths = report.write_report(
-        outcomes, out, metric, higher, title, run_times=times, folder=folder, theory=theory
+        outcomes,
+        out,
+        metric,
+        higher,
+        title,
+        run_times=times,
+        folder=folder,
+        theory=theory,
+        extras=extras,
     )
     return Report(
         out=out,
@@ -364,7 +373,7 @@ def report_outcomes(
         time_to_target=time_to_target.time_to_target_data(outcomes, metric, higher, folder),
         tuning=tuning.tuning_data(folder),
         theory=theory.data() if theory is not None else None,
-        reach=report.report_extras(outcomes, metric, higher, folder).reach,
+        reach=extras.reach,
     )
 
 

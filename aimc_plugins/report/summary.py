@@ -129,6 +129,7 @@ def write_report(
     folder: Path | None = None,
     target: float | None = None,
     theory: TheorySection | None = None,
+    extras: Extras | None = None,
 ) -> list[Path]:
     """Every table and figure of a comparison, into ``out``; returns the paths written.
 
@@ -138,11 +139,12 @@ def write_report(
     ``tuning.json`` (the tuning section) are read from there. Tuning trials among ``outcomes``
     (validation-split runs) are in no table or figure; the tuning section counts them.
     ``theory`` is the theory-vs-measurement section when the caller has built it already
-    (:func:`~.theory.build_section`); otherwise it is built here where it applies."""
+    (:func:`~.theory.build_section`); otherwise it is built here where it applies. ``extras``
+    likewise (:func:`report_extras` of the same arguments), for a caller that needs them too."""
     from aimc_plugins.report import grid
 
     out.mkdir(parents=True, exist_ok=True)
-    extras = report_extras(outcomes, metric, higher_is_better, folder, target)
+    extras = extras or report_extras(outcomes, metric, higher_is_better, folder, target)
     every_run, outcomes = list(outcomes), result_runs(outcomes)
     rows = summarize(outcomes, metric, higher_is_better)
     info = describe(outcomes, run_times, title, metric, higher_is_better)
