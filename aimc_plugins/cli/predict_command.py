@@ -91,10 +91,11 @@ def _table(predictions: list[Any]) -> None:
 
 
 KEY = (
-    "S_K: max over the weights of (G/sqrt(F))^2 (dimensionless); S_K(range): the same over "
-    "the whole range (the worst case); penalty/Sigma: mean R_c over the weights (weight units; "
-    "times Sigma it is the implicit penalty per weight, in loss units); R'(w*): its curvature "
-    "at w* (1/weight units; 1/tau for a linear device); w*: symmetric point (device units)."
+    "S_K: max over the weights of (G/sqrt(F))^2 (dimensionless; the response scaled to F = 1 "
+    "at the median weight); S_K(range): the same over the whole range (the worst case); "
+    "penalty/Sigma: mean R_c over the weights (weight units; times Sigma it is the implicit "
+    "penalty per weight, in loss units); R'(w*): its curvature at w* (1/weight units; 1/tau for "
+    "the symmetric linear device); w*: symmetric point (device units)."
 )
 
 
