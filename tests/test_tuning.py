@@ -158,12 +158,21 @@ def test_a_tuned_comparison_runs_each_rows_chosen_setting_and_resumes(tmp_path):
     results = compare(**kwargs)
     summary = read_tuning(tmp_path)
     assert summary is not None and results.tuning == summary
-    assert summary["budget"]["trials"] == 8 and summary["rungs"] == [[4, 1], [2, 1], [1, 2]]
+    # two Hyperband brackets of two trials each, both at full length (too few to prune), and
+    # the best two compared over the two decision seeds
+    assert summary["budget"]["trials"] == 8
+    assert summary["brackets"] == [
+        {"trials": [0, 2], "rungs": [[2, 2]]},
+        {"trials": [1, 3], "rungs": [[2, 2]]},
+    ]
+    assert summary["decision_seeds"] == [0, 1]
     for row in summary["rows"]:
         assert row["chosen"] is not None and 0.5 < row["chosen_value"] <= 1.0
         assert row["tied_rungs"] == []  # these trials differ, so the metric chose
+        assert len(row["chosen_seed_values"]) == 2
+        assert row["chosen_value"] == pytest.approx(sum(row["chosen_seed_values"]) / 2)
         states = sorted(t["state"] for t in row["trials"])
-        assert states == ["complete", "pruned", "pruned", "pruned"]
+        assert states == ["complete"] * 4
         finals = [o for o in results.outcomes if o.run.label == row["row"]]
         assert len(finals) == 2
         assert all(o.run.params["lr"] == row["chosen"]["lr"] for o in finals)

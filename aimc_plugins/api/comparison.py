@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from aimc_plugins.api import results as tables
 from aimc_plugins.report.tuning import tuning_data
-from aimc_plugins.sweep import endings, engine, execute, lock, tuner
+from aimc_plugins.sweep import convergence, endings, engine, execute, lock, tuner
+from aimc_plugins.sweep.convergence import Convergence
 from aimc_plugins.sweep.engine import ExecutionOptions, pending_runs
 from aimc_plugins.sweep.spec import (
     DEFAULT_SEEDS,
@@ -79,6 +80,7 @@ class Plan:
     track: tuple[str, ...] = ()  # experiment trackers (observers: not part of any run id)
     tune: TuneSettings | None = None  # tune every row first (sweep.tuning), then run these
     target: float | None = None  # time to target's target (default: from the digital row)
+    converge: Convergence | None = None  # epochs is a cap; rows stop where they converged
 
     @functools.cached_property
     def rows(self) -> list[TunedRow]:
@@ -125,6 +127,7 @@ def plan_comparison(
     scale: str | None = None,
     name: str | None = None,
     tune: int | None = None,
+    converge: bool | Convergence | None = None,
 ) -> Plan:
     """The checked runs of a comparison, from ``spec`` or from the arguments (not both).
 
@@ -135,6 +138,9 @@ def plan_comparison(
     for every optimizer, recipe ``options``, ``periphery``, ``seeds`` (a count or the seeds),
     ``epochs``. ``tune`` (trials per row) tunes every row with that budget before its final
     runs, with the spec's ``[tune]`` settings or the defaults (:mod:`aimc_plugins.sweep.tuning`).
+    ``converge`` (``True``, a :class:`~aimc_plugins.sweep.convergence.Convergence`, or
+    ``False`` to turn a spec's off) makes ``epochs`` a cap: each row trains until its validation
+    metric stops improving (:mod:`aimc_plugins.sweep.convergence`).
     Raises :class:`SpecError` before any training."""
     if spec is not None:
         given = [
@@ -164,7 +170,15 @@ def plan_comparison(
         out = SPECS_OUT / (loaded.name + (f"-{scale}" if scale else ""))
         settings = _tuning(loaded.tune, tune)
         return _checked(
-            Plan(loaded.name, tuple(check(loaded)), out, loaded.track, settings, loaded.target)
+            Plan(
+                loaded.name,
+                tuple(check(loaded)),
+                out,
+                loaded.track,
+                settings,
+                loaded.target,
+                _converging(loaded.converge, converge),
+            )
         )
     if scale:
         raise SpecError("a scale needs a spec")
@@ -186,8 +200,21 @@ def plan_comparison(
             tuple(check_runs(runs)),
             DEFAULT_FLAGS_OUT,
             tune=_tuning(None, tune),
+            converge=_converging(None, converge),
         )
     )
+
+
+def _converging(
+    spec: Convergence | None, given: bool | Convergence | None
+) -> Convergence | None:
+    """The spec's convergence rule, unless the caller gave one (``True``: the spec's or the
+    defaults; ``False``: none)."""
+    if given is None:
+        return spec
+    if isinstance(given, Convergence):
+        return given
+    return (spec or Convergence()) if given else None
 
 
 def _tuning(settings: TuneSettings | None, trials: int | None) -> TuneSettings | None:
@@ -205,7 +232,9 @@ def _checked(planned: Plan) -> Plan:
     split, a search space for every row's optimizer."""
     try:
         planned.rows  # noqa: B018 - computed for its checks
-    except TuneError as exc:
+        if planned.converge is not None and planned.runs:
+            convergence.check_recipe(planned.runs[0].recipe)
+    except (TuneError, convergence.ConvergenceError) as exc:
         raise SpecError(str(exc)) from None
     return planned
 
@@ -226,6 +255,7 @@ class Results:
     backend: str = "none"
     report: tables.Report | None = None
     tuning: Mapping[str, Any] | None = None  # tuning.json's summary, for a tuned comparison
+    convergence: Mapping[str, Any] | None = None  # convergence.json, when rows trained to it
 
     @property
     def store(self) -> Path:
@@ -295,6 +325,8 @@ class Results:
         }
         if self.tuning is not None:
             data["tuning"] = tuning_data(self.out)
+        if self.convergence is not None:
+            data["convergence"] = dict(self.convergence)
         if self.report is not None:
             data["report"] = self.report.data()
         return data
@@ -343,19 +375,38 @@ def run_plan(
     )
     endings.note_sweep(out / STORE_NAME, [r.run_id for r in runs])
     tuning = None
+    converged: Mapping[str, Any] | None = None
     with lock.StoreLock(out, command=command or f"python: compare {planned.name}"):
         if on_start is not None:
             on_start(
-                f"{len(runs)} runs of {runs[0].recipe}, {runs[0].epochs} epochs each -> {out}/"
+                f"{len(runs)} runs of {runs[0].recipe}, {runs[0].epochs} epochs each"
+                + (" at most (trained to convergence)" if planned.converge else "")
+                + f" -> {out}/"
                 + (f", each row tuned first ({planned.tune.trials} trials)" if planned.tune else "")
             )
         with ResultsStore.in_folder(out) as store:
             store.set_meta("target", planned.target)
+            chosen: Mapping[str, Mapping[str, Any] | None] = {}
             if planned.tune is not None:
                 tuning = tuner.tune(
                     planned.rows, planned.tune, store, planned.name, options, on_rung=on_start
                 )
                 runs = list(tuning.final_runs)
+                chosen = tuning.chosen
+            if planned.converge is not None:
+                settled = convergence.settle(
+                    runs,
+                    chosen,
+                    planned.converge,
+                    store,
+                    planned.name,
+                    options,
+                    seed=planned.tune.seed if planned.tune is not None else 0,
+                    on_start=on_start,
+                )
+                runs = list(settled.final_runs)
+                converged = settled.record
+            if planned.tune is not None or planned.converge is not None:
                 endings.note_sweep(out / STORE_NAME, [r.run_id for r in runs])
             sweep = engine.run_sweep(runs, store, planned.name, options)
             outcomes = store.outcomes([r.run_id for r in runs])
@@ -368,6 +419,7 @@ def run_plan(
         skipped=sweep.skipped,
         backend=sweep.backend,
         tuning=tuning.summary if tuning is not None else None,
+        convergence=converged,
     )
 
 
@@ -385,6 +437,7 @@ def compare(
     scale: str | None = None,
     name: str | None = None,
     tune: int | None = None,
+    converge: bool | Convergence | None = None,
     out: str | Path | None = None,
     workers: int | None = None,
     dask_local: bool = False,
@@ -415,6 +468,7 @@ def compare(
         scale=scale,
         name=name,
         tune=tune,
+        converge=converge,
     )
     results = run_plan(
         planned,

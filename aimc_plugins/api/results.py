@@ -20,12 +20,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aimc_plugins.host.records import VALIDATION_SPLIT
 from aimc_plugins.report import plots, time_to_target, tuning
 from aimc_plugins.report import summary as report
 from aimc_plugins.report.plain import plain
 from aimc_plugins.report.splits import result_runs
 from aimc_plugins.report.theory import build_section
 from aimc_plugins.report.time_to_target import RowReach
+from aimc_plugins.sweep.convergence import Plateau
 from aimc_plugins.sweep.store import STORE_NAME, ResultsStore
 from aimc_plugins.training.run import FINISHED, RunOutcome
 
@@ -53,6 +55,9 @@ RUN_COLUMNS = (
     "deterministic",
     "error",
     "split",
+    "converged",
+    "stop_epoch",
+    "cap_epochs",
 )
 EPOCH_COLUMNS = ("run_id", "device", "optimizer", "seed", "epoch", "metric", "value")
 
@@ -103,11 +108,16 @@ def _number(value: Any) -> Any:
     return float(value)
 
 
-def run_records(outcomes: Sequence[RunOutcome]) -> list[dict[str, Any]]:
+def run_records(
+    outcomes: Sequence[RunOutcome], plateaus: Mapping[tuple[str, str], Plateau] | None = None
+) -> list[dict[str, Any]]:
     """One plain dict per run, the rows of :func:`load_results` (no pandas needed): the columns
     of :data:`RUN_COLUMNS`, then each final metric by name, then ``params.NAME`` (the
-    optimizer's hyper-parameters), ``device_params.NAME`` and ``options.NAME``."""
+    optimizer's hyper-parameters), ``device_params.NAME`` and ``options.NAME``. ``plateaus``
+    (per row: :func:`~aimc_plugins.report.convergence.row_plateaus`) fill ``converged``,
+    ``stop_epoch`` and ``cap_epochs`` of the row's test runs (None elsewhere)."""
     records = []
+    plateaus = plateaus if plateaus is not None else _plateaus(outcomes)
     for outcome in outcomes:
         run = outcome.run
         final = dict(outcome.final)
@@ -130,6 +140,14 @@ def run_records(outcomes: Sequence[RunOutcome]) -> list[dict[str, Any]]:
             "error": outcome.error.strip().splitlines()[-1] if outcome.error.strip() else "",
             "split": run.split,
         }
+        found = (
+            plateaus.get((run.device, run.shown_optimizer))
+            if run.split != VALIDATION_SPLIT
+            else None
+        )
+        record["converged"] = found.converged if found is not None else None
+        record["stop_epoch"] = found.stop_epoch if found is not None else None
+        record["cap_epochs"] = found.epochs if found is not None else None
         record.update({key: _number(value) for key, value in sorted(final.items())})
         for prefix, values in (
             ("params", run.params),
@@ -141,10 +159,26 @@ def run_records(outcomes: Sequence[RunOutcome]) -> list[dict[str, Any]]:
     return records
 
 
-def runs_frame(outcomes: Sequence[RunOutcome]) -> pd.DataFrame:
+def _plateaus(
+    outcomes: Sequence[RunOutcome], folder: Path | None = None
+) -> dict[tuple[str, str], Plateau]:
+    """Each row's plateau (from ``folder``'s convergence record, else the rows' own curves)."""
+    from aimc_plugins.report.convergence import row_plateaus
+    from aimc_plugins.sweep.convergence import read_record
+
+    results = result_runs(outcomes)
+    if not results:
+        return {}
+    metric, higher = report.ranking_metric(results)
+    return row_plateaus(results, metric, higher, read_record(folder))
+
+
+def runs_frame(
+    outcomes: Sequence[RunOutcome], plateaus: Mapping[tuple[str, str], Plateau] | None = None
+) -> pd.DataFrame:
     """:func:`load_results` of outcomes already in memory."""
     pandas = _pandas("a table of runs")
-    records = run_records(outcomes)
+    records = run_records(outcomes, plateaus)
     columns = list(RUN_COLUMNS)
     for record in records:  # metrics, then parameters, in order of first appearance
         columns += [key for key in record if key not in columns and "." not in key]
@@ -202,8 +236,12 @@ def load_results(
     then ``params.NAME``, ``device_params.NAME`` and ``options.NAME`` for each
     hyper-parameter (a tuned row's chosen setting among them), device parameter and recipe
     option. Sorted by recipe, device, optimizer and seed. A tuned comparison's trials are left
-    out unless ``trials`` (:func:`load_tuning` has them with their fate)."""
-    return runs_frame(load_outcomes(folder, recipe=recipe, trials=trials))
+    out unless ``trials`` (:func:`load_tuning` has them with their fate). ``converged``,
+    ``stop_epoch`` and ``cap_epochs`` say whether the run's row converged before its cap and
+    at which epoch (from ``convergence.json`` when the comparison trained to convergence, else
+    from the row's own curve; None for trials)."""
+    outcomes = load_outcomes(folder, recipe=recipe, trials=trials)
+    return runs_frame(outcomes, _plateaus(outcomes, Path(folder)))
 
 
 def load_epochs(
@@ -258,6 +296,13 @@ def load_tuning(folder: str | Path) -> pd.DataFrame:
 
 
 # -- the report --------------------------------------------------------------------------------
+
+
+def flag_notes(rows: Sequence[report.Row]) -> list[str]:
+    """The notes that name the table's flagged rows (still improving, seeds disagree)."""
+    from aimc_plugins.report.convergence import flag_notes as notes
+
+    return notes(rows)
 
 
 def rows_data(rows: Sequence[report.Row]) -> list[dict[str, Any]]:
@@ -348,9 +393,11 @@ def report_outcomes(
     if folder is not None:
         with ResultsStore(store_path(folder)) as results:
             times = results.run_times(o.run.run_id for o in outcomes)
-    rows = report.summarize(outcomes, metric, higher)
+    extras = report.report_extras(outcomes, metric, higher, folder)  # computed once
+    rows = report.summarize(
+        outcomes, metric, higher, plateaus=extras.plateaus, unstable=extras.unstable
+    )
     theory = build_section(outcomes, rows, metric, higher)  # resolved once, written and returned
-    extras = report.report_extras(outcomes, metric, higher, folder)  # the same: once
     paths = report.write_report(
         outcomes,
         out,
@@ -368,7 +415,7 @@ def report_outcomes(
         metric=metric,
         higher_is_better=higher,
         rows=rows,
-        notes=report.run_notes(outcomes),
+        notes=[*flag_notes(rows), *report.run_notes(outcomes)],
         counts=status_counts(outcomes),
         time_to_target=time_to_target.time_to_target_data(outcomes, metric, higher, folder),
         tuning=tuning.tuning_data(folder),

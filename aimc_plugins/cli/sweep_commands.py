@@ -30,6 +30,17 @@ def _parse_options(items: tuple[str, ...]) -> dict[str, Any]:
     return literal_options(parse_params(items))
 
 
+def _convergence(converge: bool | None, patience: int | None) -> Any:
+    """``--converge`` / ``--no-converge`` with ``--patience``, as plan_comparison takes it."""
+    from aimc_plugins.sweep.convergence import Convergence
+
+    if patience is None:
+        return converge
+    if converge is False:
+        raise click.UsageError("--patience needs --converge")
+    return Convergence(patience=patience)
+
+
 def _plan(
     spec_path: Path | None,
     scale: str | None,
@@ -37,6 +48,7 @@ def _plan(
     epochs: int | None,
     flags: dict[str, Any],
     tune: int | None = None,
+    converge: Any = None,
 ) -> Plan:
     """The comparison's checked runs (:func:`aimc_plugins.api.comparison.plan_comparison`),
     with errors in terms of the flags."""
@@ -56,7 +68,9 @@ def _plan(
         raise click.UsageError("give a spec file, or at least one --device")
     try:
         if spec_path is not None:
-            return plan_comparison(spec_path, seeds=seeds, epochs=epochs, scale=scale, tune=tune)
+            return plan_comparison(
+                spec_path, seeds=seeds, epochs=epochs, scale=scale, tune=tune, converge=converge
+            )
         return plan_comparison(
             recipe=flags["--recipe"],
             devices=flags["--device"],
@@ -67,6 +81,7 @@ def _plan(
             seeds=seeds,
             epochs=epochs,
             tune=tune,
+            converge=converge,
         )
     except SpecError as exc:
         raise click.UsageError(str(exc)) from None
@@ -139,6 +154,20 @@ def register_commands(cli: click.Group) -> None:
         "(a spec's [tune] table sets the spaces; this overrides its trials).",
     )
     @click.option(
+        "--converge/--no-converge",
+        default=None,
+        help="Make --epochs a cap: each row trains until its validation metric stops improving "
+        "(patience 5 epochs, min_delta 0.005 of the best; a spec's [converge] table sets "
+        "them), and the table says per row whether it converged. [default: the spec's]",
+    )
+    @click.option(
+        "--patience",
+        type=click.IntRange(min=1),
+        default=None,
+        metavar="EPOCHS",
+        help="With --converge: epochs without improvement that count as converged.",
+    )
+    @click.option(
         "--out",
         type=click.Path(file_okay=False, path_type=Path),
         default=None,
@@ -203,6 +232,8 @@ def register_commands(cli: click.Group) -> None:
         epochs: int | None,
         scale: str | None,
         tune: int | None,
+        converge: bool | None,
+        patience: int | None,
         out: Path | None,
         workers: int | None,
         dask_local: bool,
@@ -232,7 +263,9 @@ def register_commands(cli: click.Group) -> None:
             "--option": options,
             "--periphery": periphery,
         }
-        planned = _plan(spec_path, scale, seeds, epochs, flags, tune)
+        planned = _plan(
+            spec_path, scale, seeds, epochs, flags, tune, _convergence(converge, patience)
+        )
         try:
             planned = replace(planned, track=check_trackers((*planned.track, *track)))
         except SpecError as exc:
@@ -359,6 +392,11 @@ def _dry_run(planned: Plan, out: Path, retry_failed: bool, as_json: bool) -> Non
             f"tuned first: {planned.tune.trials} trials for each of {len(planned.rows)} rows; "
             "the runs above show the rows' untuned settings, the final runs take each row's "
             "chosen one"
+        )
+    if planned.converge is not None:
+        click.echo(
+            f"trained to convergence: {planned.runs[0].epochs} epochs is the cap; each row's "
+            f"validation curve ({planned.converge.describe()}) sets its final runs' epochs"
         )
     if holder is not None:
         click.echo(f"note: {out} is in use by another sweep: {lock.describe(holder)}")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aimc_plugins.report import time_to_target as ttt
 from aimc_plugins.report import tuning
+from aimc_plugins.report.convergence import flag_notes
 from aimc_plugins.report.figures import PNG_DPI, svg_of
 from aimc_plugins.report.provenance import CONFIGURATION_HEAD, Provenance, describe
 from aimc_plugins.report.ranking import (
@@ -221,7 +222,7 @@ runs counted apart; intervals: {html.escape(interval_method(metric))}).
 {_html_table(rows, extras.reach)}
 {target_html(rows, extras)}
 {theory_section_html(extras)}
-{_notes_html(run_notes(outcomes))}
+{_notes_html([*flag_notes(rows), *run_notes(outcomes)])}
 {_figures_html(images)}
 {_problems(outcomes)}
 {provenance_html(info)}

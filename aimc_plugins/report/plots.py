@@ -102,7 +102,11 @@ def _tab20() -> list[Any]:
 LEGEND_BESIDE = 16  # legends up to this many entries go right of the panels, longer ones below
 
 
-def learning_curves_figure(outcomes: Sequence[RunOutcome], metric: str) -> Any:
+def learning_curves_figure(
+    outcomes: Sequence[RunOutcome],
+    metric: str,
+    plateaus: Mapping[tuple[str, str], Any] | None = None,
+) -> Any:
     """One panel per optimizer, one line per device (mean over seeds, band of ± one standard
     deviation); the digital baseline is drawn dashed in every panel as the reference. One legend
     for all panels (a device has one colour and line style in all of them), outside the panels,
@@ -139,7 +143,21 @@ def learning_curves_figure(outcomes: Sequence[RunOutcome], metric: str) -> Any:
                 if opt != optimizer or device in digital:
                     continue
                 epochs, mean, std = _mean_std(curves)
-                ax.plot(epochs, mean, marker="o", ms=3, label=device, **styles[device])
+                found = (plateaus or {}).get((device, opt))
+                shown = device
+                if found is not None and not found.converged:
+                    shown = f"{device} (still improving)"
+                ax.plot(epochs, mean, marker="o", ms=3, label=shown, **styles[device])
+                if found is not None and found.converged and found.stop_epoch <= len(mean):
+                    # the plateau: where the row's (validation or own) curve stopped improving
+                    ax.plot(
+                        [found.stop_epoch],
+                        [mean[found.stop_epoch - 1]],
+                        marker="|",
+                        ms=14,
+                        mew=2,
+                        color=styles[device]["color"],
+                    )
                 low, high = metric_limits(metric)  # a band, like an interval, stays in range
                 ax.fill_between(
                     epochs,
@@ -165,9 +183,16 @@ def learning_curves_figure(outcomes: Sequence[RunOutcome], metric: str) -> Any:
     return fig
 
 
-def plot_learning_curves(outcomes: Sequence[RunOutcome], metric: str, path: Path) -> Path:
-    """:func:`learning_curves_figure` as ``path`` (PNG) and SVG beside it."""
-    return save(learning_curves_figure(outcomes, metric), path)
+def plot_learning_curves(
+    outcomes: Sequence[RunOutcome],
+    metric: str,
+    path: Path,
+    plateaus: Mapping[tuple[str, str], Any] | None = None,
+) -> Path:
+    """:func:`learning_curves_figure` as ``path`` (PNG) and SVG beside it; with ``plateaus``
+    (:func:`~.convergence.row_plateaus`) a tick marks where each converged row stopped
+    improving, and rows still improving at the cap say so in the legend."""
+    return save(learning_curves_figure(outcomes, metric, plateaus), path)
 
 
 def final_bars_figure(rows: Sequence[Any]) -> Any:

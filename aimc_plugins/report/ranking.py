@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from aimc_plugins.report import plots
 from aimc_plugins.report.splits import result_runs
 from aimc_plugins.report.stats import interval_method, mean_interval, metric_limits
+from aimc_plugins.sweep.convergence import Plateau
 from aimc_plugins.training.run import DIVERGED, DONE, FAILED, RunOutcome
 
 NO_INTERVAL = "n=1, no interval"
@@ -38,6 +39,12 @@ class Row:
     ci_high: float = math.nan
     group: str = ""
     tied_for_best: bool = False
+    # Whether training finished (aimc_plugins.report.convergence): None where unknown.
+    converged: bool | None = None
+    stop_epoch: int | None = None  # the epoch its metric last improved (the plateau's start)
+    cap_epochs: int | None = None  # the epochs it could train (the cap)
+    convergence_source: str = ""  # "validation" (trained to convergence) or "own curve"
+    seed_unstable: bool = False  # its seeds disagree (report.convergence.spread_too_wide)
 
     @property
     def has_interval(self) -> bool:
@@ -58,6 +65,17 @@ class Row:
         if not self.has_interval:
             return NO_INTERVAL
         return f"[{self.ci_low:.{digits}f}, {self.ci_high:.{digits}f}]"
+
+    def formatted_convergence(self) -> str:
+        """``epoch 12 of 30``, ``still improving at 30`` (or ``—`` where unknown), and
+        ``seeds disagree`` for an unstable row."""
+        if self.converged is None:
+            text = "—"
+        elif self.converged:
+            text = f"epoch {self.stop_epoch} of {self.cap_epochs}"
+        else:
+            text = f"still improving at {self.cap_epochs}"
+        return f"{text}; seeds disagree" if self.seed_unstable else text
 
     def formatted_group(self) -> str:
         if math.isnan(self.mean):
@@ -111,14 +129,21 @@ def _letter(index: int) -> str:
 
 
 def summarize(
-    outcomes: Sequence[RunOutcome], metric: str, higher_is_better: bool = True
+    outcomes: Sequence[RunOutcome],
+    metric: str,
+    higher_is_better: bool = True,
+    *,
+    plateaus: Mapping[tuple[str, str], Plateau] | None = None,
+    unstable: Collection[tuple[str, str]] = (),
 ) -> list[Row]:
     """One row per device x optimizer, best first (by mean, in the direction the metric says),
     with letter groups and "tied for best" marks from the 95% intervals, so the order of rows
     the seeds cannot separate is not read as a ranking. Failed and diverged runs count in
     ``n_runs`` but not in the mean, so a configuration that only works on some seeds shows it.
     Intervals stay inside the metric's range (:func:`~.stats.metric_limits`). Tuning trials
-    (validation-split runs) are not results and are left out (:func:`~.splits.result_runs`)."""
+    (validation-split runs) are not results and are left out (:func:`~.splits.result_runs`).
+    ``plateaus`` (:func:`~.convergence.row_plateaus`) say per row whether it converged;
+    ``unstable`` names the rows whose seeds disagree."""
     groups: dict[tuple[str, str], list[RunOutcome]] = defaultdict(list)
     limits = metric_limits(metric)
     for outcome in result_runs(outcomes):
@@ -128,6 +153,7 @@ def summarize(
         values = [float(o.final[metric]) for o in group if o.status == DONE and metric in o.final]
         mean, std, ci_low, ci_high = mean_interval(values, limits)
         first = group[0].run
+        found = (plateaus or {}).get((device, optimizer))
         rows.append(
             Row(
                 device,
@@ -142,6 +168,11 @@ def summarize(
                 plots.origin(first),
                 ci_low,
                 ci_high,
+                converged=found.converged if found is not None else None,
+                stop_epoch=found.stop_epoch if found is not None else None,
+                cap_epochs=found.epochs if found is not None else None,
+                convergence_source=found.source if found is not None else "",
+                seed_unstable=(device, optimizer) in unstable,
             )
         )
 

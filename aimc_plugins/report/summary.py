@@ -19,6 +19,7 @@ from pathlib import Path
 
 from aimc_plugins.report import plots, tuning
 from aimc_plugins.report import time_to_target as ttt
+from aimc_plugins.report.convergence import flag_notes, row_plateaus, unstable_rows
 from aimc_plugins.report.figures import svg_of
 from aimc_plugins.report.page import (
     provenance_html,
@@ -57,6 +58,7 @@ from aimc_plugins.report.writers import (
     write_markdown,
     write_runs_json,
 )
+from aimc_plugins.sweep.convergence import read_record
 from aimc_plugins.training.run import RunOutcome
 
 # This module was split into ranking, writers and page; their names stay readable here, where
@@ -109,12 +111,17 @@ def report_extras(
     results = result_runs(outcomes)
     explicit = target if target is not None else ttt.explicit_target(folder)
     chosen, why = ttt.choose_target(results, metric, higher_is_better, explicit)
+    tuned = tuning.read_tuning(folder)
+    record = read_record(folder)
     return Extras(
         target=chosen,
         target_why=why,
         reach=ttt.reaches(results, chosen) if chosen is not None else None,
-        tuning=tuning.read_tuning(folder),
+        tuning=tuned,
         n_trial_runs=len(trial_runs(outcomes)),
+        plateaus=row_plateaus(results, metric, higher_is_better, record),
+        unstable=frozenset(unstable_rows(results, metric, tuned)),
+        convergence=record,
     )
 
 
@@ -146,12 +153,16 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     extras = extras or report_extras(outcomes, metric, higher_is_better, folder, target)
     every_run, outcomes = list(outcomes), result_runs(outcomes)
-    rows = summarize(outcomes, metric, higher_is_better)
+    rows = summarize(
+        outcomes, metric, higher_is_better, plateaus=extras.plateaus, unstable=extras.unstable
+    )
     info = describe(outcomes, run_times, title, metric, higher_is_better)
     shown = metric.replace("_", " ")
     bars = plots.plot_final_bars(rows, out / "final_metric.png")
     grids = [(g, grid.plot_grid(g, out)) for g in grid.grids(outcomes, metric)]
-    curves = plots.plot_learning_curves(outcomes, metric, out / "learning_curves.png")
+    curves = plots.plot_learning_curves(
+        outcomes, metric, out / "learning_curves.png", extras.plateaus
+    )
     responses = plots.plot_responses(outcomes, out / "responses.png")
     reach_images: list[tuple[str, Path, str]] = []
     if extras.target is not None and extras.reach is not None:
@@ -196,7 +207,10 @@ def write_report(
         (
             "Learning curves per optimizer",
             curves,
-            "Mean over seeds, band: ± one standard deviation; dashed: the floating-point baseline.",
+            "Mean over seeds, band: ± one standard deviation; dashed: the floating-point "
+            "baseline. A vertical tick marks the epoch where a row stopped improving (on its "
+            "validation curve when it trained to convergence); a row still improving at the cap "
+            "says so in the legend.",
         ),
         (
             "Device responses",
@@ -219,7 +233,7 @@ def write_report(
             rows,
             out / "results.md",
             f"{info.title}: {metric}",
-            run_notes(outcomes),
+            [*flag_notes(rows), *run_notes(outcomes)],
             info,
             figures,
             extras,

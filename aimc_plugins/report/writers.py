@@ -29,6 +29,7 @@ from aimc_plugins.report.theory_page import theory_markdown
 from aimc_plugins.report.time_to_target import RowReach, Target
 from aimc_plugins.report.tuning import TUNING_FILE
 from aimc_plugins.report.versions import version_notes
+from aimc_plugins.sweep.convergence import Plateau
 from aimc_plugins.training.run import FAILED, RunOutcome
 
 CSV_COLUMNS = (
@@ -47,6 +48,11 @@ CSV_COLUMNS = (
     "n_runs",
     "n_diverged",
     "n_failed",
+    "converged",
+    "stop_epoch",
+    "cap_epochs",
+    "convergence_source",
+    "seed_unstable",
 )
 
 
@@ -104,11 +110,13 @@ def _table_cells(
         f"{row.n_done}/{row.n_runs}",
         str(row.n_diverged),
         str(row.n_failed),
+        row.formatted_convergence(),
         *extra,
     )
 
 
 TARGET_COLUMN = "epochs to target (median; runs reached)"
+CONVERGENCE_COLUMN = "converged"
 
 
 def _table_head(metric: str, with_target: bool = False) -> tuple[str, ...]:
@@ -124,6 +132,7 @@ def _table_head(metric: str, with_target: bool = False) -> tuple[str, ...]:
         "runs done",
         "diverged",
         "failed",
+        CONVERGENCE_COLUMN,
         *((TARGET_COLUMN,) if with_target else ()),
     )
 
@@ -135,7 +144,7 @@ def markdown_table(
     (:func:`~.time_to_target.reaches`) a column of epochs to target."""
     if not rows:
         return "(no runs)\n"
-    align = "|---:|---|---|---|---:|---:|---:|---|---:|---:|---:|"
+    align = "|---:|---|---|---|---:|---:|---:|---|---:|---:|---:|---|"
     lines = [
         "| " + " | ".join(_table_head(rows[0].metric, reach is not None)) + " |",
         align + ("---|" if reach is not None else ""),
@@ -208,6 +217,11 @@ class Extras:
     sensitivity: Path | None = None
     theory: TheorySection | None = None
     theory_figure: Path | None = None
+    # Per row (device, optimizer): whether it converged, and which rows' seeds disagree
+    # (aimc_plugins.report.convergence); the convergence record when rows trained to it.
+    plateaus: dict[tuple[str, str], Plateau] | None = None
+    unstable: frozenset[tuple[str, str]] = frozenset()
+    convergence: dict[str, Any] | None = None
 
 
 def target_markdown(rows: Sequence[Row], extras: Extras) -> str:

@@ -38,6 +38,9 @@ Format (``recipes/specs/*.toml``)::
                                      # (default: a fraction of the digital baseline's final value)
     [tune]                           # optional: tune every row with the same budget on a
     trials = 8                       # validation split (aimc_plugins.sweep.tuning has the form)
+    [converge]                       # optional (or converge = true): epochs is then a cap, and
+    patience = 5                     # each row trains until its validation metric stops
+    min_delta = 0.005                # improving (aimc_plugins.sweep.convergence)
 
 A preset device entry may carry ``params = { lr = ... }``; otherwise it takes the ``lr`` of the
 first optimizer entry that sets one (as ``--param lr=...`` does on the command line).
@@ -63,6 +66,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Self
 
+from aimc_plugins.sweep.convergence import Convergence, ConvergenceError, convergence_from_table
 from aimc_plugins.sweep.tuning import TuneError, TuneSettings, settings_from_table
 from aimc_plugins.training.periphery import DEFAULT_PROFILE, PROFILES
 from aimc_plugins.training.tracking import choose_trackers
@@ -80,13 +84,14 @@ SPEC_KEYS = (
     "scale",
     "track",
     "tune",
+    "converge",
     "target",
 )
 ENTRY_KEYS = ("name", "params", "grid", "label")
 # Analog runs are stochastic: three seeds are the fewest that give a confidence interval worth
 # reading (Student t with 2 degrees of freedom is already 4.3 standard errors wide).
 DEFAULT_SEEDS = 3
-SCALE_KEYS = ("epochs", "seeds", "options", "periphery", "tune")
+SCALE_KEYS = ("epochs", "seeds", "options", "periphery", "tune", "converge")
 
 
 class SpecError(ValueError):
@@ -229,6 +234,7 @@ class SweepSpec:
     track: tuple[str, ...] = ()  # tracker names: who observes the runs, not what they are
     tune: TuneSettings | None = None  # tuning budget and spaces ([tune]; sweep.tuning)
     target: float | None = None  # the metric value time to target is measured against
+    converge: Convergence | None = None  # epochs is a cap ([converge]; sweep.convergence)
 
     def scaled(self, scale: str | None) -> SweepSpec:
         """This spec with a named ``[scale.NAME]`` table's overrides applied."""
@@ -249,6 +255,7 @@ class SweepSpec:
                 if "tune" in over
                 else self._tune_table
             ),
+            converge=_converge(over["converge"]) if "converge" in over else self.converge,
         )
 
     @property
@@ -287,6 +294,14 @@ def _tune(table: Mapping[str, Any]) -> TuneSettings | None:
     try:
         return settings_from_table(table)
     except TuneError as exc:
+        raise SpecError(str(exc)) from None
+
+
+def _converge(value: Any) -> Convergence | None:
+    """The ``converge`` value (``true``, ``false`` or a table) as :class:`Convergence`."""
+    try:
+        return convergence_from_table(value)
+    except (ConvergenceError, TypeError) as exc:
         raise SpecError(str(exc)) from None
 
 
@@ -350,6 +365,7 @@ def spec_from_dict(data: Mapping[str, Any], default_name: str = "sweep") -> Swee
         track=_track(data.get("track", [])),
         tune=_tune(_table("tune", data.get("tune", {}))),
         target=_target(data.get("target")),
+        converge=_converge(data.get("converge", False)),
     )
 
 

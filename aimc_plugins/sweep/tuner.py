@@ -41,7 +41,7 @@ from typing import Any
 from aimc_plugins.host import plugins
 from aimc_plugins.sweep import engine
 from aimc_plugins.sweep.store import ResultsStore
-from aimc_plugins.sweep.tuning import TunedRow, TuneSettings, rungs
+from aimc_plugins.sweep.tuning import FINALISTS, Bracket, TunedRow, TuneSettings, brackets_of
 from aimc_plugins.training.identity import PlannedRun
 from aimc_plugins.training.run import DONE, RunOutcome
 
@@ -60,8 +60,9 @@ class Trial:
     params: Mapping[str, Any]
     state: str = "running"  # complete, pruned, failed or running
     epochs: int = 0  # its last rung's epochs
-    value: float = math.nan  # the validation metric at that rung
+    value: float = math.nan  # the validation metric at that rung (a finalist: seeds' mean)
     run_ids: tuple[str, ...] = ()
+    seed_values: tuple[float, ...] = ()  # a finalist's value per decision seed
 
 
 @dataclass(frozen=True)
@@ -203,14 +204,19 @@ def tune(
 ) -> TuningOutcome:
     """Tune every row with the same budget, then return the final runs to make: each row's
     seeded test runs with its chosen setting. Trials are stored like any run, so calling this
-    again after a kill continues where it stopped and decides the same."""
+    again after a kill continues where it stopped and decides the same.
+
+    The candidates are split into Hyperband brackets (:func:`~.tuning.brackets_of`), each a
+    synchronous successive-halving ladder ending at full length; the brackets' rungs run side
+    by side, one batch per step. Then the best :data:`~.tuning.FINALISTS` full-length trials
+    train again on the other decision seeds, and the best mean over those seeds wins."""
     if not rows:
         raise ValueError("nothing to tune")
     template = rows[0].template
     recipe = plugins.registry.recipe(template.recipe)
     metric, higher = recipe.validation_metric, recipe.higher_is_better
     epochs = settings.epochs or template.epochs
-    ladder = rungs(settings.trials, settings.reduction, epochs, settings.min_epochs)
+    brackets = brackets_of(settings, epochs)
     out = store.path.parent
     studies = _Studies(out / STUDY_NAME, higher)
     candidate_sets = {row.label: candidates(row, settings) for row in rows}
@@ -218,75 +224,147 @@ def tune(
         row.label: studies.open(row.key(settings, epochs), row, candidate_sets[row.label])
         for row in rows
     }
-    alive = {row.label: list(range(settings.trials)) for row in rows}
+    # alive[label][b]: the trials of bracket b still climbing its ladder
+    alive = {row.label: [list(b.members) for b in brackets] for row in rows}
     last: dict[str, dict[int, tuple[int, Score, tuple[str, ...]]]] = {r.label: {} for r in rows}
     run_ids: dict[str, dict[int, list[str]]] = {r.label: {} for r in rows}
     by_label = {row.label: row for row in rows}
     tied: dict[str, list[int]] = {r.label: [] for r in rows}
-    for level, (count, length) in enumerate(ladder):
+    steps = max(len(b.ladder) for b in brackets)
+
+    def record(label: str, number: int, run: PlannedRun, score: Score, length: int) -> None:
+        ids = run_ids[label].setdefault(number, [])
+        if run.run_id not in ids:
+            ids.append(run.run_id)
+        last[label][number] = (length, score, tuple(ids))
+
+    for step in range(steps):
         runs: list[PlannedRun] = []
-        members: list[tuple[str, int, PlannedRun]] = []
-        for label, numbers in alive.items():
+        members: list[tuple[str, int, int, PlannedRun]] = []  # label, bracket, number, run
+        lengths = set()
+        for label, per_bracket in alive.items():
             row = by_label[label]
-            for number in numbers:
-                run = row.trial_run(candidate_sets[label][number], settings.seed, length)
-                members.append((label, number, run))
-                runs.append(run)
+            for index, bracket in enumerate(brackets):
+                rung = step - (steps - len(bracket.ladder))
+                if rung < 0:
+                    continue
+                length = bracket.ladder[rung][1]
+                lengths.add(length)
+                for number in per_bracket[index]:
+                    run = row.trial_run(candidate_sets[label][number], settings.seed, length)
+                    members.append((label, index, number, run))
+                    runs.append(run)
         if on_rung is not None:
             on_rung(
-                f"tuning rung {level + 1}/{len(ladder)}: {len(runs)} trials x {length} "
-                f"epochs ({count} per row)"
+                f"tuning step {step + 1}/{steps}: {len(runs)} trials of "
+                f"{'/'.join(str(n) for n in sorted(lengths))} epochs "
+                f"({len(brackets)} bracket{'s' if len(brackets) > 1 else ''})"
             )
         engine.run_sweep(runs, store, sweep, options)
         stored = {o.run.run_id: o for o in store.outcomes([r.run_id for r in runs])}
-        scores: dict[str, dict[int, Score]] = {label: {} for label in alive}
-        for label, number, run in members:
+        scores: dict[tuple[str, int], dict[int, Score]] = {}
+        for label, index, number, run in members:
             score = _score(stored.get(run.run_id), metric)
-            scores[label][number] = score
-            ids = run_ids[label].setdefault(number, [])
-            if run.run_id not in ids:
-                ids.append(run.run_id)
-            last[label][number] = (length, score, tuple(ids))
-        final_rung = level == len(ladder) - 1
-        for label, numbers in list(alive.items()):
-            if _metric_tied(scores[label]):
-                tied[label].append(level + 1)
+            scores.setdefault((label, index), {})[number] = score
+            record(label, number, run, score, run.epochs)
+        for (label, index), found in scores.items():
+            bracket = brackets[index]
+            rung = step - (steps - len(bracket.ladder))
+            if _metric_tied(found):
+                tied[label].append(step + 1)
                 if on_rung is not None:
                     on_rung(
-                        f"tuning rung {level + 1}: {label}'s {len(numbers)} trials all reached "
+                        f"tuning step {step + 1}: {label}'s {len(found)} trials all reached "
                         f"the same {metric}; {TIE_BREAK} decides"
                     )
-            order = _ranked(scores[label], higher)
-            keep = order if final_rung else order[: ladder[level + 1][0]]
-            for number in numbers:
+            if rung == len(bracket.ladder) - 1:
+                continue  # a bracket's last rung: its trials are finalists
+            keep = _ranked(found, higher)[: bracket.ladder[rung + 1][0]]
+            for number in found:
                 if number not in keep:
-                    studies.finish(opened[label], number, "pruned", scores[label][number][0])
-            alive[label] = sorted(keep)
+                    studies.finish(opened[label], number, "pruned", found[number][0])
+            alive[label][index] = sorted(keep)
+    # The decision: the best finalists again on the other decision seeds, at full length.
+    finalists: dict[str, list[int]] = {}
+    for label, per_bracket in alive.items():
+        at_cap = {n: last[label][n][1] for members in per_bracket for n in members}
+        finalists[label] = [
+            n for n in _ranked(at_cap, higher)[:FINALISTS] if not math.isnan(at_cap[n][0])
+        ]
+    seed_values: dict[str, dict[int, list[float]]] = {r.label: {} for r in rows}
+    extra_seeds = settings.decision_seed_list[1:]
+    decision: list[tuple[str, int, PlannedRun]] = []
+    for label, numbers in finalists.items():
+        for number in numbers:
+            for seed in extra_seeds:
+                run = by_label[label].trial_run(candidate_sets[label][number], seed, epochs)
+                decision.append((label, number, run))
+    if decision:
+        if on_rung is not None:
+            on_rung(
+                f"tuning decision: the best {FINALISTS} settings of each row on "
+                f"{settings.decision_seeds} seeds x {epochs} epochs ({len(decision)} runs)"
+            )
+        engine.run_sweep([run for _, _, run in decision], store, sweep, options)
+    stored = {o.run.run_id: o for o in store.outcomes([r.run_id for _, _, r in decision])}
+    extra: dict[tuple[str, int], list[Score]] = {}
+    for label, number, run in decision:
+        extra.setdefault((label, number), []).append(_score(stored.get(run.run_id), metric))
+    for label, numbers in finalists.items():
+        for number in numbers:
+            length, first, ids = last[label][number]
+            per_seed = [first, *extra.get((label, number), [])]
+            seed_values[label][number] = [value for value, _ in per_seed]
+            mean = _mean_score(per_seed)
+            more = [
+                by_label[label].trial_run(candidate_sets[label][number], seed, epochs).run_id
+                for seed in extra_seeds
+            ]
+            last[label][number] = (length, mean, (*ids, *[i for i in more if i not in ids]))
     trials: dict[str, tuple[Trial, ...]] = {}
     chosen: dict[str, Mapping[str, Any] | None] = {}
     for row in rows:
         label = row.label
-        order = _ranked({n: last[label][n][1] for n in alive[label]}, higher)
+        reached = [n for members in alive[label] for n in members]
+        order = _ranked({n: last[label][n][1] for n in finalists[label]}, higher)
         best = order[0] if order and not math.isnan(last[label][order[0]][1][0]) else None
         chosen[label] = dict(candidate_sets[label][best]) if best is not None else None
         rung_trials = []
         for number in range(settings.trials):
             length, (value, _), trial_ids = last[label][number]
-            if number in alive[label]:
+            if number in reached:
                 state = "complete" if not math.isnan(value) else "failed"
                 studies.finish(opened[label], number, state, value)
             else:
                 state = "pruned" if not math.isnan(value) else "failed"
             rung_trials.append(
-                Trial(number, candidate_sets[label][number], state, length, value, trial_ids)
+                Trial(
+                    number,
+                    candidate_sets[label][number],
+                    state,
+                    length,
+                    value,
+                    trial_ids,
+                    tuple(seed_values[label].get(number, ())),
+                )
             )
         trials[label] = tuple(rung_trials)
     final_runs = tuple(run for row in rows for run in row.final_runs(chosen[row.label]))
-    summary = _summary(rows, settings, trials, chosen, ladder, metric, higher, store, recipe)
+    summary = _summary(rows, settings, trials, chosen, brackets, metric, higher, store, recipe)
     for row_summary in summary["rows"]:
         row_summary["tied_rungs"] = tied[row_summary["row"]]
     _write_json(out / SUMMARY_NAME, summary)
     return TuningOutcome(tuple(rows), trials, chosen, final_runs, summary)
+
+
+def _mean_score(scores: Sequence[Score]) -> Score:
+    """The mean metric and loss over a setting's decision seeds; NaN when any seed failed (a
+    setting that fails on one seed of two is not a safe choice)."""
+    values = [value for value, _ in scores]
+    losses = [loss for _, loss in scores]
+    mean = math.nan if any(math.isnan(v) for v in values) else sum(values) / len(values)
+    loss = math.nan if any(math.isnan(v) for v in losses) else sum(losses) / len(losses)
+    return mean, loss
 
 
 def _metric_tied(scores: Mapping[int, Score]) -> bool:
@@ -296,12 +374,28 @@ def _metric_tied(scores: Mapping[int, Score]) -> bool:
     return len(values) > 1 and max(values) - min(values) <= 1e-12 * max(1.0, abs(values[0]))
 
 
-def _describe_ladder(ladder: Sequence[tuple[int, int]], reduction: int) -> str:
-    steps = ", ".join(f"{count} x {length} epochs" for count, length in ladder)
-    return (
-        f"synchronous successive halving: the best 1/{reduction} of each rung goes on "
-        f"(trials x epochs per row: {steps})"
-    )
+def _describe_ladder(brackets: Sequence[Bracket], settings: TuneSettings) -> str:
+    def ladder(bracket: Bracket) -> str:
+        return ", ".join(f"{count} x {length}" for count, length in bracket.ladder)
+
+    if len(brackets) == 1:
+        text = (
+            f"synchronous successive halving: the best 1/{settings.reduction} of each rung goes "
+            f"on (trials x epochs per row: {ladder(brackets[0])})"
+        )
+    else:
+        text = (
+            f"{len(brackets)} synchronous Hyperband brackets, the best 1/{settings.reduction} "
+            "of each rung going on (trials x epochs per row: "
+            + "; ".join(f"bracket {k + 1}: {ladder(b)}" for k, b in enumerate(brackets))
+            + "); the last bracket prunes nothing, so a slow starter can win"
+        )
+    if settings.decision_seeds > 1:
+        text += (
+            f"; the best {FINALISTS} full-length trials compared over "
+            f"{settings.decision_seeds} seeds (mean)"
+        )
+    return text
 
 
 def _summary(
@@ -309,7 +403,7 @@ def _summary(
     settings: TuneSettings,
     trials: Mapping[str, Sequence[Trial]],
     chosen: Mapping[str, Mapping[str, Any] | None],
-    ladder: Sequence[tuple[int, int]],
+    brackets: Sequence[Bracket],
     metric: str,
     higher: bool,
     store: ResultsStore,
@@ -347,6 +441,14 @@ def _summary(
                 "fixed": _sorted(row.fixed),
                 "chosen": _sorted(best) if best is not None else None,
                 "chosen_value": best_value,
+                "chosen_seed_values": next(
+                    (
+                        [v if math.isfinite(v) else None for v in t.seed_values]
+                        for t in trials[row.label]
+                        if best is not None and dict(t.params) == best and t.seed_values
+                    ),
+                    [],
+                ),
                 "trials": [
                     {
                         "number": t.number,
@@ -355,6 +457,15 @@ def _summary(
                         "epochs": t.epochs,
                         "value": t.value if math.isfinite(t.value) else None,
                         "run_ids": list(t.run_ids),
+                        **(
+                            {
+                                "seed_values": [
+                                    v if math.isfinite(v) else None for v in t.seed_values
+                                ]
+                            }
+                            if t.seed_values
+                            else {}
+                        ),
                     }
                     for t in trials[row.label]
                 ],
@@ -369,10 +480,15 @@ def _summary(
         "trials_per_row": settings.trials,
         "seed": settings.seed,
         "reduction": settings.reduction,
-        "epochs": ladder[-1][1],
-        "rungs": [list(r) for r in ladder],
+        "epochs": brackets[0].ladder[-1][1],
+        "rungs": [list(r) for r in brackets[0].ladder],  # the first bracket's (older readers)
+        "brackets": [
+            {"trials": list(b.members), "rungs": [list(r) for r in b.ladder]} for b in brackets
+        ],
+        "decision_seeds": list(settings.decision_seed_list),
+        "finalists": FINALISTS,
         "sampler": f"{SAMPLER}, seed {settings.seed}",
-        "pruner": _describe_ladder(ladder, settings.reduction),
+        "pruner": _describe_ladder(brackets, settings),
         "study": STUDY_NAME,
         "rows": rows_out,
         "budget": {
