@@ -21,7 +21,7 @@ import pytest
 from aimc_plugins.api.comparison import compare, plan_comparison
 from aimc_plugins.sweep.execute import run_serial
 from aimc_plugins.sweep.spec import expand, load_spec
-from aimc_plugins.sweep.tuning import rungs
+from aimc_plugins.sweep.tuning import brackets_of
 from aimc_plugins.training.identity import PlannedRun
 from aimc_plugins.training.run import DONE, RunOutcome
 
@@ -44,13 +44,15 @@ def _finals(outcomes: list[RunOutcome]) -> dict[tuple[float, str, str], list[flo
 
 def test_every_row_of_the_spec_is_tuned_with_the_same_budget() -> None:
     planned = plan_comparison(SPEC)
-    assert planned.tune is not None and planned.tune.trials == 8
+    assert planned.tune is not None and planned.tune.trials == 4
+    assert planned.converge is not None  # epochs is a cap; rows stop at their plateau
     rows = planned.rows
     assert len(rows) == 10  # 3 devices x 3 optimizers and the digital baseline
     assert any(row.template.optimizer == "digital" for row in rows)
     assert all(row.space for row in rows)
     assert {tuple(sorted(row.space)) for row in rows} == {("lr",), ("alpha", "beta")}
-    assert rungs(8, 2, 5, planned.tune.min_epochs) == [(8, 2), (4, 2), (2, 3), (1, 5)]
+    # two brackets of two trials, both at the whole length: nothing judged after a short rung
+    assert [b.ladder for b in brackets_of(planned.tune, 5)] == [((2, 5),), ((2, 5),)]
     # Only a cost (columns per transfer) and the paper's gamma are fixed; no rate is hand-picked.
     for row in rows:
         if row.template.optimizer in ("ttv1", "rl"):

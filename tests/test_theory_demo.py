@@ -23,7 +23,7 @@ from aimc_plugins.cli.main import cli
 from aimc_plugins.report.theory import smallest_p
 from aimc_plugins.report.theory_page import FIGURE_NAME
 from aimc_plugins.sweep.spec import load_spec
-from aimc_plugins.sweep.tuning import rungs
+from aimc_plugins.sweep.tuning import brackets_of
 
 SPEC = Path(__file__).resolve().parents[1] / "recipes" / "specs" / "theory-demo.toml"
 DEVICES: list[str] = tomllib.loads(SPEC.read_text())["devices"]
@@ -49,7 +49,8 @@ def test_every_row_is_tuned_with_the_same_budget_over_the_papers_families() -> N
     assert any(row.template.optimizer == "digital" for row in rows)
     assert all(row.space for row in rows)  # no row left at a hand-picked rate
     assert {tuple(sorted(row.space)) for row in rows} == {("lr",), ("alpha", "beta")}
-    assert rungs(8, 2, 4, planned.tune.min_epochs) == [(8, 1), (4, 1), (2, 2), (1, 4)]
+    first, last = brackets_of(planned.tune, 4)
+    assert first.ladder == ((4, 1), (2, 4)) and last.ladder == ((4, 4),)
 
 
 @pytest.fixture(scope="module")

@@ -99,10 +99,16 @@ def flag_notes(rows: Sequence[Any]) -> list[str]:
     notes = []
     improving = [r for r in rows if r.converged is False]
     if improving:
-        names = "; ".join(f"{r.device} / {r.optimizer} ({r.cap_epochs} epochs)" for r in improving)
+        names = "; ".join(
+            f"{r.device} / {r.optimizer} ({r.cap_epochs} epochs)" for r in improving
+        )
+        ranks = (
+            "Its rank is a lower bound" if len(improving) == 1 else "Their ranks are lower bounds"
+        )
         notes.append(
-            f"Still improving at the cap: {names}. Its rank is a lower bound: train longer "
-            "(a higher epochs cap) or with converge = true before reading it as a ranking."
+            f"Still improving at the cap: {names}. {ranks}: raise the epochs cap (with converge "
+            "= true each row then stops at its own plateau) before reading the order as a "
+            "ranking."
         )
     unstable = [r for r in rows if r.seed_unstable]
     if unstable:
