@@ -1,5 +1,5 @@
 """Shared fixtures: a plugin manager that every test leaves as it found it, throwaway installed
-distributions, and a headless browser."""
+distributions, a real tiny sweep with its report, and a headless browser."""
 
 from __future__ import annotations
 
@@ -78,7 +78,33 @@ def fake_sweep_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-# --- a real browser, started once per session -------------------------------------------------
+# --- a real (tiny) sweep and a real browser, each made once per session ------------------------
+
+# Analog SGD on three devices: enough for the report's "Theory vs measurement" section.
+THEORY_SWEEP_DEVICES = ["power(g=0.5, tau=0.7)", "power(g=2.0, tau=0.7)", "linear(c=0.3)"]
+
+
+@pytest.fixture(scope="session")
+def theory_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """Analog SGD on :data:`THEORY_SWEEP_DEVICES` and the digital baseline, one seed, one epoch
+    of digits (about 5 s): ``(out folder, the written report)``. Shared by the tests that read
+    its report (``test_report_theory``, ``test_report_browser``); none of them may change it."""
+    from aimc_plugins.api.comparison import compare
+
+    out = tmp_path_factory.mktemp("theory-sweep")
+    results = compare(
+        recipe="digits-mlp",
+        devices=THEORY_SWEEP_DEVICES,
+        optimizers=["sgd", "digital"],
+        seeds=1,
+        epochs=1,
+        out=out,
+        workers=0,
+        progress=False,
+    )
+    assert results.report is not None
+    return out, results.report
+
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
