@@ -1,4 +1,5 @@
-"""Shared fixtures: a plugin manager that every test leaves as it found it."""
+"""Shared fixtures: a plugin manager that every test leaves as it found it, throwaway installed
+distributions, a real tiny sweep with its report, and a headless browser."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,3 +76,65 @@ def fake_sweep_env(tmp_path: Path) -> dict[str, str]:
     env.pop("AIMC_PLUGINS", None)
     env.pop("TQDM_DISABLE", None)
     return env
+
+
+# --- a real (tiny) sweep and a real browser, each made once per session ------------------------
+
+# Analog SGD on three devices: enough for the report's "Theory vs measurement" section.
+THEORY_SWEEP_DEVICES = ["power(g=0.5, tau=0.7)", "power(g=2.0, tau=0.7)", "linear(c=0.3)"]
+
+
+@pytest.fixture(scope="session")
+def theory_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """Analog SGD on :data:`THEORY_SWEEP_DEVICES` and the digital baseline, one seed, one epoch
+    of digits (about 5 s): ``(out folder, the written report)``. Shared by the tests that read
+    its report (``test_report_theory``, ``test_report_browser``); none of them may change it."""
+    from aimc_plugins.api.comparison import compare
+
+    out = tmp_path_factory.mktemp("theory-sweep")
+    results = compare(
+        recipe="digits-mlp",
+        devices=THEORY_SWEEP_DEVICES,
+        optimizers=["sgd", "digital"],
+        seeds=1,
+        epochs=1,
+        out=out,
+        workers=0,
+        progress=False,
+    )
+    assert results.report is not None
+    return out, results.report
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+# Why the browser tests did not run, for the loud line at the end of the session.
+_NO_BROWSER: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the session (``tests/report_browser.py``: Selenium and Debian's
+    chromedriver; ``scripts/install-browser.sh``, run by ``make test``, installs them).
+
+    Without a browser the tests that need one are skipped with the reason on a developer's
+    machine, and the session ends with a loud line saying so; under CI (``CI=true``), which
+    must run them, they fail instead."""
+    import report_browser
+
+    why = report_browser.missing()
+    if why and _in_ci():
+        pytest.fail(f"CI=true and {why}: the report's browser tests must run in CI", pytrace=False)
+    if why:
+        _NO_BROWSER.append(why)
+        pytest.skip(f"REPORT BROWSER TESTS NOT RUN: {why}")
+    with report_browser.driver() as driver:
+        yield driver
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _NO_BROWSER:
+        terminalreporter.section("report browser tests NOT RUN", sep="!", red=True, bold=True)
+        terminalreporter.line(f"skipped: {_NO_BROWSER[0]}", red=True, bold=True)

@@ -1,5 +1,7 @@
 """scripts/build-aihwkit.sh and scripts/gpu-check.sh, checked without building anything: their
-syntax, and the commands their --dry-run prints (what a GPU machine would run)."""
+syntax, and the commands their --dry-run prints (what a GPU machine would run); and
+scripts/install-browser.sh (which `make test` runs) against stand-in commands, installing
+nothing: quiet when the browser is there, apt-get as root, and never a failure."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "scripts" / "build-aihwkit.sh"
 GPU = ROOT / "scripts" / "gpu-check.sh"
+BROWSER = ROOT / "scripts" / "install-browser.sh"
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
@@ -68,3 +71,54 @@ def test_gpu_check_offline_uses_the_wheelhouse(tmp_path):
     assert f"--no-index --find-links {wheelhouse}" in out
     assert f"tar -xzf {wheelhouse}/aihwkit-1.2.0.tar.gz" in out
     assert "doctor" not in out  # --phase build stops after the build
+
+
+def browser_install(bin_dir: Path, *commands: str, **env: str) -> subprocess.CompletedProcess:
+    """scripts/install-browser.sh with only ``bin_dir`` on PATH, holding stand-ins: each of
+    ``commands`` (``"name:output"``) is a script that logs its arguments to ``calls`` and prints
+    the output."""
+    bin_dir.mkdir(exist_ok=True)
+    for command in commands:
+        name, _, output = command.partition(":")
+        stand_in = bin_dir / name
+        stand_in.write_text(
+            f'#!{shutil.which("bash")}\necho "{name} $*" >> {bin_dir / "calls"}\necho {output}\n'
+        )
+        stand_in.chmod(0o755)
+    return subprocess.run(
+        [shutil.which("bash") or "bash", str(BROWSER)],
+        capture_output=True, text=True, timeout=60, env={"PATH": str(bin_dir), **env},
+    )  # fmt: skip
+
+
+def test_install_browser_is_quiet_when_the_browser_is_there(tmp_path):
+    done = browser_install(tmp_path / "bin", "chromium:", "chromedriver:", "apt-get:")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert not (tmp_path / "bin" / "calls").exists()  # apt-get was not run
+
+
+def test_install_browser_installs_debians_pair_with_apt_get_as_root(tmp_path):
+    done = browser_install(tmp_path / "bin", "apt-get:", "id:0")
+    assert done.returncode == 0, done.stderr
+    calls = (tmp_path / "bin" / "calls").read_text().splitlines()
+    assert calls[0] == "id -u" and calls[1].startswith("apt-get update")
+    assert calls[2].startswith("apt-get ") and " install -y " in calls[2]
+    assert calls[2].endswith(" chromium chromium-driver fonts-dejavu-core")
+    # the stand-in installed nothing: said loudly, and still no failure
+    assert "NO BROWSER: apt-get ran, yet chromium or chromedriver is not on PATH" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("commands", "env", "said"),
+    [
+        ((), {}, "NO BROWSER: chromium/chromedriver missing and no apt-get here"),
+        (("apt-get:", "id:1000"), {}, "NO BROWSER: chromium/chromedriver missing and no root"),
+        (("apt-get:", "id:0"), {"AIMC_INSTALL_BROWSER": "no"}, "NOT INSTALLED: AIMC_INSTALL"),
+    ],
+    ids=["no-apt-get", "not-root", "opted-out"],
+)
+def test_install_browser_never_fails_make_test(tmp_path, commands, env, said):
+    done = browser_install(tmp_path / "bin", *commands, **env)
+    assert done.returncode == 0 and said in done.stderr, done.stderr
+    calls = tmp_path / "bin" / "calls"
+    assert not calls.exists() or "apt-get" not in calls.read_text()

@@ -9,9 +9,9 @@ import math
 from dataclasses import replace
 
 import pytest
+from conftest import THEORY_SWEEP_DEVICES
 from scipy import stats
 
-from aimc_plugins.api.comparison import compare
 from aimc_plugins.report.ranking import summarize
 from aimc_plugins.report.theory import (
     MIN_DEVICES,
@@ -28,7 +28,7 @@ from aimc_plugins.training.identity import PlannedRun
 from aimc_plugins.training.run import DONE, RunOutcome
 
 METRIC = "test_accuracy"
-SGD_DEVICES = ["power(g=0.5, tau=0.7)", "power(g=2.0, tau=0.7)", "linear(c=0.3)"]
+SGD_DEVICES = THEORY_SWEEP_DEVICES  # the shared real sweep's (conftest.theory_sweep)
 
 
 def outcome(run: PlannedRun, accuracy: float) -> RunOutcome:
@@ -40,26 +40,8 @@ def section_of(outcomes):
     return build_section(outcomes, summarize(outcomes, METRIC), METRIC, True)
 
 
-@pytest.fixture(scope="module")
-def real_sweep(tmp_path_factory):
-    """Analog SGD on three devices and the digital baseline, one seed, one epoch of digits."""
-    out = tmp_path_factory.mktemp("theory-sweep")
-    results = compare(
-        recipe="digits-mlp",
-        devices=SGD_DEVICES,
-        optimizers=["sgd", "digital"],
-        seeds=1,
-        epochs=1,
-        out=out,
-        workers=0,
-        progress=False,
-    )
-    assert results.report is not None
-    return out, results.report
-
-
-def test_a_real_sweep_with_sgd_on_three_devices_has_the_section(real_sweep):
-    out, report = real_sweep
+def test_a_real_sweep_with_sgd_on_three_devices_has_the_section(theory_sweep):
+    out, report = theory_sweep
     assert (out / FIGURE_NAME).read_bytes()[:4] == b"\x89PNG"
     assert (out / FIGURE_NAME).with_suffix(".svg").is_file()
     assert out / FIGURE_NAME in report.paths
