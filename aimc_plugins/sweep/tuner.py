@@ -271,7 +271,8 @@ def tune(
             bracket = brackets[index]
             rung = step - (steps - len(bracket.ladder))
             if _metric_tied(found):
-                tied[label].append(step + 1)
+                if step + 1 not in tied[label]:  # two brackets of a row may tie in one step
+                    tied[label].append(step + 1)
                 if on_rung is not None:
                     on_rung(
                         f"tuning step {step + 1}: {label}'s {len(found)} trials all reached "
