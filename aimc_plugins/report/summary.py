@@ -30,7 +30,7 @@ from aimc_plugins.report.provenance import RunTimes, describe
 from aimc_plugins.report.ranking import (
     NO_INTERVAL,
     Row,
-    _letter,
+    group_letter,
     letter_groups,
     letters_explained,
     ranking_metric,
@@ -68,7 +68,7 @@ __all__ = [
     "TARGET_CSV_COLUMNS",
     "Extras",
     "Row",
-    "_letter",
+    "group_letter",
     "letter_groups",
     "letters_explained",
     "markdown_table",

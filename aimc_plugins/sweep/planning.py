@@ -15,15 +15,15 @@ from typing import Any, NamedTuple
 
 from aimc_plugins.host import plugins
 from aimc_plugins.host.records import LR_DEFAULT, resolve_params
-from aimc_plugins.sweep.selectors import _device_entries
+from aimc_plugins.sweep.selectors import device_entries
 from aimc_plugins.sweep.spec_format import (
     DeviceEntry,
+    Entry,
     OptimizerEntry,
     SpecError,
     SweepSpec,
-    _Entry,
-    _literal,
     check_trackers,
+    literal,
 )
 from aimc_plugins.training.identity import DIGITAL_LABEL, PlannedRun, RunKind, device_label
 from aimc_plugins.training.periphery import DEFAULT_PROFILE
@@ -38,10 +38,10 @@ def count_runs(spec: SweepSpec) -> tuple[int, str]:
     """How many runs ``spec`` stands for (before merging settings that coincide), and what
     multiplies to it, without expanding a single grid: products of lengths only."""
 
-    def size(entry: _Entry) -> int:
+    def size(entry: Entry) -> int:
         return math.prod(len(values) for values in entry.grid.values())
 
-    def factors(where: str, entries: Sequence[_Entry]) -> list[str]:
+    def factors(where: str, entries: Sequence[Entry]) -> list[str]:
         return [
             f"{where}[{i}].grid " + " x ".join(f"{k} {len(v)}" for k, v in e.grid.items())
             for i, e in enumerate(entries)
@@ -121,7 +121,7 @@ def expand(spec: SweepSpec) -> list[PlannedRun]:
                     _Pair(RunKind.DIGITAL, DIGITAL_LABEL, DIGITAL_LABEL, {}, name, params, label)
                 )
         preset_lr = next((g["lr"] for _, g, _ in settings if "lr" in g), None)
-        for index, entry in _device_entries(spec.devices):
+        for index, entry in device_entries(spec.devices):
             for device_params in entry.settings():
                 pairs += _device_runs(entry, device_params, settings, optimizers, preset_lr, index)
     except KeyError as exc:
@@ -186,7 +186,7 @@ def _device_runs(
 def literal_options(raw: Mapping[str, str]) -> dict[str, Any]:
     """Command-line ``NAME=VALUE`` strings read as Python literals (``"1000"`` -> ``1000``), so
     that a flag and the same value in a TOML spec give the same run id."""
-    return {key: _literal(value) for key, value in raw.items()}
+    return {key: literal(value) for key, value in raw.items()}
 
 
 def check_runs(runs: list[PlannedRun]) -> list[PlannedRun]:

@@ -93,7 +93,10 @@ class SpecError(ValueError):
     """A sweep spec that cannot be run as written."""
 
 
-def _literal(text: str) -> Any:
+def literal(text: str) -> Any:
+    """``text`` read as a Python literal (``"1000"`` -> ``1000``, ``"[1, 2]"`` -> a list), or
+    the text itself when it is none: how command-line values are read, so that a flag and the
+    same value in a TOML spec give the same run id (planning's ``literal_options`` uses it)."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -127,8 +130,10 @@ def _table(where: str, value: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Entry:
-    """A device or optimizer named in a spec, with fixed ``params`` and a ``grid`` to sweep."""
+class Entry:
+    """A device or optimizer named in a spec, with fixed ``params`` and a ``grid`` to sweep:
+    what :class:`DeviceEntry` and :class:`OptimizerEntry` share, and what planning counts runs
+    over without knowing which of the two it holds."""
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -165,12 +170,12 @@ class _Entry:
         ]
 
 
-class DeviceEntry(_Entry):
+class DeviceEntry(Entry):
     """A device, device with parameters, preset configuration, or selector in a spec."""
 
     @classmethod
     def parse(cls, value: Any, where: str = "entry") -> Self:
-        """As :meth:`_Entry.parse`, and a selector (``@presets``, ``ReRam*``) kept as written
+        """As :meth:`Entry.parse`, and a selector (``@presets``, ``ReRam*``) kept as written
         for :func:`expand` to resolve against the registered names."""
         text = value if isinstance(value, str) else None
         if isinstance(value, Mapping) and isinstance(value.get("name"), str):
@@ -191,7 +196,7 @@ class DeviceEntry(_Entry):
         return replace(entry, name=text.strip())
 
 
-class OptimizerEntry(_Entry):
+class OptimizerEntry(Entry):
     """An optimizer with hyper-parameters in a spec."""
 
 
@@ -314,7 +319,7 @@ def check_trackers(names: Sequence[str]) -> tuple[str, ...]:
         raise SpecError(str(exc)) from None
 
 
-def _entries(kind: type[_Entry], key: str, value: Any) -> tuple[Any, ...]:
+def _entries(kind: type[Entry], key: str, value: Any) -> tuple[Any, ...]:
     if isinstance(value, (str, Mapping)):
         value = [value]
     if not isinstance(value, list) or not value:
