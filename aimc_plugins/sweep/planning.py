@@ -27,7 +27,7 @@ from aimc_plugins.sweep.spec_format import (
 )
 from aimc_plugins.training.identity import DIGITAL_LABEL, PlannedRun, RunKind, device_label
 from aimc_plugins.training.periphery import DEFAULT_PROFILE
-from aimc_plugins.training.setup import PRESET_OPTIMIZER, device_kind, validate
+from aimc_plugins.training.setup import PRESET_LR, PRESET_OPTIMIZER, device_kind, validate
 
 # A spec's grids multiply: refuse before expanding (each run is hashed and checked) rather than
 # sit silent for minutes, even under --dry-run.
@@ -165,7 +165,9 @@ def _device_runs(
                 f"given, not {sorted(extra)}"
             )
         lr = given.get("lr", preset_lr)
-        params = {"lr": float(LR_DEFAULT if lr is None else lr)}  # explicit: part of the run id
+        # explicit, resolved and checked here as every parameter is: part of the run id
+        lr = float(LR_DEFAULT) if lr is None else lr
+        params = resolve_params(f"preset {entry.name!r}", (PRESET_LR,), {"lr": lr})
         label = entry.label or entry.name
         return [_Pair(RunKind.PRESET, label, entry.name, {}, PRESET_OPTIMIZER, params, "")]
     device = plugins.lookup(plugins.devices, entry.name, "device")
