@@ -95,6 +95,25 @@ def _wrong_way_csv(path: Path) -> Path:
     return path
 
 
+def _partly_wrong_way_csv(path: Path) -> Path:
+    """Up response 0.03 (0.3 - w): up pulses lower the weight above w = 0.3 (down pulses are
+    right everywhere), with 10% step noise."""
+    rng = np.random.default_rng(0)
+    with path.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["device", "pulse", "direction", "weight"])
+        for device in range(300):
+            w, pulse = rng.uniform(-0.95, 0.95), 0
+            out.writerow([device, pulse, "", w])
+            for direction in ("up", "down") * 3:
+                for _ in range(5):
+                    step = 0.03 * (0.3 - w) if direction == "up" else -0.02 * (1 + w)
+                    w = min(1.0, max(-1.0, w + step * (1 + 0.1 * rng.standard_normal())))
+                    pulse += 1
+                    out.writerow([device, pulse, direction, w])
+    return path
+
+
 DRY = ["--dry-run", "--seeds", "1"]
 
 # (id, argv with {tmp} for the test's folder, a file to prepare or None, regex of the error)
@@ -131,6 +150,10 @@ CASES = [
      r"module 'numpy' is taken"),
     ("fit-wrong-way", ["fit", "{tmp}/data.csv", "--name", "lab-x", "--out", "{tmp}/lab"],
      "data:wrong-way", r"down pulses move the weight the wrong way"),
+    ("fit-partly-wrong-way", ["fit", "{tmp}/data.csv", "--name", "lab-x", "--out", "{tmp}/lab"],
+     "data:partly-wrong-way",
+     r"up pulses lower the weight for w in \[0\.3\d*, 0\.\d+\] .* up pulses start there: "
+     r"device \d+ pulses? \d+.*--allow-wrong-way"),
     ("factory-int-show", ["show", "bad-int", "--out", "{tmp}/out"], None,
      r"bad-int'?: check 'factory returns a device' failed: got int \(5\)"),
     ("factory-int-characterize", ["characterize", "bad-int", "--out", "{tmp}/out"], None,
@@ -157,7 +180,13 @@ def _prepare(kind: str | None, tmp: Path) -> None:
         return
     target, how = kind.split(":")
     path = tmp / ("spec.toml" if target == "spec" else "data.csv")
-    {"binary": _binary, "huge": _huge_spec, "wrong-way": _wrong_way_csv}[how](path)
+    makers = {
+        "binary": _binary,
+        "huge": _huge_spec,
+        "wrong-way": _wrong_way_csv,
+        "partly-wrong-way": _partly_wrong_way_csv,
+    }
+    makers[how](path)
 
 
 @pytest.mark.parametrize(
