@@ -38,6 +38,7 @@ from aimc_plugins.sweep.spec import (
     SpecError,
     SweepSpec,
     check,
+    check_folder_label,
     check_runs,
     check_trackers,
     load_spec,
@@ -111,6 +112,19 @@ def _names(value: str | Sequence[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+def spec_out(name: str, scale: str | None = None) -> Path:
+    """A spec's default output folder, ``sweeps/NAME[-SCALE]``: always one folder directly
+    under ``sweeps/``, whatever the spec calls itself (its name and scale are labels, checked
+    by :func:`~aimc_plugins.sweep.spec_format.check_folder_label`, never paths)."""
+    check_folder_label("spec name", name)
+    if scale:
+        check_folder_label("scale name", scale)
+    out = SPECS_OUT / (name + (f"-{scale}" if scale else ""))
+    if out.parent != SPECS_OUT or len(out.parts) != len(SPECS_OUT.parts) + 1:
+        raise SpecError(f"spec name {name!r} does not name one folder under {SPECS_OUT}/")
+    return out
+
+
 def plan_comparison(
     spec: SpecSource | None = None,
     *,
@@ -161,7 +175,7 @@ def plan_comparison(
             loaded = replace(loaded, epochs=epochs)
         if name is not None:
             loaded = replace(loaded, name=name)
-        out = SPECS_OUT / (loaded.name + (f"-{scale}" if scale else ""))
+        out = spec_out(loaded.name, scale)
         settings = _tuning(loaded.tune, tune)
         return _checked(
             Plan(loaded.name, tuple(check(loaded)), out, loaded.track, settings, loaded.target)

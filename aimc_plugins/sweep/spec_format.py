@@ -8,7 +8,9 @@ name, before any training.
 
 Format (``recipes/specs/*.toml``)::
 
-    name = "digits-small"            # optional; defaults to the file name
+    name = "digits-small"            # optional; defaults to the file name. A label, one folder
+                                     # name (sweeps/NAME/): no '/', '..', leading dot
+                                     # (check_folder_label)
     recipe = "digits-mlp"
     seeds = 3                        # or a list: [0, 1, 2]; default 3
     epochs = 2                       # optional; the recipe's default otherwise
@@ -101,6 +103,46 @@ def literal(text: str) -> Any:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+
+
+# Characters a folder name cannot carry on one of the systems a spec may travel to (Windows
+# refuses these; every system refuses NUL and the separators).
+_UNPORTABLE = frozenset('<>:"|?*')
+MAX_LABEL_BYTES = 200  # a file system takes 255 bytes per name; room for "-SCALE" and more
+
+
+def check_folder_label(what: str, text: str) -> str:
+    """``text`` if it can be one folder name as it is, else :class:`SpecError` in one line.
+
+    A spec's ``name`` and its scales' names are labels, and they become a folder name
+    (``sweeps/NAME-SCALE/``), never a path: a name such as ``../../../escape-test`` would
+    otherwise plan its store outside ``sweeps/``. Refused: an empty name, a path separator,
+    ``..``, a leading dot (hidden, or ``.``), control characters, characters some file systems
+    cannot carry (``<>:"|?*``), spaces at either end, and names over :data:`MAX_LABEL_BYTES`
+    bytes."""
+    why = ""
+    if not isinstance(text, str) or not text:
+        why = "is empty"
+    elif "/" in text or "\\" in text:
+        why = "holds a path separator"
+    elif ".." in text:
+        why = "holds '..'"
+    elif text.startswith("."):
+        why = "starts with a dot"
+    elif any(ord(c) < 32 or c == "\x7f" for c in text):
+        why = "holds a control character"
+    elif bad := sorted(set(text) & _UNPORTABLE):
+        why = f"holds {''.join(bad)!r}, which some file systems cannot carry in a name"
+    elif text != text.strip():
+        why = "starts or ends with a space"
+    elif len(text.encode("utf-8")) > MAX_LABEL_BYTES:
+        why = f"is longer than {MAX_LABEL_BYTES} bytes"
+    if why:
+        raise SpecError(
+            f"{what} {text!r} {why}: it is a label that names one folder (sweeps/NAME/), not a "
+            "path; use letters, digits, '-', '_' and '.'"
+        )
+    return text
 
 
 def parse_call(text: str) -> tuple[str, dict[str, Any]]:
@@ -340,9 +382,18 @@ def spec_from_dict(data: Mapping[str, Any], default_name: str = "sweep") -> Swee
         raise SpecError(f"unknown periphery profile {periphery!r} (known: {', '.join(PROFILES)})")
     scales = _table("scale", data.get("scale", {}))
     for scale_name, over in scales.items():
+        check_folder_label("scale name", scale_name)
         _check_keys(f"scale.{scale_name}", _table(f"scale.{scale_name}", over), SCALE_KEYS)
+    if "name" in data:
+        if not isinstance(data["name"], str):
+            raise SpecError(f"name must be a string, got {data['name']!r}")
+        name = check_folder_label("spec name", data["name"])
+    else:
+        name = check_folder_label(
+            "spec name (the file's name; set `name = ...` in the spec)", default_name
+        )
     return SweepSpec(
-        name=str(data.get("name", default_name)),
+        name=name,
         description=str(data.get("description", "")),
         recipe=data["recipe"],
         devices=_entries(DeviceEntry, "devices", data["devices"]),
