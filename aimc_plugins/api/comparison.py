@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +34,7 @@ from aimc_plugins.api import results as tables
 from aimc_plugins.report.tuning import tuning_data
 from aimc_plugins.sweep import endings, engine, execute, lock, tuner
 from aimc_plugins.sweep.engine import ExecutionOptions, pending_runs
+from aimc_plugins.sweep.planning import PlanWarning
 from aimc_plugins.sweep.spec import (
     DEFAULT_SEEDS,
     SpecError,
@@ -43,6 +45,7 @@ from aimc_plugins.sweep.spec import (
     check_trackers,
     load_spec,
     plan,
+    plan_warnings,
     spec_from_dict,
 )
 from aimc_plugins.sweep.store import STORE_NAME, ResultsStore
@@ -80,6 +83,9 @@ class Plan:
     track: tuple[str, ...] = ()  # experiment trackers (observers: not part of any run id)
     tune: TuneSettings | None = None  # tune every row first (sweep.tuning), then run these
     target: float | None = None  # time to target's target (default: from the digital row)
+    # what the spec plans that its author may not expect (sweep.planning.plan_warnings): each
+    # also warned (PlanWarning) when the plan is made; `aimc compare` prints them
+    warnings: tuple[str, ...] = ()
 
     @functools.cached_property
     def rows(self) -> list[TunedRow]:
@@ -177,8 +183,12 @@ def plan_comparison(
             loaded = replace(loaded, name=name)
         out = spec_out(loaded.name, scale)
         settings = _tuning(loaded.tune, tune)
+        checked = tuple(check(loaded))
+        notes = tuple(plan_warnings(loaded))
+        for note in notes:
+            warnings.warn(note, PlanWarning, stacklevel=2)
         return _checked(
-            Plan(loaded.name, tuple(check(loaded)), out, loaded.track, settings, loaded.target)
+            Plan(loaded.name, checked, out, loaded.track, settings, loaded.target, notes)
         )
     if scale:
         raise SpecError("a scale needs a spec")

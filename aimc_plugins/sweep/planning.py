@@ -168,7 +168,10 @@ def _device_runs(
         # explicit, resolved and checked here as every parameter is: part of the run id
         lr = float(LR_DEFAULT) if lr is None else lr
         params = resolve_params(f"preset {entry.name!r}", (PRESET_LR,), {"lr": lr})
-        label = entry.label or entry.name
+        # a grid over lr is one row per rate, each labelled with it (a single lr keeps the
+        # plain name, the label such a row always had)
+        varied = {key: given[key] for key in entry.grid}
+        label = device_label(entry.label or entry.name, varied)
         return [_Pair(RunKind.PRESET, label, entry.name, {}, PRESET_OPTIMIZER, params, "")]
     device = plugins.lookup(plugins.devices, entry.name, "device")
     # Always resolved, defaults included: "power" and "power(g=0.5)" (g's default) are one run.
@@ -183,6 +186,46 @@ def _device_runs(
         pair = _Pair(RunKind.DEVICE, label, entry.name, device_params, name, params, opt_label)
         runs.append(pair)
     return runs
+
+
+class PlanWarning(UserWarning):
+    """Something a spec plans that its author may not expect (it still plans it): a preset
+    that runs at one of several learning rates the spec gives, say. :func:`plan_warnings`
+    says what; ``plan_comparison`` warns with it and keeps it in the plan."""
+
+
+def plan_warnings(spec: SweepSpec) -> list[str]:
+    """One line for each thing ``spec`` plans silently that its author may not expect.
+
+    Today one: the optimizers give several learning rates and a preset configuration does not
+    give its own. A preset runs under its own algorithm, once, at the first ``lr`` the
+    optimizer entries give (run ids of existing specs depend on it, so it stays so); the other
+    rates do not reach it, and nothing in the table would say so. The line names the presets,
+    the rate they took, the others, and how to give a preset several (a ``grid`` on its entry,
+    one row per rate)."""
+    settings = _optimizer_settings(spec)
+    rates = list(dict.fromkeys(repr(g["lr"]) for _, g, _ in settings if "lr" in g))
+    if len(rates) < 2:
+        return []
+    silent: dict[str, str] = {}  # preset name -> the entry it came from, as written
+    for index, entry in device_entries(spec.devices):
+        if device_kind(entry.name) != RunKind.PRESET:
+            continue
+        if "lr" in entry.params or "lr" in entry.grid:
+            continue
+        silent.setdefault(entry.name, spec.devices[index].name)
+    if not silent:
+        return []
+    names = list(silent)
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    which = f"preset {names[0]}" if len(names) == 1 else f"{len(names)} presets ({shown})"
+    example = next(iter(silent.values()))
+    return [
+        f"{which} {'runs' if len(names) == 1 else 'run'} once, at lr {rates[0]} (the first lr "
+        f"the optimizers give), not at {', '.join(rates[1:])}: a preset runs under its own "
+        f"algorithm; to run it at each, give its entry a grid, "
+        f'{{ name = "{example}", grid = {{ lr = [{", ".join(rates)}] }} }}'
+    ]
 
 
 def literal_options(raw: Mapping[str, str]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from aimc_plugins.sweep.planning import (
     expand,
     literal_options,
     plan,
+    plan_warnings,
 )
 from aimc_plugins.sweep.selectors import expand_selector, preset_families
 from aimc_plugins.sweep.spec_format import (
@@ -67,6 +68,7 @@ __all__ = [
     "load_spec",
     "parse_call",
     "plan",
+    "plan_warnings",
     "preset_families",
     "read_text_file",
     "spec_from_dict",

@@ -41,8 +41,11 @@ Format (``recipes/specs/*.toml``)::
     [tune]                           # optional: tune every row with the same budget on a
     trials = 8                       # validation split (aimc_plugins.sweep.tuning has the form)
 
-A preset device entry may carry ``params = { lr = ... }``; otherwise it takes the ``lr`` of the
-first optimizer entry that sets one (as ``--param lr=...`` does on the command line).
+A preset device entry may carry ``params = { lr = ... }``, or ``grid = { lr = [...] }`` for one
+row per rate (labelled ``NAME(lr=...)``); otherwise it runs once, at the ``lr`` of the first
+optimizer entry that sets one (as ``--param lr=...`` does on the command line), and when the
+optimizers give several rates the plan says so in one warning
+(:func:`aimc_plugins.sweep.planning.plan_warnings`).
 
 Device selectors stand for several entries at once, in a spec and in ``--device`` alike
 (:func:`aimc_plugins.sweep.selectors.expand_selector`; this module knows only how one looks):
