@@ -9,6 +9,7 @@ in-process for the module.
 from __future__ import annotations
 
 import csv
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -95,6 +96,36 @@ def _wrong_way_csv(path: Path) -> Path:
     return path
 
 
+def _partly_wrong_way_csv(path: Path) -> Path:
+    """Up response 0.03 (0.3 - w): up pulses lower the weight above w = 0.3 (down pulses are
+    right everywhere), with 10% step noise."""
+    rng = np.random.default_rng(0)
+    with path.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["device", "pulse", "direction", "weight"])
+        for device in range(300):
+            w, pulse = rng.uniform(-0.95, 0.95), 0
+            out.writerow([device, pulse, "", w])
+            for direction in ("up", "down") * 3:
+                for _ in range(5):
+                    step = 0.03 * (0.3 - w) if direction == "up" else -0.02 * (1 + w)
+                    w = min(1.0, max(-1.0, w + step * (1 + 0.1 * rng.standard_normal())))
+                    pulse += 1
+                    out.writerow([device, pulse, direction, w])
+    return path
+
+
+def _named_spec(path: Path, name: str | None = None, scale: str = "quick") -> Path:
+    """A small valid spec whose ``name`` (left out: the file's name) and scale are given."""
+    quoted = json.dumps  # a TOML basic string is a JSON string for these names
+    path.write_text(
+        (f"name = {quoted(name)}\n" if name is not None else "")
+        + 'recipe = "digits-mlp"\ndevices = ["ReRamSB"]\noptimizers = ["sgd"]\n'
+        + f"[scale.{quoted(scale)}]\nepochs = 1\n"
+    )
+    return path
+
+
 DRY = ["--dry-run", "--seeds", "1"]
 
 # (id, argv with {tmp} for the test's folder, a file to prepare or None, regex of the error)
@@ -131,6 +162,27 @@ CASES = [
      r"module 'numpy' is taken"),
     ("fit-wrong-way", ["fit", "{tmp}/data.csv", "--name", "lab-x", "--out", "{tmp}/lab"],
      "data:wrong-way", r"down pulses move the weight the wrong way"),
+    ("fit-partly-wrong-way", ["fit", "{tmp}/data.csv", "--name", "lab-x", "--out", "{tmp}/lab"],
+     "data:partly-wrong-way",
+     r"up pulses lower the weight for w in \[0\.3\d*, 0\.\d+\] .* up pulses start there: "
+     r"device \d+ pulses? \d+.*--allow-wrong-way"),
+    ("spec-name-escapes", ["compare", "{tmp}/spec.toml", "--dry-run"],
+     "spec:name=../../../escape-test",
+     r"spec name '\.\./\.\./\.\./escape-test' holds a path separator: it is a label"),
+    ("spec-name-dotdot", ["compare", "{tmp}/spec.toml", "--dry-run"], "spec:name=..",
+     r"spec name '\.\.' holds '\.\.'"),
+    ("spec-name-backslash", ["compare", "{tmp}/spec.toml", "--dry-run"], "spec:name=a\\b",
+     r"holds a path separator"),
+    ("spec-name-hidden", ["compare", "{tmp}/spec.toml", "--dry-run"], "spec:name=.hidden",
+     r"spec name '\.hidden' starts with a dot"),
+    ("spec-name-empty", ["compare", "{tmp}/spec.toml", "--dry-run"], "spec:name=",
+     r"spec name '' is empty"),
+    ("spec-name-unportable", ["compare", "{tmp}/spec.toml", "--dry-run"], "spec:name=a:b*",
+     r"holds '\*:', which some file systems cannot carry"),
+    ("spec-name-control", ["compare", "{tmp}/spec.toml", "--dry-run"], "spec:name=a\nb",
+     r"holds a control character"),
+    ("scale-name-escapes", ["compare", "{tmp}/spec.toml", "--dry-run", "--scale", "../x"],
+     "spec:scale=../x", r"scale name '\.\./x' holds a path separator"),
     ("factory-int-show", ["show", "bad-int", "--out", "{tmp}/out"], None,
      r"bad-int'?: check 'factory returns a device' failed: got int \(5\)"),
     ("factory-int-characterize", ["characterize", "bad-int", "--out", "{tmp}/out"], None,
@@ -155,9 +207,21 @@ CASES = [
 def _prepare(kind: str | None, tmp: Path) -> None:
     if kind is None:
         return
-    target, how = kind.split(":")
+    target, how = kind.split(":", 1)
     path = tmp / ("spec.toml" if target == "spec" else "data.csv")
-    {"binary": _binary, "huge": _huge_spec, "wrong-way": _wrong_way_csv}[how](path)
+    if how.startswith("name="):
+        _named_spec(path, name=how.removeprefix("name="))
+        return
+    if how.startswith("scale="):
+        _named_spec(path, scale=how.removeprefix("scale="))
+        return
+    makers = {
+        "binary": _binary,
+        "huge": _huge_spec,
+        "wrong-way": _wrong_way_csv,
+        "partly-wrong-way": _partly_wrong_way_csv,
+    }
+    makers[how](path)
 
 
 @pytest.mark.parametrize(
@@ -227,3 +291,26 @@ def test_a_grid_within_the_limit_counts_what_it_expands_to(tmp_path: Path) -> No
     total, _ = count_runs(spec)
     # digital once, power 3 x 2 lr, ReRamSB 2 lr, the preset once; times 2 seeds
     assert total == len(expand(spec)) == (1 + 3 * 2 + 2 + 1) * 2
+
+
+def test_a_spec_name_is_a_label_and_the_default_folder_stays_under_sweeps(tmp_path: Path) -> None:
+    """However a spec is given (a file, a dict, a SweepSpec, a name passed in), its name and
+    scale name one folder directly under sweeps/; a file whose name cannot be one is refused
+    with a hint to set ``name``."""
+    from aimc_plugins.api.comparison import SPECS_OUT, plan_comparison, spec_out
+    from aimc_plugins.sweep.spec import SpecError, load_spec, spec_from_dict
+
+    spec = load_spec(_named_spec(tmp_path / "spec.toml", name="digits demo v2.1"))
+    assert spec_out(spec.name, "quick") == SPECS_OUT / "digits demo v2.1-quick"
+    with pytest.raises(SpecError, match=r"spec name '\.\./x' holds a path separator"):
+        plan_comparison(spec, name="../x", scale="quick")
+    with pytest.raises(SpecError, match=r"scale name 'a/b'"):
+        spec_out("fine", "a/b")
+    with pytest.raises(SpecError, match=r"spec name '\.\.' holds '\.\.'"):
+        spec_from_dict({"name": "..", "recipe": "r", "devices": ["d"], "optimizers": ["o"]})
+    hidden = _named_spec(tmp_path / ".hidden.toml")
+    with pytest.raises(SpecError, match=r"the file's name; set `name = \.\.\.` in the spec"):
+        load_spec(hidden)
+    for name in ("digits-demo", "paper_mnist", "run 3", "v1.2", "ü-device"):
+        out = spec_out(name, "full")
+        assert out.parent == SPECS_OUT and out.name == f"{name}-full"

@@ -27,6 +27,7 @@ import importlib.util
 import json
 import sys
 import warnings
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -352,3 +353,89 @@ def test_up_pulses_that_lower_the_weight_over_the_whole_trace_are_refused(tmp_pa
     (line,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert "up pulses move the weight the wrong way over the whole trace of 6 of 10" in line
     assert "Traceback" not in result.output
+
+
+# --- pulses that move the weight the wrong way over part of the range ------------------------
+
+
+def _partly_wrong_way_trace(
+    path, up=lambda w: 0.03 * (0.3 - w), noise=0.1, devices=300, seed=0
+) -> Path:
+    """Devices starting across [-0.95, 0.95], pulsed in ramps of five up and five down with
+    multiplicative noise. By default the up response is ``0.03 (0.3 - w)``: up pulses lower the
+    weight above w = 0.3 (the down response is a soft bound, ``0.02 (1 + w)``)."""
+    rng = np.random.default_rng(seed)
+    rows = ["device,pulse,direction,weight"]
+    for device in range(devices):
+        w, pulse = float(rng.uniform(-0.95, 0.95)), 0
+        rows.append(f"d{device},{pulse},,{w:.6f}")
+        for direction in ("up", "down") * 3:
+            for _ in range(5):
+                step = up(w) if direction == "up" else -0.02 * (1.0 + w)
+                w = float(np.clip(w + step * (1 + noise * rng.standard_normal()), -1.0, 1.0))
+                pulse += 1
+                rows.append(f"d{device},{pulse},{direction},{w:.6f}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_up_pulses_that_lower_the_weight_over_part_of_the_range_are_refused(tmp_path):
+    """The up response 0.03 (0.3 - w) is negative above w = 0.3: one line names the stretch,
+    how far the weight moves there, and the first pulses (device, pulse index) it holds; nothing
+    is written."""
+    path = _partly_wrong_way_trace(tmp_path / "partly.csv")
+    out = tmp_path / "x"
+    result = CliRunner().invoke(cli, ["fit", str(path), "--name", "x", "--out", out])
+    assert result.exit_code == 2, result.output
+    (line,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert "up pulses lower the weight for w in [0.3" in line, line
+    stretch = line.split("w in [")[1].split("]")[0]
+    low, high = (float(v) for v in stretch.split(", "))
+    assert 0.3 <= low < 0.45 and high > 0.75  # the whole wrong-way part of the fitted range
+    assert "up pulses start there: device d" in line and "--allow-wrong-way" in line
+    assert "down pulses" not in line  # the down response is right everywhere
+    assert not out.exists()
+
+
+def test_the_refusal_names_pulses_that_are_in_the_file(tmp_path):
+    path = _partly_wrong_way_trace(tmp_path / "partly.csv")
+    with pytest.raises(FitError) as caught:
+        fit_steps(read_traces(path).steps(), "x")
+    message = str(caught.value)
+    first = message.split("start there: ")[1].split(",")[0]  # "device d3 pulses 4-5"
+    device, pulses = first.removeprefix("device ").split(" pulse")
+    index = int(pulses.strip("s ").split("-")[0])
+    rows = path.read_text().splitlines()
+    row = next(r.split(",") for r in rows[1:] if r.startswith(f"{device},{index},"))
+    before = next(r.split(",") for r in rows[1:] if r.startswith(f"{device},{index - 1},"))
+    assert row[2] == "up" and float(before[3]) >= 0.3  # an up pulse from above w = 0.3
+
+
+def test_allow_wrong_way_fits_the_device_and_says_so(tmp_path):
+    path = _partly_wrong_way_trace(tmp_path / "partly.csv")
+    fit = fit_steps(read_traces(path).steps(), "x", allow_wrong_way=True)
+    (note,) = fit.notes
+    assert note.startswith("up pulses lower the weight for w in [0.3") and "fitted anyway" in note
+    assert fit.summary()["wrong_way"] == [note]
+    out = tmp_path / "x"
+    args = ["fit", str(path), "--name", "x", "--out", out, "--allow-wrong-way"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "wrong way      up pulses lower the weight" in result.output
+    assert (out / "x" / "__init__.py").exists()
+
+
+@pytest.mark.parametrize(("noise", "wild"), [(1.0, 0), (0.3, 1), (0.3, 5)])
+def test_noise_against_the_direction_is_not_a_wrong_way_stretch(tmp_path, noise, wild):
+    """A soft-bounds device, up response 0.02 (1 - w): with noise 1.0 about one up step in six
+    goes down, and a few wild steps (-0.3, fifteen times the largest mean step) may sit in one
+    part of the range; the mean step is right everywhere, and the fit goes through."""
+    path = _partly_wrong_way_trace(tmp_path / "t.csv", up=lambda w: 0.02 * (1 - w), noise=noise)
+    steps = read_traces(path).steps()
+    if noise >= 1.0:
+        assert np.mean(steps.select(1).dw < 0) > 0.1  # many single steps the wrong way
+    if wild:
+        dw = steps.dw.copy()
+        dw[np.flatnonzero((steps.direction == 1) & (steps.w > 0.5))[:wild]] = -0.3
+        steps = replace(steps, dw=dw)
+    assert fit_steps(steps, "x").notes == ()

@@ -206,7 +206,7 @@ def test_lower_is_better_ranks_ascending():
 
 
 def test_letters_go_past_z():
-    assert [report._letter(i) for i in (0, 25, 26, 27)] == ["a", "z", "aa", "ab"]
+    assert [report.group_letter(i) for i in (0, 25, 26, 27)] == ["a", "z", "aa", "ab"]
 
 
 def test_report_of_a_folder_without_store_is_a_usage_error(tmp_path):

@@ -1,7 +1,8 @@
-"""One run's path from the planner to the trained model (issue 19): the planner decides each
-run's kind once and writes it on the run, the worker resolves a run once, a device's factory
-runs once per process, run ids are what they always were, and a run's ``deterministic`` record
-is a fact about that run."""
+"""One run's path from the planner to the trained model (issues 19 and 28): the planner decides
+each run's kind once and writes it on the run, resolves its parameters once and the worker
+hands them down without resolving them again, the run's main path climbs back at most twice
+(tests/run_path_trace.py), a device's factory runs once per process, run ids are what they
+always were, and a run's ``deterministic`` record is a fact about that run."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import replace
 
 import pytest
 import sweep_fake_plugin
+from run_path_trace import RunPath, traced
 
 from aimc_plugins import Device, RunConfig, TrainingSetup, hookimpl
 from aimc_plugins.host import plugins
@@ -22,7 +24,7 @@ from aimc_plugins.sweep.store import ResultsStore
 from aimc_plugins.training import determinism
 from aimc_plugins.training.identity import RunKind
 from aimc_plugins.training.run import DONE, run_one
-from aimc_plugins.training.setup import kind_of, resolve
+from aimc_plugins.training.setup import kind_of, resolve, resolved_by_planner
 
 SERIAL = ExecutionOptions(workers=0, show_progress=False)
 
@@ -131,6 +133,84 @@ def test_resolve_gives_one_object_with_the_setup_and_the_adaptation():
     assert resolved.setup.rpu_config is not None
     digital = next(r for r in _known_runs() if r.kind == RunKind.DIGITAL)
     assert resolve(digital).adapted is None and resolve(digital).setup.rpu_config is None
+
+
+# -- the run's main path (issue 28) --------------------------------------------------------------
+
+
+@pytest.fixture
+def main_paths(tmp_path, fresh_plugins, monkeypatch) -> dict[tuple[str, str], RunPath]:
+    """The main path of each kind of run (digital, preset device, preset configuration,
+    response device) through run_sweep, each in a fresh worker's state (no adapted device
+    cached), on the fast fake recipe: the path to the recipe is the host's, whatever it trains."""
+    from aimc_plugins.devices import build
+
+    plugins.register(sweep_fake_plugin, name="sweep_fake_plugin")
+    runs = plan(
+        sweep_fake_plugin.RECIPE,
+        ["ReRamSB", "TikiTakaReRamSBPreset", "power(tau=0.7, g=0.5)"],
+        ["sgd", "digital"],
+        [0],
+        epochs=1,
+        params={"lr": 0.05},
+    )
+    paths = {}
+    for index, run in enumerate(runs):
+        monkeypatch.setattr(build, "_adapted", {})
+        with ResultsStore.in_folder(tmp_path / str(index)) as store, traced() as path:
+            report = run_sweep([run], store, "t", SERIAL)
+        assert report.outcomes[0].status == DONE, report.outcomes[0].error
+        paths[(run.device, run.optimizer)] = path
+    assert len(paths) == 4
+    return paths
+
+
+def test_a_runs_main_path_climbs_back_at_most_twice(main_paths):
+    """Down the layers once and back: from the devices to training, from training to the sweep.
+    Before issue 28 a device run climbed back three times (the optimizer's factory was reached
+    through Optimizer.build in the records layer, which re-resolved the parameters)."""
+    for (device, optimizer), path in main_paths.items():
+        assert len(path.climbs) <= 2, f"{device} / {optimizer}: {path.summary()}\n{path}"
+        assert "aimc_plugins.host.records" not in path.modules, f"{device}: {path}"
+
+
+def test_each_module_is_entered_once_on_the_main_path(main_paths):
+    """One exception, inside the devices layer: the adapter evaluates the plugin's response
+    (devices.response calls its q+-) at its fit points, then at its check points."""
+    for (device, optimizer), path in main_paths.items():
+        twice = {m: n for m, n in path.entries.items() if n > 1}
+        assert set(twice) <= {"aimc_plugins.devices.response"}, f"{device} / {optimizer}: {path}"
+
+
+def test_the_worker_does_not_resolve_parameters_again(main_paths):
+    """The planner resolved every parameter once (PlannedRun.params / device_params); the
+    worker hands them to the factories as they are."""
+    for (device, optimizer), path in main_paths.items():
+        again = [c for c in path.calls if c.startswith("aimc_plugins.host.records:")]
+        again = [c for c in again if "resolve_params" in c or "coerce" in c or ".build" in c]
+        assert again == [], f"{device} / {optimizer} resolved again: {again}"
+
+
+def test_a_run_not_resolved_by_the_planner_is_resolved_by_the_worker():
+    """A run built by hand or read from an older store (no kind) may hold only some
+    parameters: the worker resolves them, defaults included, as before."""
+    run = next(r for r in _known_runs() if r.device.startswith("power"))
+    assert resolved_by_planner(run, plugins.registry.optimizer("sgd").parameters, run.params)
+    by_hand = replace(run, kind=None, params={"lr": 0.05}, device_params={"g": 0.5, "tau": 0.7})
+    assert not resolved_by_planner(by_hand, (), by_hand.params)
+    assert resolve(by_hand).setup.lr == resolve(run).setup.lr == 0.05
+    partial = replace(run, params={"lr": 0.05})  # planned kind, but a parameter missing
+    assert resolve(partial).setup.lr == 0.05
+    assert resolve(replace(run, kind=None, device_params={})).adapted is not None
+
+
+def test_a_presets_learning_rate_is_checked_when_planned():
+    """The planner resolves a preset's lr as it resolves every other parameter, so a bad one
+    fails at plan time, where the worker no longer checks it."""
+    from aimc_plugins.sweep.spec import SpecError
+
+    with pytest.raises(SpecError, match=r"preset 'TikiTakaReRamSBPreset': lr=-0.1 is below"):
+        plan("digits-mlp", ["TikiTakaReRamSBPreset"], ["sgd"], [0], 1, params={"lr": -0.1})
 
 
 # -- RunConfig.accelerator ------------------------------------------------------------------------

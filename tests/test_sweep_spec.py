@@ -227,3 +227,100 @@ def test_paper_spec_has_the_papers_grid():
         ("power", 0.5),
     }
     assert len(expand(load_spec(SPECS / "paper-mnist.toml", scale="full"))) == len(runs)
+
+
+# --- several learning rates and a preset (issue 28) ----------------------------------------------
+
+FOUR_RATES = {
+    "recipe": "digits-mlp",
+    "seeds": 1,
+    "devices": ["ReRamSB", "TikiTakaReRamSBPreset"],
+    "optimizers": [{"name": "sgd", "grid": {"lr": [0.01, 0.05, 0.1, 0.5]}}],
+}
+
+
+def _presets(runs: list[PlannedRun]) -> list[tuple[str, float, str]]:
+    return [(r.device, r.params["lr"], r.run_id) for r in runs if r.optimizer == "preset"]
+
+
+def test_a_preset_beside_several_learning_rates_runs_once_and_the_plan_says_so():
+    """sgd at four rates beside a preset: the preset runs once, at the first rate, as it always
+    did (its run id is the one a spec with that rate alone gives), and one line says which
+    rate it took, which it did not, and how to give it the others."""
+    from aimc_plugins.sweep.spec import plan_warnings
+
+    spec = spec_from_dict(FOUR_RATES)
+    (preset,) = _presets(expand(spec))
+    one_rate = {**FOUR_RATES, "optimizers": [{"name": "sgd", "params": {"lr": 0.01}}]}
+    assert [preset] == _presets(expand(spec_from_dict(one_rate)))
+    assert preset[:2] == ("TikiTakaReRamSBPreset", 0.01)
+    (line,) = plan_warnings(spec)
+    assert line.startswith("preset TikiTakaReRamSBPreset runs once, at lr 0.01 ")
+    assert "not at 0.05, 0.1, 0.5" in line
+    assert '{ name = "TikiTakaReRamSBPreset", grid = { lr = [0.01, 0.05, 0.1, 0.5] } }' in line
+    assert plan_warnings(spec_from_dict(one_rate)) == []
+
+
+def test_the_hinted_grid_runs_a_preset_at_each_rate_one_labelled_row_each():
+    spec = spec_from_dict(
+        {
+            **FOUR_RATES,
+            "devices": [
+                "ReRamSB",
+                {"name": "TikiTakaReRamSBPreset", "grid": {"lr": [0.01, 0.05, 0.1, 0.5]}},
+            ],
+        }
+    )
+    from aimc_plugins.sweep.spec import plan_warnings
+
+    presets = _presets(expand(spec))
+    assert [(d, lr) for d, lr, _ in presets] == [
+        (f"TikiTakaReRamSBPreset(lr={lr!r})", lr) for lr in (0.01, 0.05, 0.1, 0.5)
+    ]
+    assert presets[0][2] == _presets(expand(spec_from_dict(FOUR_RATES)))[0][2]  # same run
+    assert plan_warnings(spec) == []
+    own = {**FOUR_RATES, "devices": [{"name": "TikiTakaReRamSBPreset", "params": {"lr": 0.1}}]}
+    assert plan_warnings(spec_from_dict(own)) == []
+    assert _presets(expand(spec_from_dict(own)))[0][:2] == ("TikiTakaReRamSBPreset", 0.1)
+
+
+def test_presets_through_a_selector_are_named_in_one_line():
+    from aimc_plugins.sweep.spec import plan_warnings
+
+    spec = spec_from_dict({**FOUR_RATES, "devices": ["@family:agad"]})
+    (line,) = plan_warnings(spec)
+    assert line.split(" (")[0].endswith("presets") and "and " in line.split(")")[0]
+    assert 'name = "@family:agad"' in line  # the entry as written takes the grid
+
+
+def test_the_warning_is_kept_in_the_plan_and_printed_by_a_dry_run(tmp_path):
+    import json
+    import warnings
+
+    from click.testing import CliRunner
+
+    from aimc_plugins.api.comparison import plan_comparison
+    from aimc_plugins.cli.main import cli
+    from aimc_plugins.sweep.planning import PlanWarning
+
+    with pytest.warns(PlanWarning, match="runs once, at lr 0.01"):
+        planned = plan_comparison(FOUR_RATES)
+    (line,) = planned.warnings
+    path = write(
+        tmp_path,
+        """
+        recipe = "digits-mlp"
+        seeds = 1
+        devices = ["ReRamSB", "TikiTakaReRamSBPreset"]
+        optimizers = [{ name = "sgd", grid = { lr = [0.01, 0.05, 0.1, 0.5] } }]
+        """,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PlanWarning)  # the command prints it, Python does not
+        result = CliRunner().invoke(cli, ["compare", str(path), "--dry-run"])
+        assert result.exit_code == 0, result.output
+        assert f"warning: {line}" in result.output.splitlines()
+        listed = CliRunner().invoke(cli, ["compare", str(path), "--dry-run", "--json"])
+    assert listed.exit_code == 0, listed.output
+    data = json.loads(listed.stdout)
+    assert data["warnings"] == [line]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,15 +35,18 @@ from aimc_plugins.report.tuning import tuning_data
 from aimc_plugins.sweep import convergence, endings, engine, execute, lock, tuner
 from aimc_plugins.sweep.convergence import Convergence
 from aimc_plugins.sweep.engine import ExecutionOptions, pending_runs
+from aimc_plugins.sweep.planning import PlanWarning
 from aimc_plugins.sweep.spec import (
     DEFAULT_SEEDS,
     SpecError,
     SweepSpec,
     check,
+    check_folder_label,
     check_runs,
     check_trackers,
     load_spec,
     plan,
+    plan_warnings,
     spec_from_dict,
 )
 from aimc_plugins.sweep.store import STORE_NAME, ResultsStore
@@ -80,6 +84,9 @@ class Plan:
     track: tuple[str, ...] = ()  # experiment trackers (observers: not part of any run id)
     tune: TuneSettings | None = None  # tune every row first (sweep.tuning), then run these
     target: float | None = None  # time to target's target (default: from the digital row)
+    # what the spec plans that its author may not expect (sweep.planning.plan_warnings): each
+    # also warned (PlanWarning) when the plan is made; `aimc compare` prints them
+    warnings: tuple[str, ...] = ()
     converge: Convergence | None = None  # epochs is a cap; rows stop where they converged
 
     @functools.cached_property
@@ -111,6 +118,19 @@ def _seeds(seeds: Seeds) -> tuple[int, ...]:
 
 def _names(value: str | Sequence[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
+
+
+def spec_out(name: str, scale: str | None = None) -> Path:
+    """A spec's default output folder, ``sweeps/NAME[-SCALE]``: always one folder directly
+    under ``sweeps/``, whatever the spec calls itself (its name and scale are labels, checked
+    by :func:`~aimc_plugins.sweep.spec_format.check_folder_label`, never paths)."""
+    check_folder_label("spec name", name)
+    if scale:
+        check_folder_label("scale name", scale)
+    out = SPECS_OUT / (name + (f"-{scale}" if scale else ""))
+    if out.parent != SPECS_OUT or len(out.parts) != len(SPECS_OUT.parts) + 1:
+        raise SpecError(f"spec name {name!r} does not name one folder under {SPECS_OUT}/")
+    return out
 
 
 def plan_comparison(
@@ -167,16 +187,21 @@ def plan_comparison(
             loaded = replace(loaded, epochs=epochs)
         if name is not None:
             loaded = replace(loaded, name=name)
-        out = SPECS_OUT / (loaded.name + (f"-{scale}" if scale else ""))
+        out = spec_out(loaded.name, scale)
         settings = _tuning(loaded.tune, tune)
+        checked = tuple(check(loaded))
+        notes = tuple(plan_warnings(loaded))
+        for note in notes:
+            warnings.warn(note, PlanWarning, stacklevel=2)
         return _checked(
             Plan(
                 loaded.name,
-                tuple(check(loaded)),
+                checked,
                 out,
                 loaded.track,
                 settings,
                 loaded.target,
+                notes,
                 _converging(loaded.converge, converge),
             )
         )

@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aimc_plugins.host.records import VALIDATION_SPLIT
 from aimc_plugins.report import plots, time_to_target, tuning
 from aimc_plugins.report import summary as report
 from aimc_plugins.report.plain import plain
@@ -118,6 +117,7 @@ def run_records(
     ``stop_epoch`` and ``cap_epochs`` of the row's test runs (None elsewhere)."""
     records = []
     plateaus = plateaus if plateaus is not None else _plateaus(outcomes)
+    results = {id(outcome) for outcome in result_runs(outcomes)}  # not tuning trials
     for outcome in outcomes:
         run = outcome.run
         final = dict(outcome.final)
@@ -141,9 +141,7 @@ def run_records(
             "split": run.split,
         }
         found = (
-            plateaus.get((run.device, run.shown_optimizer))
-            if run.split != VALIDATION_SPLIT
-            else None
+            plateaus.get((run.device, run.shown_optimizer)) if id(outcome) in results else None
         )
         record["converged"] = found.converged if found is not None else None
         record["stop_epoch"] = found.stop_epoch if found is not None else None

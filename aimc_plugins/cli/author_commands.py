@@ -78,6 +78,12 @@ def register_commands(cli: click.Group) -> None:
         type=click.FloatRange(0.0, 0.2),
         help="Fraction of the observed range dropped at each end (steps clipped by the bounds).",
     )
+    @click.option(
+        "--allow-wrong-way",
+        is_flag=True,
+        help="Fit even where pulses move the weight the wrong way over part of the range (the "
+        "device really behaves so); refused otherwise.",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print the fit summary as JSON.")
     def fit_command(
         data: Path,
@@ -90,6 +96,7 @@ def register_commands(cli: click.Group) -> None:
         bandwidth: float,
         nodes: int,
         trim: float,
+        allow_wrong_way: bool,
         as_json: bool,
     ) -> None:
         """Fit a response-function device to measured pulse traces in DATA (CSV) and write it
@@ -112,6 +119,10 @@ def register_commands(cli: click.Group) -> None:
         size and of up/down when the file holds several devices. Writes a distribution
         (pyproject, module with the table, contract test, README) or, with --module, only the
         module; and a PNG of data against fit.
+
+        Pulses that move the weight the wrong way (up pulses lowering it, down pulses raising
+        it) are refused, everywhere or over part of the range, with the stretch and its pulses
+        named; --allow-wrong-way fits such a device anyway, q held at its floor there.
         """
         from aimc_plugins.kit.fit import FitError, FitOptions, TraceError, fit_steps, read_traces
         from aimc_plugins.kit.fit.emit import report_lines, write_distribution, write_module
@@ -122,7 +133,7 @@ def register_commands(cli: click.Group) -> None:
             names = plugin_names(name)
             steps = read_traces(data).steps(g_ref, g_scale)
             options = FitOptions(bins=bins, bandwidth=bandwidth, nodes=nodes, trim=trim)
-            fit = fit_steps(steps, names.dist, options)
+            fit = fit_steps(steps, names.dist, options, allow_wrong_way=allow_wrong_way)
         except (TraceError, FitError, ScaffoldError) as exc:
             raise click.UsageError(str(exc)) from None
         if module_path is not None:

@@ -7,6 +7,7 @@ it: what a command does, a notebook can do with the same code."""
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,7 @@ def _plan(
     """The comparison's checked runs (:func:`aimc_plugins.api.comparison.plan_comparison`),
     with errors in terms of the flags."""
     from aimc_plugins.api.comparison import plan_comparison
+    from aimc_plugins.sweep.planning import PlanWarning
     from aimc_plugins.sweep.spec import SpecError
 
     if spec_path is not None:
@@ -68,9 +70,16 @@ def _plan(
         raise click.UsageError("give a spec file, or at least one --device")
     try:
         if spec_path is not None:
-            return plan_comparison(
-                spec_path, seeds=seeds, epochs=epochs, scale=scale, tune=tune, converge=converge
-            )
+            with warnings.catch_warnings():  # the command prints them: Plan.warnings
+                warnings.simplefilter("ignore", PlanWarning)
+                return plan_comparison(
+                    spec_path,
+                    seeds=seeds,
+                    epochs=epochs,
+                    scale=scale,
+                    tune=tune,
+                    converge=converge,
+                )
         return plan_comparison(
             recipe=flags["--recipe"],
             devices=flags["--device"],
@@ -276,6 +285,8 @@ def register_commands(cli: click.Group) -> None:
         if dry_run:
             _dry_run(planned, out, retry_failed, as_json)
             return
+        for note in planned.warnings:  # said before the sweep starts, not lost under its bars
+            click.echo(f"warning: {note}", err=True)
         _run_and_report(planned, out, run, allow_failures, as_json)
 
     @cli.command(name="report", epilog=command_examples("report"))
@@ -369,6 +380,7 @@ def _dry_run(planned: Plan, out: Path, retry_failed: bool, as_json: bool) -> Non
                 "planned": len(planned.runs),
                 "todo": todo,
                 "busy": lock.describe(holder) if holder is not None else None,
+                "warnings": list(planned.warnings),
                 "runs": [
                     {
                         "run_id": run.run_id,
@@ -382,6 +394,8 @@ def _dry_run(planned: Plan, out: Path, retry_failed: bool, as_json: bool) -> Non
                 ],
             }
         )
+        for note in planned.warnings:
+            click.echo(f"warning: {note}", err=True)
         return
     for run in planned.runs:
         mark = "done" if run.run_id in done else "todo"
@@ -400,6 +414,8 @@ def _dry_run(planned: Plan, out: Path, retry_failed: bool, as_json: bool) -> Non
         )
     if holder is not None:
         click.echo(f"note: {out} is in use by another sweep: {lock.describe(holder)}")
+    for note in planned.warnings:
+        click.echo(f"warning: {note}")
 
 
 def _run_and_report(

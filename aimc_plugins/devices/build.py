@@ -33,7 +33,11 @@ class TableError(ValueError):
 def made(record: Device, params: Mapping[str, Any] | None = None) -> Any:
     """What the plugin's factory returns for ``params`` (checked against its schema first, and
     checked to be a device: :func:`~aimc_plugins.devices.sanity.check_made`)."""
-    resolved = resolve_params(f"device {record.name!r}", record.parameters, params or {})
+    return _make(record, resolve_params(f"device {record.name!r}", record.parameters, params or {}))
+
+
+def _make(record: Device, resolved: Mapping[str, Any]) -> Any:
+    """:func:`made` for parameters already resolved against the record's schema."""
     try:
         device = record.factory(**resolved)
     except ValueError:
@@ -56,6 +60,14 @@ def adapted_device(record: Device, params: Mapping[str, Any] | None = None) -> A
     sweep adapts and checks each device once; the config handed out is a copy.
     """
     resolved = resolve_params(f"device {record.name!r}", record.parameters, params or {})
+    return adapted_resolved(record, resolved)
+
+
+def adapted_resolved(record: Device, resolved: Mapping[str, Any]) -> Adapted:
+    """:func:`adapted_device` for parameters the caller has already resolved against
+    ``record.parameters`` (every name, defaults included, each value coerced and checked): a
+    planned run's ``device_params``, which the planner resolved once. They are not resolved
+    again, so a run's path does not go back to the records layer for what it already holds."""
     try:
         key: tuple[int, tuple[tuple[str, Any], ...]] | None = (
             id(record),
@@ -77,7 +89,7 @@ def adapted_device(record: Device, params: Mapping[str, Any] | None = None) -> A
 
 
 def _adapt(record: Device, resolved: Mapping[str, Any]) -> Adapted:
-    device = made(record, resolved)
+    device = _make(record, resolved)
     if not isinstance(device, ResponseDevice):
         check_native(device, record.name)
         return Adapted(device, type(device).__name__.removesuffix("Device"), 0.0, note="as given")

@@ -28,9 +28,9 @@ from aimc_plugins.report.theory_page import FIGURE_NOTE, TITLE, theory_html
 from aimc_plugins.report.time_to_target import RowReach
 from aimc_plugins.report.writers import (
     Extras,
-    _table_cells,
-    _table_head,
     run_notes,
+    table_cells,
+    table_head,
     untuned_trials_note,
 )
 from aimc_plugins.training.run import DONE, RunOutcome
@@ -38,7 +38,7 @@ from aimc_plugins.training.run import DONE, RunOutcome
 
 def _html_table(rows: Sequence[Row], reach: dict[tuple[str, str], RowReach] | None = None) -> str:
     metric = rows[0].metric if rows else ""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in _table_head(metric, reach is not None))
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in table_head(metric, reach is not None))
     best = next((r for r in rows if not math.isnan(r.mean)), None)
 
     def row_class(row: Row) -> str:
@@ -50,7 +50,7 @@ def _html_table(rows: Sequence[Row], reach: dict[tuple[str, str], RowReach] | No
 
     body = "".join(
         f"<tr class='{row_class(row)}'>"
-        + "".join(f"<td>{html.escape(cell)}</td>" for cell in _table_cells(rank, row, reach))
+        + "".join(f"<td>{html.escape(cell)}</td>" for cell in table_cells(rank, row, reach))
         + "</tr>"
         for rank, row in enumerate(rows, 1)
     )

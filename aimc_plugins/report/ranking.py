@@ -113,11 +113,11 @@ def letter_groups(rows: Sequence[Row]) -> list[str]:
     letters = [""] * len(rows)
     for index, members in enumerate(maximal):
         for member in members:
-            letters[member] += _letter(index)
+            letters[member] += group_letter(index)
     return letters
 
 
-def _letter(index: int) -> str:
+def group_letter(index: int) -> str:
     """a..z, then aa, ab, ... so a sweep with many rows still gets distinct groups."""
     alphabet = "abcdefghijklmnopqrstuvwxyz"
     name = ""

@@ -31,7 +31,7 @@ from aimc_plugins.report.provenance import RunTimes, describe
 from aimc_plugins.report.ranking import (
     NO_INTERVAL,
     Row,
-    _letter,
+    group_letter,
     letter_groups,
     letters_explained,
     ranking_metric,
@@ -70,7 +70,7 @@ __all__ = [
     "TARGET_CSV_COLUMNS",
     "Extras",
     "Row",
-    "_letter",
+    "group_letter",
     "letter_groups",
     "letters_explained",
     "markdown_table",

@@ -89,7 +89,7 @@ def write_csv(
     return path
 
 
-def _table_cells(
+def table_cells(
     rank: int, row: Row, reach: dict[tuple[str, str], RowReach] | None = None
 ) -> tuple[str, ...]:
     """The cells of one row, shared by the markdown and HTML tables so they never disagree;
@@ -119,7 +119,10 @@ TARGET_COLUMN = "epochs to target (median; runs reached)"
 CONVERGENCE_COLUMN = "converged"
 
 
-def _table_head(metric: str, with_target: bool = False) -> tuple[str, ...]:
+def table_head(metric: str, with_target: bool = False) -> tuple[str, ...]:
+    """The column headings matching :func:`table_cells`, shared by the markdown table here and
+    the HTML table of :mod:`aimc_plugins.report.page` so the two never disagree; with
+    ``with_target`` a last column for time to target."""
     return (
         "rank",
         "device",
@@ -146,10 +149,10 @@ def markdown_table(
         return "(no runs)\n"
     align = "|---:|---|---|---|---:|---:|---:|---|---:|---:|---:|---|"
     lines = [
-        "| " + " | ".join(_table_head(rows[0].metric, reach is not None)) + " |",
+        "| " + " | ".join(table_head(rows[0].metric, reach is not None)) + " |",
         align + ("---|" if reach is not None else ""),
     ]
-    lines += ["| " + " | ".join(_table_cells(i, r, reach)) + " |" for i, r in enumerate(rows, 1)]
+    lines += ["| " + " | ".join(table_cells(i, r, reach)) + " |" for i, r in enumerate(rows, 1)]
     return "\n".join(lines) + "\n\n" + separation_note(rows[0].metric) + "\n"
 
 

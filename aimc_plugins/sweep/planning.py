@@ -15,19 +15,19 @@ from typing import Any, NamedTuple
 
 from aimc_plugins.host import plugins
 from aimc_plugins.host.records import LR_DEFAULT, resolve_params
-from aimc_plugins.sweep.selectors import _device_entries
+from aimc_plugins.sweep.selectors import device_entries
 from aimc_plugins.sweep.spec_format import (
     DeviceEntry,
+    Entry,
     OptimizerEntry,
     SpecError,
     SweepSpec,
-    _Entry,
-    _literal,
     check_trackers,
+    literal,
 )
 from aimc_plugins.training.identity import DIGITAL_LABEL, PlannedRun, RunKind, device_label
 from aimc_plugins.training.periphery import DEFAULT_PROFILE
-from aimc_plugins.training.setup import PRESET_OPTIMIZER, device_kind, validate
+from aimc_plugins.training.setup import PRESET_LR, PRESET_OPTIMIZER, device_kind, validate
 
 # A spec's grids multiply: refuse before expanding (each run is hashed and checked) rather than
 # sit silent for minutes, even under --dry-run.
@@ -38,10 +38,10 @@ def count_runs(spec: SweepSpec) -> tuple[int, str]:
     """How many runs ``spec`` stands for (before merging settings that coincide), and what
     multiplies to it, without expanding a single grid: products of lengths only."""
 
-    def size(entry: _Entry) -> int:
+    def size(entry: Entry) -> int:
         return math.prod(len(values) for values in entry.grid.values())
 
-    def factors(where: str, entries: Sequence[_Entry]) -> list[str]:
+    def factors(where: str, entries: Sequence[Entry]) -> list[str]:
         return [
             f"{where}[{i}].grid " + " x ".join(f"{k} {len(v)}" for k, v in e.grid.items())
             for i, e in enumerate(entries)
@@ -121,7 +121,7 @@ def expand(spec: SweepSpec) -> list[PlannedRun]:
                     _Pair(RunKind.DIGITAL, DIGITAL_LABEL, DIGITAL_LABEL, {}, name, params, label)
                 )
         preset_lr = next((g["lr"] for _, g, _ in settings if "lr" in g), None)
-        for index, entry in _device_entries(spec.devices):
+        for index, entry in device_entries(spec.devices):
             for device_params in entry.settings():
                 pairs += _device_runs(entry, device_params, settings, optimizers, preset_lr, index)
     except KeyError as exc:
@@ -165,8 +165,13 @@ def _device_runs(
                 f"given, not {sorted(extra)}"
             )
         lr = given.get("lr", preset_lr)
-        params = {"lr": float(LR_DEFAULT if lr is None else lr)}  # explicit: part of the run id
-        label = entry.label or entry.name
+        # explicit, resolved and checked here as every parameter is: part of the run id
+        lr = float(LR_DEFAULT) if lr is None else lr
+        params = resolve_params(f"preset {entry.name!r}", (PRESET_LR,), {"lr": lr})
+        # a grid over lr is one row per rate, each labelled with it (a single lr keeps the
+        # plain name, the label such a row always had)
+        varied = {key: given[key] for key in entry.grid}
+        label = device_label(entry.label or entry.name, varied)
         return [_Pair(RunKind.PRESET, label, entry.name, {}, PRESET_OPTIMIZER, params, "")]
     device = plugins.lookup(plugins.devices, entry.name, "device")
     # Always resolved, defaults included: "power" and "power(g=0.5)" (g's default) are one run.
@@ -183,10 +188,50 @@ def _device_runs(
     return runs
 
 
+class PlanWarning(UserWarning):
+    """Something a spec plans that its author may not expect (it still plans it): a preset
+    that runs at one of several learning rates the spec gives, say. :func:`plan_warnings`
+    says what; ``plan_comparison`` warns with it and keeps it in the plan."""
+
+
+def plan_warnings(spec: SweepSpec) -> list[str]:
+    """One line for each thing ``spec`` plans silently that its author may not expect.
+
+    Today one: the optimizers give several learning rates and a preset configuration does not
+    give its own. A preset runs under its own algorithm, once, at the first ``lr`` the
+    optimizer entries give (run ids of existing specs depend on it, so it stays so); the other
+    rates do not reach it, and nothing in the table would say so. The line names the presets,
+    the rate they took, the others, and how to give a preset several (a ``grid`` on its entry,
+    one row per rate)."""
+    settings = _optimizer_settings(spec)
+    rates = list(dict.fromkeys(repr(g["lr"]) for _, g, _ in settings if "lr" in g))
+    if len(rates) < 2:
+        return []
+    silent: dict[str, str] = {}  # preset name -> the entry it came from, as written
+    for index, entry in device_entries(spec.devices):
+        if device_kind(entry.name) != RunKind.PRESET:
+            continue
+        if "lr" in entry.params or "lr" in entry.grid:
+            continue
+        silent.setdefault(entry.name, spec.devices[index].name)
+    if not silent:
+        return []
+    names = list(silent)
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    which = f"preset {names[0]}" if len(names) == 1 else f"{len(names)} presets ({shown})"
+    example = next(iter(silent.values()))
+    return [
+        f"{which} {'runs' if len(names) == 1 else 'run'} once, at lr {rates[0]} (the first lr "
+        f"the optimizers give), not at {', '.join(rates[1:])}: a preset runs under its own "
+        f"algorithm; to run it at each, give its entry a grid, "
+        f'{{ name = "{example}", grid = {{ lr = [{", ".join(rates)}] }} }}'
+    ]
+
+
 def literal_options(raw: Mapping[str, str]) -> dict[str, Any]:
     """Command-line ``NAME=VALUE`` strings read as Python literals (``"1000"`` -> ``1000``), so
     that a flag and the same value in a TOML spec give the same run id."""
-    return {key: _literal(value) for key, value in raw.items()}
+    return {key: literal(value) for key, value in raw.items()}
 
 
 def check_runs(runs: list[PlannedRun]) -> list[PlannedRun]:

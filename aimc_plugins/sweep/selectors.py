@@ -88,7 +88,7 @@ def _glob(pattern: str) -> list[str]:
     )
 
 
-def _device_entries(entries: Sequence[DeviceEntry]) -> list[tuple[int, DeviceEntry]]:
+def device_entries(entries: Sequence[DeviceEntry]) -> list[tuple[int, DeviceEntry]]:
     """Each entry with its index in the spec, selectors replaced by the entries they select.
     A registered name that happens to look like a pattern is that name, not a pattern."""
     known: set[str] | None = None

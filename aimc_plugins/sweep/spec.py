@@ -17,6 +17,7 @@ from aimc_plugins.sweep.planning import (
     expand,
     literal_options,
     plan,
+    plan_warnings,
 )
 from aimc_plugins.sweep.selectors import expand_selector, preset_families
 from aimc_plugins.sweep.spec_format import (
@@ -32,6 +33,7 @@ from aimc_plugins.sweep.spec_format import (
     OptimizerEntry,
     SpecError,
     SweepSpec,
+    check_folder_label,
     check_trackers,
     is_selector,
     load_spec,
@@ -55,6 +57,7 @@ __all__ = [
     "SpecError",
     "SweepSpec",
     "check",
+    "check_folder_label",
     "check_runs",
     "check_trackers",
     "count_runs",
@@ -65,6 +68,7 @@ __all__ = [
     "load_spec",
     "parse_call",
     "plan",
+    "plan_warnings",
     "preset_families",
     "read_text_file",
     "spec_from_dict",

@@ -8,7 +8,9 @@ name, before any training.
 
 Format (``recipes/specs/*.toml``)::
 
-    name = "digits-small"            # optional; defaults to the file name
+    name = "digits-small"            # optional; defaults to the file name. A label, one folder
+                                     # name (sweeps/NAME/): no '/', '..', leading dot
+                                     # (check_folder_label)
     recipe = "digits-mlp"
     seeds = 3                        # or a list: [0, 1, 2]; default 3
     epochs = 2                       # optional; the recipe's default otherwise
@@ -42,8 +44,11 @@ Format (``recipes/specs/*.toml``)::
     patience = 5                     # each row trains until its validation metric stops
     min_delta = 0.005                # improving (aimc_plugins.sweep.convergence)
 
-A preset device entry may carry ``params = { lr = ... }``; otherwise it takes the ``lr`` of the
-first optimizer entry that sets one (as ``--param lr=...`` does on the command line).
+A preset device entry may carry ``params = { lr = ... }``, or ``grid = { lr = [...] }`` for one
+row per rate (labelled ``NAME(lr=...)``); otherwise it runs once, at the ``lr`` of the first
+optimizer entry that sets one (as ``--param lr=...`` does on the command line), and when the
+optimizers give several rates the plan says so in one warning
+(:func:`aimc_plugins.sweep.planning.plan_warnings`).
 
 Device selectors stand for several entries at once, in a spec and in ``--device`` alike
 (:func:`aimc_plugins.sweep.selectors.expand_selector`; this module knows only how one looks):
@@ -98,11 +103,54 @@ class SpecError(ValueError):
     """A sweep spec that cannot be run as written."""
 
 
-def _literal(text: str) -> Any:
+def literal(text: str) -> Any:
+    """``text`` read as a Python literal (``"1000"`` -> ``1000``, ``"[1, 2]"`` -> a list), or
+    the text itself when it is none: how command-line values are read, so that a flag and the
+    same value in a TOML spec give the same run id (planning's ``literal_options`` uses it)."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+
+
+# Characters a folder name cannot carry on one of the systems a spec may travel to (Windows
+# refuses these; every system refuses NUL and the separators).
+_UNPORTABLE = frozenset('<>:"|?*')
+MAX_LABEL_BYTES = 200  # a file system takes 255 bytes per name; room for "-SCALE" and more
+
+
+def check_folder_label(what: str, text: str) -> str:
+    """``text`` if it can be one folder name as it is, else :class:`SpecError` in one line.
+
+    A spec's ``name`` and its scales' names are labels, and they become a folder name
+    (``sweeps/NAME-SCALE/``), never a path: a name such as ``../../../escape-test`` would
+    otherwise plan its store outside ``sweeps/``. Refused: an empty name, a path separator,
+    ``..``, a leading dot (hidden, or ``.``), control characters, characters some file systems
+    cannot carry (``<>:"|?*``), spaces at either end, and names over :data:`MAX_LABEL_BYTES`
+    bytes."""
+    why = ""
+    if not isinstance(text, str) or not text:
+        why = "is empty"
+    elif "/" in text or "\\" in text:
+        why = "holds a path separator"
+    elif ".." in text:
+        why = "holds '..'"
+    elif text.startswith("."):
+        why = "starts with a dot"
+    elif any(ord(c) < 32 or c == "\x7f" for c in text):
+        why = "holds a control character"
+    elif bad := sorted(set(text) & _UNPORTABLE):
+        why = f"holds {''.join(bad)!r}, which some file systems cannot carry in a name"
+    elif text != text.strip():
+        why = "starts or ends with a space"
+    elif len(text.encode("utf-8")) > MAX_LABEL_BYTES:
+        why = f"is longer than {MAX_LABEL_BYTES} bytes"
+    if why:
+        raise SpecError(
+            f"{what} {text!r} {why}: it is a label that names one folder (sweeps/NAME/), not a "
+            "path; use letters, digits, '-', '_' and '.'"
+        )
+    return text
 
 
 def parse_call(text: str) -> tuple[str, dict[str, Any]]:
@@ -132,8 +180,10 @@ def _table(where: str, value: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Entry:
-    """A device or optimizer named in a spec, with fixed ``params`` and a ``grid`` to sweep."""
+class Entry:
+    """A device or optimizer named in a spec, with fixed ``params`` and a ``grid`` to sweep:
+    what :class:`DeviceEntry` and :class:`OptimizerEntry` share, and what planning counts runs
+    over without knowing which of the two it holds."""
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -170,12 +220,12 @@ class _Entry:
         ]
 
 
-class DeviceEntry(_Entry):
+class DeviceEntry(Entry):
     """A device, device with parameters, preset configuration, or selector in a spec."""
 
     @classmethod
     def parse(cls, value: Any, where: str = "entry") -> Self:
-        """As :meth:`_Entry.parse`, and a selector (``@presets``, ``ReRam*``) kept as written
+        """As :meth:`Entry.parse`, and a selector (``@presets``, ``ReRam*``) kept as written
         for :func:`expand` to resolve against the registered names."""
         text = value if isinstance(value, str) else None
         if isinstance(value, Mapping) and isinstance(value.get("name"), str):
@@ -196,7 +246,7 @@ class DeviceEntry(_Entry):
         return replace(entry, name=text.strip())
 
 
-class OptimizerEntry(_Entry):
+class OptimizerEntry(Entry):
     """An optimizer with hyper-parameters in a spec."""
 
 
@@ -329,7 +379,7 @@ def check_trackers(names: Sequence[str]) -> tuple[str, ...]:
         raise SpecError(str(exc)) from None
 
 
-def _entries(kind: type[_Entry], key: str, value: Any) -> tuple[Any, ...]:
+def _entries(kind: type[Entry], key: str, value: Any) -> tuple[Any, ...]:
     if isinstance(value, (str, Mapping)):
         value = [value]
     if not isinstance(value, list) or not value:
@@ -350,9 +400,18 @@ def spec_from_dict(data: Mapping[str, Any], default_name: str = "sweep") -> Swee
         raise SpecError(f"unknown periphery profile {periphery!r} (known: {', '.join(PROFILES)})")
     scales = _table("scale", data.get("scale", {}))
     for scale_name, over in scales.items():
+        check_folder_label("scale name", scale_name)
         _check_keys(f"scale.{scale_name}", _table(f"scale.{scale_name}", over), SCALE_KEYS)
+    if "name" in data:
+        if not isinstance(data["name"], str):
+            raise SpecError(f"name must be a string, got {data['name']!r}")
+        name = check_folder_label("spec name", data["name"])
+    else:
+        name = check_folder_label(
+            "spec name (the file's name; set `name = ...` in the spec)", default_name
+        )
     return SweepSpec(
-        name=str(data.get("name", default_name)),
+        name=name,
         description=str(data.get("description", "")),
         recipe=data["recipe"],
         devices=_entries(DeviceEntry, "devices", data["devices"]),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from aimc_plugins.devices.adapter import Adapted
-from aimc_plugins.devices.build import adapted_device
+from aimc_plugins.devices.build import adapted_device, adapted_resolved
 from aimc_plugins.devices.names import parse_device_ref
 from aimc_plugins.host import composition, plugins
 from aimc_plugins.host.records import (
@@ -72,6 +72,18 @@ def build_device(text: str) -> Any:
     return adapted_device(plugins.registry.device(ref.name), ref.params).device
 
 
+# A preset configuration's one parameter: the learning rate handed to the torch optimizer.
+PRESET_LR = Param("lr", LR_DEFAULT, "learning rate", low=0.0, low_inclusive=False)
+
+
+def resolved_by_planner(run: PlannedRun, schema: Sequence[Param], given: Mapping[str, Any]) -> bool:
+    """Whether ``given`` (a run's ``params`` or ``device_params``) is what the planner resolved
+    against ``schema``: the run was planned (its kind is written) and names every parameter of
+    the schema, no other. Such values are handed down as they are; a run built by hand or read
+    from an older store is resolved here, as before."""
+    return run.kind is not None and set(given) == {p.name for p in schema}
+
+
 def build_setup(
     devices: Sequence[str], optimizer: str, params: Mapping[str, Any] | None = None
 ) -> TrainingSetup:
@@ -83,7 +95,7 @@ def build_setup(
     """
     params = dict(params or {})
     if len(devices) == 1 and device_kind(devices[0]) == RunKind.PRESET:
-        return _preset_setup(devices[0], optimizer, params)
+        return _preset_setup(devices[0], optimizer, params, resolved=False)
     record = plugins.registry.optimizer(optimizer)
     if record.n_devices == 0:
         return record.build([], **params)
@@ -113,18 +125,30 @@ def resolve(run: PlannedRun) -> ResolvedRun:
     """Look up and build everything ``run`` names, once: its recipe, its device (adapted, from
     the per-process cache of :func:`~aimc_plugins.devices.build.adapted_device`), the
     optimizer's config around it, and the periphery profile applied last (so every device and
-    optimizer sits behind the same periphery)."""
+    optimizer sits behind the same periphery).
+
+    Parameters the planner resolved (:func:`resolved_by_planner`) are handed to the factories as
+    they are: the planner checked them once, and the run's path does not climb back through
+    :meth:`Optimizer.build <aimc_plugins.host.records.Optimizer.build>` or
+    :func:`~aimc_plugins.host.records.resolve_params` to check them again."""
     kind = kind_of(run)
     recipe = plugins.registry.recipe(run.recipe)
     adapted = None
     if kind == RunKind.PRESET:
-        setup = _preset_setup(run.registered_device, run.optimizer, dict(run.params))
-    elif kind == RunKind.DIGITAL:
-        setup = plugins.registry.optimizer(run.optimizer).build([], **run.params)
+        planned = resolved_by_planner(run, (PRESET_LR,), run.params)
+        setup = _preset_setup(run.registered_device, run.optimizer, run.params, resolved=planned)
     else:
-        adapted = adapted_device(plugins.registry.device(run.registered_device), run.device_params)
         record = plugins.registry.optimizer(run.optimizer)
-        setup = optimizer_setup(record, [adapted.device], run.params)
+        planned = resolved_by_planner(run, record.parameters, run.params)
+        built = []
+        if kind == RunKind.DEVICE:
+            device = plugins.registry.device(run.registered_device)
+            if resolved_by_planner(run, device.parameters, run.device_params):
+                adapted = adapted_resolved(device, run.device_params)
+            else:
+                adapted = adapted_device(device, run.device_params)
+            built = [adapted.device]
+        setup = optimizer_setup(record, built, run.params, resolved=planned)
     setup = replace(setup, rpu_config=apply_profile(setup.rpu_config, run.periphery))
     return ResolvedRun(run, kind, recipe, setup, adapted)
 
@@ -134,22 +158,28 @@ def setup_for(run: PlannedRun) -> TrainingSetup:
     return resolve(run).setup
 
 
-def _preset_setup(name: str, optimizer: str, params: dict[str, Any]) -> TrainingSetup:
+def _preset_setup(
+    name: str, optimizer: str, params: Mapping[str, Any], resolved: bool
+) -> TrainingSetup:
     if optimizer not in (PRESET_OPTIMIZER, composition.current.default_optimizer):
         raise ValueError(
             f"{name!r} is a preset training configuration with its own algorithm; "
             f"it cannot be trained with optimizer {optimizer!r}"
         )
     preset = plugins.registry.preset(name)
-    lr_param = Param("lr", LR_DEFAULT, low=0.0, low_inclusive=False)
-    lr = resolve_params(f"preset {preset.name!r}", (lr_param,), params)["lr"]
-    return TrainingSetup(rpu_config=preset.factory(), lr=lr, description=preset.description)
+    if not resolved:
+        params = resolve_params(f"preset {preset.name!r}", (PRESET_LR,), params)
+    return TrainingSetup(
+        rpu_config=preset.factory(), lr=params["lr"], description=preset.description
+    )
 
 
 def optimizer_setup(
-    record: Optimizer, built: Sequence[Any], params: Mapping[str, Any]
+    record: Optimizer, built: Sequence[Any], params: Mapping[str, Any], resolved: bool = False
 ) -> TrainingSetup:
-    """``record`` built around aihwkit device configs; one device serves every array."""
+    """``record`` built around aihwkit device configs; one device serves every array. With
+    ``resolved``, ``params`` are already resolved against the optimizer's schema (a planned
+    run's) and go to its factory as they are; otherwise :meth:`Optimizer.build` resolves them."""
     built = list(built)
     if record.n_devices and len(built) < record.n_devices:
         if len(built) == 1:
@@ -158,6 +188,8 @@ def optimizer_setup(
             raise ValueError(
                 f"optimizer {record.name!r} takes {record.n_devices} devices, got {len(built)}"
             )
+    if resolved:
+        return record.factory(built, **params)
     return record.build(built, **params)
 
 

@@ -47,6 +47,7 @@ def report_lines(fit: FittedResponse) -> list[str]:
         f"{q['chi2_per_bin_down']:.3g} (about 1: the table is within the noise)",
         f"uncertainty    max standard error of q (of the peak): up "
         f"{q['max_standard_error_up']:.3g}, down {q['max_standard_error_down']:.3g}",
+        *(f"wrong way      {note}" for note in fit.notes),
     ]
 
 

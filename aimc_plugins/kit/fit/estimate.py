@@ -17,12 +17,25 @@ Noise follows aihwkit's multiplicative convention (:mod:`aimc_plugins.devices.re
   number of noisy steps alone would cause. A spread of the bounds is not separated from these.
 
 All spread is attributed to the device: read noise in the measurement inflates ``c2c``.
+
+Pulses that move the weight the wrong way are refused, not fitted: everywhere (swapped labels,
+:func:`_check_directions`) and over part of the range (:func:`wrong_way_stretches`: an up
+response such as ``0.03 (0.3 - w)``, which lowers the weight above 0.3). A fitted ``q`` is a
+magnitude and is kept above a floor, so a wrong-way stretch would otherwise become a device that
+barely moves there, without a word. The rule reads the smoothed mean step, not single steps, so
+measurement noise does not trip it: a stretch of the range is wrong-way when, over at least the
+kernel's width (``bandwidth``), the smoothed mean step has the wrong sign by more than
+:data:`WRONG_WAY_Z` of its standard errors and by more than :data:`WRONG_WAY_FLOOR` of the
+largest mean step, and at least two bins of enough steps there have a wrong-way mean. One wild
+step inflates its bin's standard error with its mean, so it moves neither test. A device that
+really behaves so is fitted with ``allow_wrong_way=True`` (``aimc fit --allow-wrong-way``); the
+fit then records the stretches in :attr:`FittedResponse.notes`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -32,6 +45,12 @@ from aimc_plugins.kit.fit.traces import Steps
 
 Q_FLOOR = 1e-3  # fitted q is kept at least this fraction of its peak inside the range
 MAX_NODES = 63  # aihwkit's PiecewiseStep limit
+# A wrong-way stretch: the smoothed mean step of the wrong sign by more than this many of its
+# standard errors, and by more than this fraction of the largest mean step (noise-free data has
+# standard errors near 0; a smoothing wiggle next to a bound is not a device moving backwards).
+WRONG_WAY_Z = 3.0
+WRONG_WAY_FLOOR = 0.02
+WRONG_WAY_BINS = 2  # bins (of at least min_count steps) with a wrong-way mean inside the stretch
 
 
 class FitError(ValueError):
@@ -85,6 +104,8 @@ class FittedResponse:
     se_up: np.ndarray  # standard error of q_up at the nodes (units of dw_min, as q)
     se_down: np.ndarray
     quality: dict[str, float] = field(default_factory=dict)
+    # wrong-way stretches fitted anyway (allow_wrong_way): q is held at its floor there
+    notes: tuple[str, ...] = ()
 
     @property
     def w_min(self) -> float:
@@ -120,6 +141,7 @@ class FittedResponse:
             "steps": self.n_steps,
             "mapping": self.mapping,
             **self.quality,
+            **({"wrong_way": list(self.notes)} if self.notes else {}),
         }
 
 
@@ -274,8 +296,103 @@ def _wrong_way_devices(part: Steps, sign: int, min_steps: int = 10) -> tuple[int
     return int(np.count_nonzero(measured & (net * sign < 0))), int(np.count_nonzero(measured))
 
 
-def fit_steps(steps: Steps, name: str, options: FitOptions | None = None) -> FittedResponse:
-    """Fit q+-(w), ``dw_min``, cycle-to-cycle noise and device-to-device spread to ``steps``."""
+@dataclass(frozen=True)
+class WrongWay:
+    """A stretch of the range over which one direction's pulses move the weight the wrong way
+    (:func:`wrong_way_stretches`)."""
+
+    direction: int  # +1: up pulses lower the weight; -1: down pulses raise it
+    low: float
+    high: float
+    step: float  # the smoothed mean step furthest the wrong way (weight units, as measured)
+    at: float  # where
+    n_pulses: int  # pulses of that direction whose weight before lies in the stretch
+    pulses: str  # the first few of them, as "device d3 pulses 41-45"
+
+    def describe(self) -> str:
+        label = "up" if self.direction == 1 else "down"
+        verb = "lower" if self.direction == 1 else "raise"
+        return (
+            f"{label} pulses {verb} the weight for w in [{self.low:.3g}, {self.high:.3g}] "
+            f"(mean step {self.step:+.3g} per pulse at w = {self.at:.3g}; {self.n_pulses} "
+            f"{label} pulses start there: {self.pulses})"
+        )
+
+
+def _pulse_rows(part: Steps, keep: np.ndarray, shown: int = 3) -> str:
+    """The first ``shown`` runs of consecutive pulse indices among the steps ``keep`` selects,
+    per device, as a reader finds them in the file: ``device d3 pulses 41-45``."""
+    if part.pulse is None:
+        return "steps given without pulse indices"
+    device, pulse = part.device[keep], part.pulse[keep]
+    order = np.lexsort((pulse, device))
+    device, pulse = device[order], pulse[order]
+    breaks = np.flatnonzero((np.diff(device) != 0) | (np.diff(pulse) != 1)) + 1
+    starts, ends = np.r_[0, breaks], np.r_[breaks, len(pulse)] - 1
+    runs = []
+    for first, last in zip(starts[:shown], ends[:shown], strict=True):
+        span = f"pulse {pulse[first]}" if first == last else f"pulses {pulse[first]}-{pulse[last]}"
+        runs.append(f"device {part.devices[int(device[first])]} {span}")
+    return ", ".join(runs) + (", ..." if len(starts) > shown else "")
+
+
+def wrong_way_stretches(
+    part: Steps,
+    sign: int,
+    binned: Binned,
+    table: np.ndarray,
+    error: np.ndarray,
+    nodes: np.ndarray,
+    peak: float,
+    bandwidth: float,
+    min_count: int,
+) -> list[WrongWay]:
+    """Where the ``sign`` pulses (+1 up, -1 down) move the weight the wrong way over part of
+    the range: runs of table nodes whose smoothed mean magnitude ``table`` (``sign`` times the
+    step) is below ``-max(WRONG_WAY_Z * error, WRONG_WAY_FLOOR * peak)``, at least
+    ``bandwidth`` wide, holding at least :data:`WRONG_WAY_BINS` bins of ``min_count`` steps or
+    more whose mean is wrong-way (the rule in the module docstring)."""
+    wrong = table < -np.maximum(WRONG_WAY_Z * error, WRONG_WAY_FLOOR * peak)
+    found = []
+    i = 0
+    while i < len(wrong):
+        if not wrong[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(wrong) and wrong[j + 1]:
+            j += 1
+        low, high = float(nodes[i]), float(nodes[j])
+        enough = binned.count >= min_count
+        inside = (binned.centers >= low) & (binned.centers <= high) & enough
+        if high - low >= bandwidth and np.count_nonzero(inside & (binned.mean < 0)) >= (
+            WRONG_WAY_BINS
+        ):
+            worst = i + int(np.argmin(table[i : j + 1]))
+            keep = (part.w >= low) & (part.w <= high)
+            found.append(
+                WrongWay(
+                    direction=sign,
+                    low=low,
+                    high=high,
+                    step=float(sign * table[worst]),
+                    at=float(nodes[worst]),
+                    n_pulses=int(np.count_nonzero(keep)),
+                    pulses=_pulse_rows(part, keep),
+                )
+            )
+        i = j + 1
+    return found
+
+
+def fit_steps(
+    steps: Steps, name: str, options: FitOptions | None = None, *, allow_wrong_way: bool = False
+) -> FittedResponse:
+    """Fit q+-(w), ``dw_min``, cycle-to-cycle noise and device-to-device spread to ``steps``.
+
+    Pulses that move the weight the wrong way over part of the range are refused with a
+    :class:`FitError` naming the stretch and its pulses, unless ``allow_wrong_way`` (the device
+    really behaves so): the fit then holds q at its floor there and says so in ``notes``."""
     options = options or FitOptions()
     if not 2 <= options.nodes <= MAX_NODES:
         raise FitError(f"nodes={options.nodes}: aihwkit's tables take 2 to {MAX_NODES}")
@@ -294,6 +411,29 @@ def fit_steps(steps: Steps, name: str, options: FitOptions | None = None) -> Fit
             raise FitError("fewer than 3 bins hold enough steps; use fewer --bins")
         tables[sign], errors[sign] = smooth(binned[sign], nodes, bandwidth, options.min_count)
     _check_directions(up, down, nodes, tables)
+    largest = max(float(np.max(tables[1])), float(np.max(tables[-1])))
+    stretches = [
+        stretch
+        for sign, part in ((1, up), (-1, down))
+        for stretch in wrong_way_stretches(
+            part,
+            sign,
+            binned[sign],
+            tables[sign],
+            errors[sign],
+            nodes,
+            largest,
+            bandwidth,
+            options.min_count,
+        )
+    ]
+    if stretches and not allow_wrong_way:
+        raise FitError(
+            "; ".join(s.describe() for s in stretches)
+            + ": the fit would hold q at its floor there. Check the direction labels and the "
+            "weight mapping, or pass --allow-wrong-way (allow_wrong_way=True) if the device "
+            "really behaves so"
+        )
     dw_min = float((np.interp(0.0, nodes, tables[1]) + np.interp(0.0, nodes, tables[-1])) / 2)
     if not dw_min > 0:
         raise FitError(f"the mean step at w = 0 is {dw_min:.3g}: not a device that moves up/down")
@@ -305,14 +445,8 @@ def fit_steps(steps: Steps, name: str, options: FitOptions | None = None) -> Fit
     for sign, part in ((1, up), (-1, down)):
         table = tables[sign]
         inside = (part.w >= lo) & (part.w <= hi)
-        magnitudes = Steps(
-            part.w[inside],
-            part.direction[inside],
-            part.dw[inside] * sign,
-            part.device[inside],
-            part.devices,
-            part.mapping,
-        )
+        kept = part.subset(inside)
+        magnitudes = replace(kept, dw=kept.dw * sign)
         scales[sign] = _device_scales(magnitudes, partial(np.interp, xp=nodes, fp=table))
         m = np.interp(magnitudes.w, nodes, table)
         expected = (np.nan_to_num(scales[sign][0])[magnitudes.device] * m) ** 2
@@ -356,4 +490,5 @@ def fit_steps(steps: Steps, name: str, options: FitOptions | None = None) -> Fit
         se_up=errors[1] / dw_min,
         se_down=errors[-1] / dw_min,
         quality=quality,
+        notes=tuple(f"{s.describe()}, fitted anyway (allow_wrong_way)" for s in stretches),
     )

@@ -43,7 +43,9 @@ class TraceError(ValueError):
 @dataclass(frozen=True)
 class Steps:
     """Every single-pulse step in a file: the weight before the pulse, its direction (+1 up,
-    -1 down), the step (weight units) and the device (index into ``devices``)."""
+    -1 down), the step (weight units) and the device (index into ``devices``); ``pulse`` is the
+    pulse's index in its device's trace (the file's ``pulse`` column of the read after it), so
+    an error can name the rows it is about (``None`` for steps made without a file)."""
 
     w: np.ndarray
     direction: np.ndarray
@@ -51,12 +53,16 @@ class Steps:
     device: np.ndarray
     devices: tuple[str, ...]
     mapping: str  # how the reads became weights, for the report
+    pulse: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.w)
 
     def select(self, direction: int) -> Steps:
-        keep = self.direction == direction
+        return self.subset(self.direction == direction)
+
+    def subset(self, keep: np.ndarray) -> Steps:
+        """The steps where the boolean mask ``keep`` is true."""
         return Steps(
             self.w[keep],
             self.direction[keep],
@@ -64,6 +70,7 @@ class Steps:
             self.device[keep],
             self.devices,
             self.mapping,
+            None if self.pulse is None else self.pulse[keep],
         )
 
 
@@ -109,6 +116,7 @@ class Traces:
             device=dev[1:][follows],
             devices=self.devices,
             mapping=mapping,
+            pulse=pulse[1:][follows],
         )
 
 
