@@ -91,19 +91,24 @@ def test_convergence_needs_a_validation_split():
 # -- training to convergence under a cap -----------------------------------------------------
 
 
-def test_each_row_trains_to_its_validation_plateau_and_says_so(tmp_path, fake_curves):
-    # lr 3 (u = 1) converges within a few epochs; lr 0.0095 (u ~ 0.17) is still improving at 12
-    results = compare(
-        recipe=fake_curves,
+def _one_row(recipe: str, lr: float, out, epochs: int = 12, converge=RULE):
+    """Analog SGD at ``lr`` on the formula recipe, 2 seeds, in this process."""
+    return compare(
+        recipe=recipe,
         devices=["Idealized"],
         optimizers=["sgd"],
-        params={"lr": 3.0},
+        params={"lr": lr},
         seeds=2,
-        epochs=12,
-        converge=RULE,
-        out=tmp_path / "fast",
+        epochs=epochs,
+        converge=converge,
+        out=out,
         workers=0,
     )
+
+
+def test_each_row_trains_to_its_validation_plateau_and_says_so(tmp_path, fake_curves):
+    # lr 3 (u = 1) converges within a few epochs; lr 0.0095 (u ~ 0.17) is still improving at 12
+    results = _one_row(fake_curves, 3.0, tmp_path / "fast")
     record = json.loads((tmp_path / "fast" / "convergence.json").read_text())
     found = record["rows"]["Idealized / sgd"]["plateau"]
     assert found["converged"] and found["stop_epoch"] < 12 and found["source"] == "validation"
@@ -116,17 +121,7 @@ def test_each_row_trains_to_its_validation_plateau_and_says_so(tmp_path, fake_cu
     assert frame["converged"].tolist() == [True, True]
     assert results.summary()["convergence"]["cap"] == 12
 
-    slow = compare(
-        recipe=fake_curves,
-        devices=["Idealized"],
-        optimizers=["sgd"],
-        params={"lr": 0.0095},
-        seeds=2,
-        epochs=12,
-        converge=RULE,
-        out=tmp_path / "slow",
-        workers=0,
-    )
+    slow = _one_row(fake_curves, 0.0095, tmp_path / "slow")
     row = slow.report.rows[0]
     assert row.converged is False and {o.run.epochs for o in slow.outcomes} == {12}
     text = (tmp_path / "slow" / "results.md").read_text()
@@ -135,16 +130,7 @@ def test_each_row_trains_to_its_validation_plateau_and_says_so(tmp_path, fake_cu
 
 
 def test_without_convergence_a_short_run_is_flagged_from_its_own_curve(tmp_path, fake_curves):
-    results = compare(
-        recipe=fake_curves,
-        devices=["Idealized"],
-        optimizers=["sgd"],
-        params={"lr": 0.0095},
-        seeds=2,
-        epochs=4,
-        out=tmp_path,
-        workers=0,
-    )
+    results = _one_row(fake_curves, 0.0095, tmp_path, epochs=4, converge=None)
     row = results.report.rows[0]
     assert row.converged is False and row.convergence_source == "own curve"
     assert not (tmp_path / "convergence.json").exists()

@@ -192,7 +192,7 @@ def test_a_tuned_comparison_runs_each_rows_chosen_setting_and_resumes(tmp_path):
 def test_a_kill_in_the_middle_of_tuning_loses_no_finished_trial(tmp_path):
     args = [
         "compare", "--recipe", "digits-mlp", "--device", "Idealized", "--optimizer", "sgd",
-        "--optimizer", "digital", "--seeds", "1", "--epochs", "2", "--tune", "4",
+        "--optimizer", "digital", "--seeds", "1", "--epochs", "2", "--tune", "2",
         "--workers", "0", "--no-report", "--quiet",
     ]  # fmt: skip
     env = {**os.environ, "TQDM_DISABLE": "1"}
