@@ -119,6 +119,8 @@ def test_each_row_trains_to_its_validation_plateau_and_says_so(tmp_path, fake_cu
     assert f"epoch {found['stop_epoch']} of 12" in (tmp_path / "fast" / "results.md").read_text()
     frame = load_results(tmp_path / "fast")
     assert frame["converged"].tolist() == [True, True]
+    # the in-memory frame reads the same record (the runs' own curves stop at the plateau)
+    assert results.frame()["converged"].tolist() == [True, True]
     assert results.summary()["convergence"]["cap"] == 12
 
     slow = _one_row(fake_curves, 0.0095, tmp_path / "slow")

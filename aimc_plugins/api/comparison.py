@@ -306,7 +306,7 @@ class Results:
 
     def frame(self) -> pd.DataFrame:
         """These runs as :func:`~aimc_plugins.api.results.load_results` gives them."""
-        return tables.runs_frame(self.outcomes)
+        return tables.runs_frame(self.outcomes, tables.plateaus_of(self.outcomes, self.out))
 
     def epochs(self) -> pd.DataFrame:
         """These runs' per-epoch metrics, as :func:`~aimc_plugins.api.results.load_epochs`."""

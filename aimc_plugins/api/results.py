@@ -116,7 +116,7 @@ def run_records(
     (per row: :func:`~aimc_plugins.report.convergence.row_plateaus`) fill ``converged``,
     ``stop_epoch`` and ``cap_epochs`` of the row's test runs (None elsewhere)."""
     records = []
-    plateaus = plateaus if plateaus is not None else _plateaus(outcomes)
+    plateaus = plateaus if plateaus is not None else plateaus_of(outcomes)
     results = {id(outcome) for outcome in result_runs(outcomes)}  # not tuning trials
     for outcome in outcomes:
         run = outcome.run
@@ -157,10 +157,11 @@ def run_records(
     return records
 
 
-def _plateaus(
+def plateaus_of(
     outcomes: Sequence[RunOutcome], folder: Path | None = None
 ) -> dict[tuple[str, str], Plateau]:
-    """Each row's plateau (from ``folder``'s convergence record, else the rows' own curves)."""
+    """Each row's plateau: from ``folder``'s convergence record where the comparison trained to
+    convergence, else from the rows' own curves."""
     from aimc_plugins.report.convergence import row_plateaus
     from aimc_plugins.sweep.convergence import read_record
 
@@ -239,7 +240,7 @@ def load_results(
     at which epoch (from ``convergence.json`` when the comparison trained to convergence, else
     from the row's own curve; None for trials)."""
     outcomes = load_outcomes(folder, recipe=recipe, trials=trials)
-    return runs_frame(outcomes, _plateaus(outcomes, Path(folder)))
+    return runs_frame(outcomes, plateaus_of(outcomes, Path(folder)))
 
 
 def load_epochs(
@@ -294,13 +295,6 @@ def load_tuning(folder: str | Path) -> pd.DataFrame:
 
 
 # -- the report --------------------------------------------------------------------------------
-
-
-def flag_notes(rows: Sequence[report.Row]) -> list[str]:
-    """The notes that name the table's flagged rows (still improving, seeds disagree)."""
-    from aimc_plugins.report.convergence import flag_notes as notes
-
-    return notes(rows)
 
 
 def rows_data(rows: Sequence[report.Row]) -> list[dict[str, Any]]:
@@ -413,7 +407,7 @@ def report_outcomes(
         metric=metric,
         higher_is_better=higher,
         rows=rows,
-        notes=[*flag_notes(rows), *report.run_notes(outcomes)],
+        notes=report.table_notes(rows, outcomes),
         counts=status_counts(outcomes),
         time_to_target=time_to_target.time_to_target_data(outcomes, metric, higher, folder),
         tuning=tuning.tuning_data(folder),

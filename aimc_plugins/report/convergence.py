@@ -52,7 +52,7 @@ def row_plateaus(
         groups.setdefault((outcome.run.device, outcome.run.shown_optimizer), []).append(outcome)
     found: dict[RowKey, Plateau] = {}
     for key, group in groups.items():
-        label = f"{key[0]} / {key[1]}"
+        label = group[0].run.label  # convergence.json names rows by their table label
         if label in recorded:
             found[key] = recorded[label]
             continue

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from aimc_plugins.report import time_to_target as ttt
 from aimc_plugins.report import tuning
-from aimc_plugins.report.convergence import flag_notes
 from aimc_plugins.report.figures import PNG_DPI, svg_of
 from aimc_plugins.report.provenance import CONFIGURATION_HEAD, Provenance, describe
 from aimc_plugins.report.ranking import (
@@ -28,9 +27,9 @@ from aimc_plugins.report.theory_page import FIGURE_NOTE, TITLE, theory_html
 from aimc_plugins.report.time_to_target import RowReach
 from aimc_plugins.report.writers import (
     Extras,
-    run_notes,
     table_cells,
     table_head,
+    table_notes,
     untuned_trials_note,
 )
 from aimc_plugins.training.run import DONE, RunOutcome
@@ -222,7 +221,7 @@ runs counted apart; intervals: {html.escape(interval_method(metric))}).
 {_html_table(rows, extras.reach)}
 {target_html(rows, extras)}
 {theory_section_html(extras)}
-{_notes_html([*flag_notes(rows), *run_notes(outcomes)])}
+{_notes_html(table_notes(rows, outcomes))}
 {_figures_html(images)}
 {_problems(outcomes)}
 {provenance_html(info)}

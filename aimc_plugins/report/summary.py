@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aimc_plugins.report import plots, tuning
 from aimc_plugins.report import time_to_target as ttt
-from aimc_plugins.report.convergence import flag_notes, row_plateaus, unstable_rows
+from aimc_plugins.report.convergence import row_plateaus, unstable_rows
 from aimc_plugins.report.figures import svg_of
 from aimc_plugins.report.page import (
     provenance_html,
@@ -52,6 +52,7 @@ from aimc_plugins.report.writers import (
     markdown_table,
     provenance_markdown,
     run_notes,
+    table_notes,
     target_markdown,
     untuned_trials_note,
     write_csv,
@@ -85,6 +86,7 @@ __all__ = [
     "separation_summary",
     "summarize",
     "t_quantile_975",
+    "table_notes",
     "target_html",
     "target_markdown",
     "tuning_section_html",
@@ -121,7 +123,6 @@ def report_extras(
         n_trial_runs=len(trial_runs(outcomes)),
         plateaus=row_plateaus(results, metric, higher_is_better, record),
         unstable=frozenset(unstable_rows(results, metric, tuned)),
-        convergence=record,
     )
 
 
@@ -233,7 +234,7 @@ def write_report(
             rows,
             out / "results.md",
             f"{info.title}: {metric}",
-            [*flag_notes(rows), *run_notes(outcomes)],
+            table_notes(rows, outcomes),
             info,
             figures,
             extras,

@@ -16,6 +16,7 @@ from typing import Any
 
 from aimc_plugins.report import time_to_target as ttt
 from aimc_plugins.report import tuning
+from aimc_plugins.report.convergence import flag_notes
 from aimc_plugins.report.figures import svg_of
 from aimc_plugins.report.provenance import CONFIGURATION_HEAD, Provenance
 from aimc_plugins.report.ranking import (
@@ -180,6 +181,13 @@ def run_notes(outcomes: Sequence[RunOutcome]) -> list[str]:
     return lines + version_notes(outcomes)
 
 
+def table_notes(rows: Sequence[Row], outcomes: Sequence[RunOutcome]) -> list[str]:
+    """The notes under a ranked table: its flagged rows first (still improving at the cap,
+    seeds that disagree: :func:`~.convergence.flag_notes`), then :func:`run_notes`. The
+    markdown, the HTML page and ``Report.notes`` all show these."""
+    return [*flag_notes(rows), *run_notes(outcomes)]
+
+
 def _markdown_pairs(rows: Sequence[tuple[str, str]]) -> str:
     lines = ["| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in rows]
@@ -221,10 +229,9 @@ class Extras:
     theory: TheorySection | None = None
     theory_figure: Path | None = None
     # Per row (device, optimizer): whether it converged, and which rows' seeds disagree
-    # (aimc_plugins.report.convergence); the convergence record when rows trained to it.
+    # (aimc_plugins.report.convergence).
     plateaus: dict[tuple[str, str], Plateau] | None = None
     unstable: frozenset[tuple[str, str]] = frozenset()
-    convergence: dict[str, Any] | None = None
 
 
 def target_markdown(rows: Sequence[Row], extras: Extras) -> str:

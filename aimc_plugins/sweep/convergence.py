@@ -220,15 +220,17 @@ def final_runs(runs: Sequence[PlannedRun], found: Plateau) -> list[PlannedRun]:
 # -- the record beside the store ---------------------------------------------------------------
 
 
-def write_record(folder: Path, rule: Convergence, cap: int, rows: Mapping[str, Any]) -> Path:
+def write_record(
+    folder: Path, rule: Convergence, cap: int, rows: Mapping[str, Any]
+) -> dict[str, Any]:
     """``convergence.json``: the rule, the cap and per row (by table label) its plateau and
-    validation curve; written whole or not at all."""
+    validation curve; written whole or not at all. Returns what it wrote."""
     path = Path(folder) / RECORD_NAME
     data = {"rule": rule.as_table(), "cap": cap, "rows": dict(rows)}
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     os.replace(partial, path)
-    return path
+    return data
 
 
 def read_record(folder: Path | None) -> dict[str, Any] | None:
@@ -343,4 +345,4 @@ def settle(
             "run_ids": [run.run_id for run in curves[label]],
         }
     record = write_record(Path(store.path).parent, rule, runs[0].epochs, rows)
-    return Settled(plateaus, tuple(final), json.loads(record.read_text()))
+    return Settled(plateaus, tuple(final), record)

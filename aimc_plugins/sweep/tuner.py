@@ -245,7 +245,7 @@ def tune(
         for label, per_bracket in alive.items():
             row = by_label[label]
             for index, bracket in enumerate(brackets):
-                rung = step - (steps - len(bracket.ladder))
+                rung = bracket.rung_at(step, steps)
                 if rung < 0:
                     continue
                 length = bracket.ladder[rung][1]
@@ -269,7 +269,7 @@ def tune(
             record(label, number, run, score, run.epochs)
         for (label, index), found in scores.items():
             bracket = brackets[index]
-            rung = step - (steps - len(bracket.ladder))
+            rung = bracket.rung_at(step, steps)
             if _metric_tied(found):
                 if step + 1 not in tied[label]:  # two brackets of a row may tie in one step
                     tied[label].append(step + 1)
@@ -293,13 +293,12 @@ def tune(
             n for n in _ranked(at_cap, higher)[:FINALISTS] if not math.isnan(at_cap[n][0])
         ]
     seed_values: dict[str, dict[int, list[float]]] = {r.label: {} for r in rows}
-    extra_seeds = settings.decision_seed_list[1:]
-    decision: list[tuple[str, int, PlannedRun]] = []
-    for label, numbers in finalists.items():
-        for number in numbers:
-            for seed in extra_seeds:
-                run = by_label[label].trial_run(candidate_sets[label][number], seed, epochs)
-                decision.append((label, number, run))
+    decision: list[tuple[str, int, PlannedRun]] = [
+        (label, number, by_label[label].trial_run(candidate_sets[label][number], seed, epochs))
+        for label, numbers in finalists.items()
+        for number in numbers
+        for seed in settings.decision_seed_list[1:]
+    ]
     if decision:
         if on_rung is not None:
             on_rung(
@@ -308,20 +307,18 @@ def tune(
             )
         engine.run_sweep([run for _, _, run in decision], store, sweep, options)
     stored = {o.run.run_id: o for o in store.outcomes([r.run_id for _, _, r in decision])}
-    extra: dict[tuple[str, int], list[Score]] = {}
+    extra: dict[tuple[str, int], list[tuple[str, Score]]] = {}
     for label, number, run in decision:
-        extra.setdefault((label, number), []).append(_score(stored.get(run.run_id), metric))
+        score = _score(stored.get(run.run_id), metric)
+        extra.setdefault((label, number), []).append((run.run_id, score))
     for label, numbers in finalists.items():
         for number in numbers:
             length, first, ids = last[label][number]
-            per_seed = [first, *extra.get((label, number), [])]
+            more = extra.get((label, number), [])
+            per_seed = [first, *(score for _, score in more)]
             seed_values[label][number] = [value for value, _ in per_seed]
-            mean = _mean_score(per_seed)
-            more = [
-                by_label[label].trial_run(candidate_sets[label][number], seed, epochs).run_id
-                for seed in extra_seeds
-            ]
-            last[label][number] = (length, mean, (*ids, *[i for i in more if i not in ids]))
+            new_ids = tuple(i for i, _ in more if i not in ids)
+            last[label][number] = (length, _mean_score(per_seed), (*ids, *new_ids))
     trials: dict[str, tuple[Trial, ...]] = {}
     chosen: dict[str, Mapping[str, Any] | None] = {}
     for row in rows:

@@ -230,9 +230,10 @@ class Bracket:
     members: tuple[int, ...]
     ladder: tuple[tuple[int, int], ...]  # (trials, epochs) per rung, the last at full length
 
-    @property
-    def halvings(self) -> int:
-        return len(self.ladder) - 1
+    def rung_at(self, step: int, steps: int) -> int:
+        """The rung this bracket trains at ``step`` of a tuning of ``steps``: brackets end
+        together at full length, so a shorter ladder starts later (negative: not yet)."""
+        return step - (steps - len(self.ladder))
 
 
 def brackets_of(settings: TuneSettings, epochs: int) -> list[Bracket]:
@@ -297,6 +298,7 @@ class TunedRow:
                 settings.trials,
                 settings.seed,
                 settings.reduction,
+                # the scheme before these settings existed keeps its studies' names
                 *(
                     [settings.brackets, settings.decision_seeds]
                     if (settings.brackets, settings.decision_seeds) != (1, 1)
