@@ -29,6 +29,7 @@ from aimc_plugins.training.transfer import (
     BUFFER_THRESHOLD,
     CHOP_PROB,
     FORGET_BUFFER,
+    IMPLEMENTATION,
     MAX_PULSES,
     MOMENTUM,
     N_READS,
@@ -69,7 +70,21 @@ def _ttv1(
     transfer_every: float,
     n_reads_per_transfer: int,
     residual_device: str,
+    implementation: str,
 ) -> TrainingSetup:
+    if implementation == "rule":
+        from aimc_plugins.rules.tiki_taka import tiki_taka_setup
+
+        return tiki_taka_setup(
+            "ttv1",
+            devices,
+            residual_device=residual_device,
+            alpha=alpha,
+            beta=beta,
+            gamma=0.0,
+            transfer_every=transfer_every,
+            n_reads_per_transfer=n_reads_per_transfer,
+        )
     return transfer_setup(
         "ttv1",
         devices,
@@ -257,11 +272,12 @@ def register_optimizers(register: Callable[[Optimizer], None]) -> None:
         Optimizer(
             name="ttv1",
             factory=_ttv1,
-            description="Tiki-Taka v1 (aihwkit TransferCompound, gamma = 0): gradients pulsed "
-            "into a residual array P at rate alpha, P read column by column and pulsed into W "
-            "at rate beta. beta is passed as the torch optimizer's lr (aihwkit 1.1.0's role "
-            "swap); alpha is fast_lr.",
-            parameters=(ALPHA, BETA, TRANSFER_EVERY, N_READS, RESIDUAL_DEVICE),
+            description="Tiki-Taka v1 (gamma = 0): gradients pulsed into a residual array P at "
+            "rate alpha, P read column by column and pulsed into W at rate beta. beta is "
+            "passed as the torch optimizer's lr (aihwkit's role swap); alpha is fast_lr. A "
+            "transfer rule over compiled tiles (implementation='compiled': aihwkit's "
+            "TransferCompound).",
+            parameters=(ALPHA, BETA, TRANSFER_EVERY, N_READS, RESIDUAL_DEVICE, IMPLEMENTATION),
             n_devices=2,
         )
     )

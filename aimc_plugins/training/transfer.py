@@ -89,6 +89,14 @@ def aihwkit_reads(n_reads_per_transfer: int) -> int:
     return ALL_COLUMNS if n_reads_per_transfer <= 0 else int(n_reads_per_transfer)
 
 
+IMPLEMENTATION = Param(
+    "implementation",
+    "rule",
+    "'rule': the algorithm as a transfer rule over aihwkit's compiled tiles (aimc_plugins.rules); "
+    "'compiled': aihwkit's compiled compound of the same algorithm, to compare the two",
+    choices=("rule", "compiled"),
+)
+
 RESIDUAL_DEVICE = Param(
     "residual_device",
     "",
