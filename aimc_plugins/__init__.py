@@ -92,6 +92,17 @@ _LAZY: dict[str, str] = {
     "pick_devices": "aimc_plugins.training.transfer",
     "transfer_config": "aimc_plugins.training.transfer",
     "transfer_setup": "aimc_plugins.training.transfer",
+    "IMPLEMENTATION": "aimc_plugins.training.transfer",
+    # transfer rules: Tiki-Taka variants in Python over aihwkit's compiled tiles
+    "Array": "aimc_plugins.rules.rule",
+    "Arrays": "aimc_plugins.rules.arrays",
+    "ColumnCycle": "aimc_plugins.rules.rule",
+    "TransferRule": "aimc_plugins.rules.rule",
+    "events_due": "aimc_plugins.rules.rule",
+    "rule_config": "aimc_plugins.rules.setup",
+    "rule_setup": "aimc_plugins.rules.setup",
+    "TikiTakaRule": "aimc_plugins.rules.tiki_taka",
+    "tiki_taka_setup": "aimc_plugins.rules.tiki_taka",
     # sweeps
     "SweepSpec": "aimc_plugins.sweep.spec",
     "load_spec": "aimc_plugins.sweep.spec",
@@ -143,6 +154,10 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
     from aimc_plugins.host import plugins
     from aimc_plugins.kit.fit import table_device
     from aimc_plugins.kit.testing import check_device, check_optimizer
+    from aimc_plugins.rules.arrays import Arrays
+    from aimc_plugins.rules.rule import Array, ColumnCycle, TransferRule, events_due
+    from aimc_plugins.rules.setup import rule_config, rule_setup
+    from aimc_plugins.rules.tiki_taka import TikiTakaRule, tiki_taka_setup
     from aimc_plugins.sweep.spec import SweepSpec, expand_selector, load_spec, plan
     from aimc_plugins.training.identity import PlannedRun
     from aimc_plugins.training.loop import seed_everything, to_analog, train_classifier
@@ -151,6 +166,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
     from aimc_plugins.training.transfer import (
         ALPHA,
         BETA,
+        IMPLEMENTATION,
         MAX_PULSES,
         N_READS,
         RESIDUAL_DEVICE,
@@ -181,10 +197,14 @@ __all__ = [  # noqa: RUF022 -- __version__ first, then sorted
     "__version__",
     "ALPHA",
     "BETA",
+    "IMPLEMENTATION",
     "MAX_PULSES",
     "N_READS",
     "RESIDUAL_DEVICE",
     "TRANSFER_EVERY",
+    "Array",
+    "Arrays",
+    "ColumnCycle",
     "Device",
     "DeviceConfigError",
     "DeviceRef",
@@ -205,8 +225,10 @@ __all__ = [  # noqa: RUF022 -- __version__ first, then sorted
     "SearchRange",
     "SweepSpec",
     "TableError",
+    "TikiTakaRule",
     "Tracker",
     "TrainingSetup",
+    "TransferRule",
     "UnsupportedDevice",
     "adapted_device",
     "aihwkit_reads",
@@ -221,6 +243,7 @@ __all__ = [  # noqa: RUF022 -- __version__ first, then sorted
     "device_config",
     "device_response",
     "diagnose",
+    "events_due",
     "expand_selector",
     "find_symmetric_point",
     "hookimpl",
@@ -238,11 +261,14 @@ __all__ = [  # noqa: RUF022 -- __version__ first, then sorted
     "preset_device_classes",
     "quiet",
     "response_of",
+    "rule_config",
+    "rule_setup",
     "run_one",
     "seed_everything",
     "single_pulse_tile",
     "step_scales",
     "table_device",
+    "tiki_taka_setup",
     "to_analog",
     "train_classifier",
     "transfer_config",

@@ -118,7 +118,13 @@ def test_ttv1_maps_alpha_and_beta_onto_aihwkit() -> None:
     setup = build_setup(
         ["EcRam"],
         "ttv1",
-        {"alpha": 0.07, "beta": 0.3, "transfer_every": 2, "n_reads_per_transfer": 4},
+        {
+            "alpha": 0.07,
+            "beta": 0.3,
+            "transfer_every": 2,
+            "n_reads_per_transfer": 4,
+            "implementation": "compiled",
+        },
     )
     compound = setup.rpu_config.device
     assert type(compound) is TransferCompound

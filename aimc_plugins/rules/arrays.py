@@ -75,9 +75,13 @@ class Arrays:
         device's response and the pulse trains make of it (bounded by ``desired_bl`` pulses per
         element and write). Elements at zero fire no pulses."""
         tile = self.tile(name)
-        tile.set_learning_rate(1.0)
-        # aihwkit's update is W <- W - lr * d x^T per input row: d = -delta^T adds delta.
-        tile.update(self.inputs(columns), -delta.T.contiguous(), False, False, False, False)
+        # aihwkit's update is W <- W - lr * d x^T per input row. With lr one granularity, d is
+        # in pulses (-delta / granularity), so pulse trains without update management fire
+        # |d| pulses where |d| <= desired_bl, instead of saturating their probabilities.
+        step = self.granularity(name)
+        tile.set_learning_rate(step)
+        d_input = (delta.T / -step).contiguous()
+        tile.update(self.inputs(columns), d_input, False, False, False, False)
 
     def pulse(self, name: str, counts: Tensor, columns: Columns = None) -> None:
         """Fire ``counts`` (integers, ``(rows, k)``; the sign is the direction) pulses on

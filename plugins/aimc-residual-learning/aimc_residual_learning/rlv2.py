@@ -1,4 +1,10 @@
-"""RLv2 as a transfer rule in Python over aihwkit's compiled device tiles.
+"""Deprecated (until aimc-plugins 0.3.0): RLv2 on a subclass of aihwkit's transfer tile.
+
+``rlv2`` now runs :class:`aimc_residual_learning.rules.RLv2Rule` on aimc's transfer-rule API;
+this module stays for a release so that code importing it keeps working, and the tests check
+that the rule reproduces it exactly. What follows is the earlier implementation's description.
+
+RLv2 as a transfer rule in Python over aihwkit's compiled device tiles.
 
 RLv2 (Wu et al., arXiv 2502.06309) is TTv2 with two changes aihwkit lacks:
 
@@ -22,6 +28,7 @@ Rates, as in aihwkit's transfer compounds: ``alpha`` is the compound's ``fast_lr
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +70,12 @@ class RLv2SimulatorTile(TransferSimulatorTile):
     """
 
     def __init__(self, x_size: int, d_size: int, rpu_config: Any, dtype: Any) -> None:
+        warnings.warn(
+            "aimc_residual_learning.rlv2.RLv2Tile is deprecated and goes in 0.3.0: rlv2 is a "
+            "transfer rule now (aimc_residual_learning.rules.RLv2Rule)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         if not isinstance(rpu_config.device, RLv2Compound):
             raise ConfigError("RLv2Tile needs an RLv2Compound device")
         super().__init__(x_size, d_size, rpu_config, dtype)
@@ -157,6 +170,10 @@ class RLv2SimulatorTile(TransferSimulatorTile):
         self.hidden_weight[cols] = buffer - pulses * granularity
         if pulses.abs().sum() > 0:
             # The tile's update subtracts lr * d x^T; lr is one granularity, so d = -pulses.
+            # Set on every write: aihwkit's AnalogSGD sets the learning rate of every analog
+            # tile it finds, this inner one included (to beta), which made each crossing fire
+            # max_pulses pulses before 0.2.0.
+            self.weight_tile.set_learning_rate(self.to_weight_granularity)
             self.weight_tile.tile.update(one_hot, -pulses, False, False, False, False)
 
     def get_weights(self) -> Tensor:
@@ -185,3 +202,39 @@ class RLv2Tile(TorchTransferTile):
 
     def _create_simulator_tile(self, x_size: int, d_size: int, rpu_config: Any) -> Any:
         return RLv2SimulatorTile(x_size, d_size, rpu_config, dtype=self.get_data_type())
+
+
+def legacy_rlv2_config(
+    main: Any,
+    residual: Any,
+    *,
+    alpha: float,
+    gamma: float,
+    transfer_every: float,
+    n_reads_per_transfer: int,
+    threshold: float,
+    max_pulses: int,
+    buffer_decay: bool,
+) -> Any:
+    """The ``UnitCellRPUConfig`` of the earlier RLv2: an :class:`RLv2Compound` read by
+    :class:`RLv2Tile` (what ``aimc_residual_learning.rlv2_config`` returned)."""
+    from aihwkit.simulator.configs import UnitCellRPUConfig
+    from aihwkit.simulator.parameters import IOParameters, UpdateParameters
+    from aihwkit.simulator.parameters.enums import BoundManagementType, NoiseManagementType
+
+    compound = RLv2Compound(
+        unit_cell_devices=[residual, main],
+        fast_lr=alpha,
+        gamma=gamma,
+        transfer_every=transfer_every,
+        n_reads_per_transfer=n_reads_per_transfer,
+        buffer_granularity=threshold,
+        buffer_decay=buffer_decay,
+        transfer_forward=IOParameters(
+            noise_management=NoiseManagementType.NONE, bound_management=BoundManagementType.NONE
+        ),
+        transfer_update=UpdateParameters(
+            desired_bl=max_pulses, update_bl_management=False, update_management=False
+        ),
+    )
+    return UnitCellRPUConfig(device=compound, tile_class=RLv2Tile)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import torch
-from aimc_residual_learning.rlv2 import RLv2Compound, RLv2SimulatorTile, RLv2Tile
+from aimc_residual_learning.rules import RLv2Rule
 from aimc_residual_learning.zero_shift import (
     ZeroShiftError,
     measured_symmetric_point,
@@ -200,7 +200,9 @@ def test_rl_zero_shifts_a_reference_residual_device() -> None:
     assert off.rpu_config.device.unit_cell_devices[0].subtract_symmetry_point is False
 
 
-def test_rlv2_config_carries_the_hyper_parameters() -> None:
+def test_rlv2_setup_carries_the_hyper_parameters() -> None:
+    from aimc_plugins.rules.tile import RuleCompound, RuleTile
+
     setup = build_setup(
         ["EcRam"],
         "rlv2",
@@ -216,13 +218,14 @@ def test_rlv2_config_carries_the_hyper_parameters() -> None:
         },
     )
     config = setup.rpu_config
-    assert config.tile_class is RLv2Tile
+    assert config.tile_class is RuleTile
     compound = config.device
-    assert isinstance(compound, RLv2Compound)
-    assert compound.fast_lr == 0.02 and setup.lr == 0.3 and compound.gamma == 0.0
-    assert compound.transfer_every == 0.5 and compound.n_reads_per_transfer == 2
-    assert compound.buffer_granularity == 1.5 and compound.transfer_update.desired_bl == 2
-    assert compound.buffer_decay is False
+    assert isinstance(compound, RuleCompound) and isinstance(compound.rule, RLv2Rule)
+    rule = compound.rule
+    assert rule.alpha == 0.02 and setup.lr == 0.3 and compound.gamma == 0.0
+    assert rule.transfer_every == 0.5 and rule.n_reads_per_transfer == 2
+    assert rule.threshold == 1.5 and compound.transfer_update.desired_bl == 2
+    assert rule.buffer_decay is False
 
 
 @pytest.mark.parametrize(
@@ -244,37 +247,43 @@ def test_bad_values_are_rejected(optimizer: str, params: dict, message: str) -> 
 # --- RLv2's transfer rule ---------------------------------------------------------------------
 
 
-def _rlv2_tile(beta: float, gamma: float = 0.0, decay: bool = True) -> tuple[Any, Any]:
-    """A 3x4 RLv2 layer on a noise-free ConstantStep device (dw_min 0.01), perfect reads."""
-    from aihwkit.nn import AnalogLinear
+def _device() -> Any:
     from aihwkit.simulator.configs import ConstantStepDevice
-    from aimc_residual_learning import rlv2_config
 
-    def device() -> Any:
-        return ConstantStepDevice(
-            dw_min=0.01, dw_min_dtod=0, dw_min_std=0, up_down_dtod=0, w_max_dtod=0, w_min_dtod=0
-        )
+    return ConstantStepDevice(
+        dw_min=0.01, dw_min_dtod=0, dw_min_std=0, up_down_dtod=0, w_max_dtod=0, w_min_dtod=0
+    )
 
-    config = rlv2_config(
-        device(),
-        device(),
+
+def _rlv2_tile(beta: float, gamma: float = 0.0, decay: bool = True) -> tuple[Any, Any]:
+    """A 3x4 RLv2 layer on a noise-free ConstantStep device (dw_min 0.01), perfect reads:
+    the layer and its rule tile (``.rule``, ``.handle`` the arrays)."""
+    from aihwkit.nn import AnalogLinear
+    from aimc_residual_learning import rlv2_setup
+
+    config = rlv2_setup(
+        _device(),
+        _device(),
         alpha=0.1,
+        beta=beta,
         gamma=gamma,
         transfer_every=1.0,
         n_reads_per_transfer=4,
         threshold=1.0,
         max_pulses=1,
         buffer_decay=decay,
-    )
+    ).rpu_config
     for io in (config.forward, config.backward, config.device.transfer_forward):
         io.is_perfect = True
     layer = AnalogLinear(4, 3, bias=False, rpu_config=config)
-    tile = next(layer.analog_tiles())
-    sim = tile.tile
-    assert isinstance(sim, RLv2SimulatorTile)
+    sim = next(layer.analog_tiles()).tile
     sim.set_learning_rate(beta)
     sim.set_weights(torch.zeros(3, 4))
     return layer, sim
+
+
+def _set_p(sim: Any, p: torch.Tensor) -> None:
+    sim.handle.tile("P").set_weights(p)
 
 
 def _transfer_only(sim: Any) -> None:
@@ -285,17 +294,17 @@ def _transfer_only(sim: Any) -> None:
 def test_rlv2_buffer_decays_towards_p() -> None:
     _, sim = _rlv2_tile(beta=0.2)
     p = torch.full((3, 4), 0.004)  # below one pulse (0.01): no pulse ever fires
-    sim.grad_tile.tile.set_weights(p)
+    _set_p(sim, p)
     for k in range(1, 31):
         _transfer_only(sim)
         expected = 0.004 * (1 - 0.8**k)
-        assert torch.allclose(sim.buffer(), torch.full((3, 4), expected), atol=1e-6), k
+        assert torch.allclose(sim.rule.buffer, torch.full((3, 4), expected), atol=1e-6), k
     assert torch.equal(sim.get_weights(), torch.zeros(3, 4))
 
 
 def test_without_decay_the_buffer_integrates_and_fires() -> None:
     _, sim = _rlv2_tile(beta=0.2, decay=False)
-    sim.grad_tile.tile.set_weights(torch.full((3, 4), 0.004))
+    _set_p(sim, torch.full((3, 4), 0.004))
     for _ in range(12):
         _transfer_only(sim)
     # H grows by 0.0008 per transfer: one pulse of 0.01 at transfer 13 at the earliest
@@ -308,11 +317,12 @@ def test_without_decay_the_buffer_integrates_and_fires() -> None:
 def test_rlv2_fires_one_pulse_and_subtracts_it() -> None:
     _, sim = _rlv2_tile(beta=0.5)
     p = torch.tensor([[0.05, -0.05, 0.0, 0.012]] * 3)
-    sim.grad_tile.tile.set_weights(p)
+    _set_p(sim, p)
     _transfer_only(sim)  # H = 0.5 P = [0.025, -0.025, 0, 0.006]
     w = sim.get_weights()
     assert torch.allclose(w[0], torch.tensor([0.01, -0.01, 0.0, 0.0]), atol=1e-6)
-    assert torch.allclose(sim.buffer()[0], torch.tensor([0.015, -0.015, 0.0, 0.006]), atol=1e-6)
+    buffer = sim.rule.buffer[0]
+    assert torch.allclose(buffer, torch.tensor([0.015, -0.015, 0.0, 0.006]), atol=1e-6)
 
 
 def test_rlv2_reads_w_plus_gamma_p() -> None:
@@ -320,7 +330,7 @@ def test_rlv2_reads_w_plus_gamma_p() -> None:
     w = torch.arange(12.0).reshape(3, 4) / 100
     p = torch.ones(3, 4) / 10
     sim.set_weights(w)
-    sim.grad_tile.tile.set_weights(p)
+    _set_p(sim, p)
     x = torch.tensor([[1.0, -2.0, 0.5, 3.0]])
     assert torch.allclose(layer(x), x @ (w + 0.5 * p).T, atol=1e-5)
     assert torch.allclose(sim.get_weights(), w + 0.5 * p, atol=1e-6)
@@ -336,6 +346,7 @@ def test_rlv2_reads_w_plus_gamma_p() -> None:
     [
         ("rl", "Idealized", {}),  # defaults: every column per transfer
         ("rlv2", "Capacitor", {}),
+        ("mtrl", "Idealized", {"tiles": 3}),
     ],
 )
 def test_learns_digits(optimizer: str, device: str, params: dict) -> None:
@@ -346,7 +357,7 @@ def test_learns_digits(optimizer: str, device: str, params: dict) -> None:
     assert result.final["test_accuracy"] > 0.5, result.final
 
 
-@pytest.mark.parametrize("optimizer", ["rl", "rlv2"])
+@pytest.mark.parametrize("optimizer", ["rl", "rlv2", "mtrl"])
 def test_passes_the_plugin_contract(optimizer: str) -> None:
     """Pickling of record and config (RLv2's tile class included), defaults, and learning with
     the defaults on the contract's reference device."""
