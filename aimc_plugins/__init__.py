@@ -99,6 +99,7 @@ _LAZY: dict[str, str] = {
     "ColumnCycle": "aimc_plugins.rules.rule",
     "TransferRule": "aimc_plugins.rules.rule",
     "events_due": "aimc_plugins.rules.rule",
+    "scheduled_writes": "aimc_plugins.rules.rule",
     "rule_config": "aimc_plugins.rules.setup",
     "rule_setup": "aimc_plugins.rules.setup",
     "TikiTakaRule": "aimc_plugins.rules.tiki_taka",
@@ -155,7 +156,13 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
     from aimc_plugins.kit.fit import table_device
     from aimc_plugins.kit.testing import check_device, check_optimizer
     from aimc_plugins.rules.arrays import Arrays
-    from aimc_plugins.rules.rule import Array, ColumnCycle, TransferRule, events_due
+    from aimc_plugins.rules.rule import (
+        Array,
+        ColumnCycle,
+        TransferRule,
+        events_due,
+        scheduled_writes,
+    )
     from aimc_plugins.rules.setup import rule_config, rule_setup
     from aimc_plugins.rules.tiki_taka import TikiTakaRule, tiki_taka_setup
     from aimc_plugins.sweep.spec import SweepSpec, expand_selector, load_spec, plan
@@ -264,6 +271,7 @@ __all__ = [  # noqa: RUF022 -- __version__ first, then sorted
     "rule_config",
     "rule_setup",
     "run_one",
+    "scheduled_writes",
     "seed_everything",
     "single_pulse_tile",
     "step_scales",

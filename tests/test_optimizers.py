@@ -136,9 +136,10 @@ def test_ttv1_maps_alpha_and_beta_onto_aihwkit() -> None:
     assert compound.gamma == 0.0
 
 
-def test_transfer_roles_measured_in_aihwkit() -> None:
+@pytest.mark.parametrize("implementation", ["rule", "compiled"])
+def test_transfer_roles_measured_in_aihwkit(implementation: str) -> None:
     """One step on a noise-free device: P moves by alpha * grad whatever lr is, and W by
-    beta * P (the role swap the parameter help documents)."""
+    beta * P (the role swap the parameter help documents), as a rule and compiled."""
     from aihwkit.nn import AnalogLinear
     from aihwkit.optim import AnalogSGD
     from aihwkit.simulator.configs import ConstantStepDevice
@@ -150,7 +151,11 @@ def test_transfer_roles_measured_in_aihwkit() -> None:
     moves = {}
     for alpha, beta in ((0.5, 0.1), (0.5, 0.2), (0.25, 0.1)):
         setup = plugins.optimizers()["ttv1"].build(
-            [device], alpha=alpha, beta=beta, n_reads_per_transfer=4
+            [device],
+            alpha=alpha,
+            beta=beta,
+            n_reads_per_transfer=4,
+            implementation=implementation,
         )
         config = setup.rpu_config
         for io in (config.forward, config.backward, config.device.transfer_forward):
@@ -165,9 +170,13 @@ def test_transfer_roles_measured_in_aihwkit() -> None:
         optimizer.regroup_param_groups(layer)
         layer(torch.tensor([[1.0, 0, 0, 0]])).sum().backward()  # grad of column 0 is 1
         optimizer.step()
-        hidden = next(layer.analog_tiles()).get_hidden_parameters()
-        p_col = float(hidden["hidden_weights_0"][:, 0].mean())
-        w_col = float(hidden["hidden_weights_1"][:, 0].mean())
+        tile = next(layer.analog_tiles())
+        if implementation == "rule":
+            p, w = tile.tile.handle.weights("P"), tile.tile.handle.weights("W")
+        else:
+            hidden = tile.get_hidden_parameters()
+            p, w = hidden["hidden_weights_0"], hidden["hidden_weights_1"]
+        p_col, w_col = float(p[:, 0].mean()), float(w[:, 0].mean())
         moves[(alpha, beta)] = (p_col, w_col)
     assert moves[(0.5, 0.1)][0] == pytest.approx(-0.5, abs=0.05)
     assert moves[(0.5, 0.2)][0] == pytest.approx(-0.5, abs=0.05)  # lr does not touch P

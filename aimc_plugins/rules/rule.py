@@ -96,6 +96,24 @@ class TransferRule:
         """One line for logs and tables; defaults to the class name."""
         return type(self).__name__
 
+    def writes_per_column(self, n_minibatches: int, columns: int) -> float | None:
+        """How many times a run of ``n_minibatches`` writes each column of the array the
+        network relies on most (``W``), for a tile of ``columns`` columns; ``None`` (the
+        default): the rule does not say, and no slow-schedule note is made for it. The host
+        notes a run whose schedule writes a column fewer than ten times."""
+        return None
+
+
+def scheduled_writes(
+    n_minibatches: int, period: float, reads_per_event: int, columns: int
+) -> float:
+    """Writes per column over ``n_minibatches`` of a schedule of one event every ``period``
+    mini-batches, each reading ``reads_per_event`` columns (0 or more than ``columns``: all)."""
+    if period <= 0:
+        return 0.0
+    reads = columns if reads_per_event <= 0 else min(reads_per_event, columns)
+    return n_minibatches / period * reads / columns
+
 
 def events_due(step: int, period: float) -> int:
     """How many events of a schedule with one event every ``period`` mini-batches fall on

@@ -16,7 +16,13 @@ from typing import Any
 
 from aimc_plugins.host.records import TrainingSetup
 from aimc_plugins.rules.arrays import Arrays
-from aimc_plugins.rules.rule import Array, ColumnCycle, TransferRule, events_due
+from aimc_plugins.rules.rule import (
+    Array,
+    ColumnCycle,
+    TransferRule,
+    events_due,
+    scheduled_writes,
+)
 from aimc_plugins.rules.setup import rule_setup
 from aimc_plugins.training.transfer import describe_transfer, pick_devices
 
@@ -42,6 +48,11 @@ class TikiTakaRule(TransferRule):
         for _ in range(events_due(arrays.step, self.transfer_every)):
             columns = self.cycle.take(self.n_reads_per_transfer)
             arrays.write("W", arrays.lr * arrays.read("P", columns), columns)
+
+    def writes_per_column(self, n_minibatches: int, columns: int) -> float:
+        return scheduled_writes(
+            n_minibatches, self.transfer_every, self.n_reads_per_transfer, columns
+        )
 
     def describe(self) -> str:
         reads = self.n_reads_per_transfer or "all"

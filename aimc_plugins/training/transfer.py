@@ -290,7 +290,11 @@ def transfer_writes(
     """
     from aihwkit.simulator.configs.compounds import ChoppedTransferCompound, TransferCompound
 
+    from aimc_plugins.rules.tile import RuleCompound
+
     compound = getattr(rpu_config, "device", None)
+    if isinstance(compound, RuleCompound):
+        return rule_writes(compound, layer_inputs, n_minibatches, rpu_config, threshold)
     if not isinstance(compound, TransferCompound):
         return None
     every = float(compound.transfer_every)
@@ -323,5 +327,38 @@ def transfer_writes(
             f"{'all' if reads <= 0 else min(reads, widest)} column(s) per transfer, "
             f"{per_batch:.3g} transfers per mini-batch); below {threshold:g} W barely moves. "
             "Raise n_reads_per_transfer, lower transfer_every, or train longer"
+        )
+    return TransferWrites(fewest, per_tile, note)
+
+
+def rule_writes(
+    compound: Any,
+    layer_inputs: Sequence[int],
+    n_minibatches: int,
+    rpu_config: Any,
+    threshold: float = MIN_WRITES_PER_COLUMN,
+) -> TransferWrites | None:
+    """:func:`transfer_writes` for a transfer rule: the rule says how often it writes each
+    column (:meth:`~aimc_plugins.rules.rule.TransferRule.writes_per_column`); ``None`` when it
+    does not."""
+    mapping = getattr(rpu_config, "mapping", None)
+    max_input = int(getattr(mapping, "max_input_size", 0) or 0)
+    per_tile: dict[int, float] = {}
+    for columns in tile_columns(layer_inputs, max_input):
+        writes = compound.rule.writes_per_column(n_minibatches, columns)
+        if writes is None:
+            return None
+        per_tile[columns] = float(writes)
+    if not per_tile:
+        return None
+    fewest = min(per_tile.values())
+    note = ""
+    if fewest < threshold:
+        widest = max(per_tile, key=lambda c: (-per_tile[c], c))
+        note = (
+            f"slow transfer schedule: each column of W is written {fewest:.1f} times in "
+            f"{n_minibatches} mini-batches ({widest}-column tile, {compound.rule.describe()}); "
+            f"below {threshold:g} W barely moves. Raise n_reads_per_transfer, lower "
+            "transfer_every, or train longer"
         )
     return TransferWrites(fewest, per_tile, note)

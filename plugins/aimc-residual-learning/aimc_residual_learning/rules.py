@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from aimc_plugins import Arrays, ColumnCycle, TransferRule, events_due
+from aimc_plugins import Arrays, ColumnCycle, TransferRule, events_due, scheduled_writes
 
 
 class RLv2Rule(TransferRule):
@@ -64,6 +64,11 @@ class RLv2Rule(TransferRule):
             self.buffer[:, index] = buffer - pulses * step
             if bool(pulses.any()):
                 arrays.pulse("W", pulses, columns)
+
+    def writes_per_column(self, n_minibatches: int, columns: int) -> float:
+        return scheduled_writes(
+            n_minibatches, self.transfer_every, self.n_reads_per_transfer, columns
+        )
 
     def describe(self) -> str:
         return "RLv2 rule" if self.buffer_decay else "RLv2 rule (integrating buffer)"
@@ -120,6 +125,13 @@ class MultiTileRule(TransferRule):
             for _ in range(events_due(arrays.step, self.period(link))):
                 columns = self.cycles[link].take(self.n_reads_per_transfer)
                 arrays.write(target, rate * arrays.read(source, columns), columns)
+
+    def writes_per_column(self, n_minibatches: int, columns: int) -> float | None:
+        """The slowest link's: the most significant tile ``W0`` is written least often."""
+        if self.tiles < 2:
+            return None
+        slowest = self.period(self.tiles - 2)
+        return scheduled_writes(n_minibatches, slowest, self.n_reads_per_transfer, columns)
 
     def describe(self) -> str:
         return f"multi-tile residual learning rule ({self.tiles} tiles)"
