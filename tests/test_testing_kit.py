@@ -9,7 +9,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from aimc_plugins import Device, Optimizer, Param, TrainingSetup
+from aimc_plugins import Array, Device, Optimizer, Param, TrainingSetup, TransferRule, rule_setup
 from aimc_plugins.devices.adapter import Adapted
 from aimc_plugins.devices.build import adapted_device
 from aimc_plugins.devices.response import ResponseDevice
@@ -160,3 +160,84 @@ def lambda_response() -> ResponseDevice:
 def test_lambda_response_fails_the_pickle_check_of_the_response():
     with pytest.raises(ContractError, match=r"'lam-record \(response\)': check 'pickles'"):
         check_device(Device("lam-record", lambda_response), train=False)
+
+
+# Transfer rules: check_optimizer runs check_rule on a setup built with rule_setup.
+
+
+class CopyP(TransferRule):
+    """A working rule: the gradient goes to P, every mini-batch W += lr * read(P)."""
+
+    gradient_array = "P"
+
+    def after_update(self, arrays):
+        arrays.write("W", arrays.lr * arrays.read("P"))
+
+
+class NoAfterUpdate(TransferRule):
+    """Forgot to override after_update."""
+
+
+class AfterUpdateNotYet(TransferRule):
+    def after_update(self, arrays):
+        raise NotImplementedError("the transfer is still to be written")
+
+
+class HoldsALambda(CopyP):
+    def __init__(self):
+        self.scale = lambda read: 0.5 * read
+
+
+class KeepsTheHandle(CopyP):
+    def start(self, arrays):
+        self.arrays = arrays  # the compiled tiles do not pickle
+
+
+class StartFails(CopyP):
+    def start(self, arrays):
+        raise ValueError(f"needs at least 10 columns, got {arrays.columns}")
+
+
+class MovesNothing(TransferRule):
+    gradient_array = "P"
+
+    def gradient_lr(self, lr):
+        return 0.0
+
+    def after_update(self, arrays):
+        pass
+
+
+def rule_factory(devices, lr, rule):
+    return rule_setup(rule(), [Array("P", devices[0]), Array("W", devices[0], weight=1.0)], lr=lr)
+
+
+def rule_optimizer(rule) -> Optimizer:
+    return Optimizer(
+        f"kit-{rule.__name__}", partial(rule_factory, rule=rule), parameters=LR, n_devices=1
+    )
+
+
+def test_a_rule_passes_and_its_description_is_reported():
+    report = check_optimizer(rule_optimizer(CopyP), train=False)
+    assert report.results["rule"] == "CopyP"
+    ttv1 = plugins.optimizers()["ttv1"]
+    assert check_optimizer(ttv1, train=False).results["rule"].startswith("Tiki-Taka rule")
+    compiled = check_optimizer(ttv1, {"implementation": "compiled"}, train=False)
+    assert "rule" not in compiled.results
+
+
+@pytest.mark.parametrize(
+    ("rule", "check"),
+    [
+        (NoAfterUpdate, r"'after_update implemented' failed: NoAfterUpdate does not override"),
+        (AfterUpdateNotYet, r"'after_update implemented' failed.*still to be written"),
+        (HoldsALambda, r"\(rule HoldsALambda\)': check 'pickles' failed.*lambda"),
+        (KeepsTheHandle, r"'model pickles' failed.*no reference to the Arrays handle"),
+        (StartFails, r"'builds a model' failed.*ValueError: needs at least 10 columns"),
+        (MovesNothing, r"'one training step' failed: no array moved.*rate 0"),
+    ],
+)
+def test_a_broken_rule_fails_the_named_check(rule, check):
+    with pytest.raises(ContractError, match=check):
+        check_optimizer(rule_optimizer(rule), train=False)

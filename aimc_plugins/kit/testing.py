@@ -201,7 +201,10 @@ def check_optimizer(
     """Every check an optimizer plugin must pass: record, pickling (record and RPU config), the
     default hyper-parameters valid, a :class:`TrainingSetup` with a positive finite lr, and
     (``train=True``) that it learns digits. ``devices`` are aihwkit device configs; by default
-    aihwkit's near-ideal ``Idealized`` preset, once per array the optimizer needs."""
+    aihwkit's near-ideal ``Idealized`` preset, once per array the optimizer needs.
+
+    A setup built with :func:`~aimc_plugins.rules.setup.rule_setup` (a transfer rule) also
+    passes :func:`check_rule`; ``results["rule"]`` is the rule's ``describe()``."""
     from aimc_plugins.training.setup import build_device
 
     name = optimizer.name
@@ -227,8 +230,159 @@ def check_optimizer(
         raise _fail(name, "lr positive", f"lr={setup.lr!r}")
     if setup.rpu_config is None and optimizer.n_devices > 0:
         raise _fail(name, "rpu_config", "None (digital) although the optimizer takes devices")
+    rule = rule_of(setup)
+    if rule is not None:  # checked before the setup, so a failure names the rule
+        report.results["rule"] = check_rule(setup, name)
     check_pickles(setup, f"{name} (TrainingSetup)")
     report.results["rpu_config"] = type(setup.rpu_config).__name__
     if train:
         report.results["accuracy"] = check_learns(setup, name, epochs, min_accuracy)
     return report
+
+
+def rule_of(setup: TrainingSetup) -> Any:
+    """The transfer rule of ``setup`` (its ``rpu_config.device`` is a rule compound, as
+    :func:`~aimc_plugins.rules.setup.rule_setup` builds it), or ``None``."""
+    if setup.rpu_config is None:
+        return None
+    from aimc_plugins.rules.tile import RuleCompound
+
+    device = getattr(setup.rpu_config, "device", None)
+    return device.rule if isinstance(device, RuleCompound) else None
+
+
+def check_rule(setup: TrainingSetup, name: str = "rule") -> str:
+    """The transfer rule of ``setup`` survives what the host does with it; returns its
+    ``describe()``.
+
+    Checked in order, each failure a :class:`ContractError` naming the check: the rule is a
+    :class:`~aimc_plugins.rules.rule.TransferRule` (``rule type``) that overrides
+    ``after_update`` (``after_update implemented``); it pickles and deep-copies (the host gives
+    every tile its own deep copy, sweeps pickle configs); a two-layer model builds with it
+    (``builds a model``: the rule's ``start`` runs per tile); one training step runs the rule and
+    moves an array (``one training step``; an ``after_update`` that raises
+    ``NotImplementedError`` fails ``after_update implemented``); the trained model deep-copies
+    and pickles with the rule's state (``model pickles``) and the copy trains on.
+    """
+    import copy
+
+    from aimc_plugins.rules.rule import TransferRule
+
+    rule = rule_of(setup)
+    if not isinstance(rule, TransferRule):
+        raise _fail(name, "rule type", f"expected a TransferRule, got {type(rule).__name__}")
+    kind = type(rule).__name__
+    label = f"{name} (rule {kind})"
+    if type(rule).after_update is TransferRule.after_update:
+        raise _fail(
+            label,
+            "after_update implemented",
+            f"{kind} does not override TransferRule.after_update(arrays), so it never acts on "
+            "its arrays after a gradient update",
+        )
+    try:
+        text = str(rule.describe())
+    except Exception as exc:
+        raise _fail(label, "describe", f"{type(exc).__name__}: {exc}") from exc
+    check_pickles(rule, label)
+    try:
+        copy.deepcopy(rule)
+    except Exception as exc:
+        raise _fail(
+            label,
+            "deep-copies",
+            f"{type(exc).__name__}: {exc}. Every analog tile gets its own deep copy of the "
+            "rule: keep hyper-parameters and torch tensors on it",
+        ) from exc
+    model = _rule_model(setup, label)
+    _rule_step(model, setup, label)
+    for how, clone_of in (("deep-copies", copy.deepcopy), ("pickles", _pickled)):
+        try:
+            clone = clone_of(model)
+        except Exception as exc:
+            raise _fail(
+                label,
+                "model pickles",
+                f"a trained model {how.replace('-', ' ')}: {type(exc).__name__}: {exc}. "
+                "Keep no reference to the Arrays handle or its tiles on the rule (each call "
+                "receives it), and state as torch tensors or plain values",
+            ) from exc
+        for mine, theirs in zip(_rule_tiles(model), _rule_tiles(clone), strict=True):
+            if not bool((mine.get_weights() == theirs.get_weights()).all()):
+                raise _fail(label, "model pickles", f"the {how} model's weights differ")
+        _rule_step(clone, setup, f"{label}, {how} model")
+    return text
+
+
+def _pickled(obj: Any) -> Any:
+    return pickle.loads(pickle.dumps(obj))
+
+
+def _rule_tiles(model: Any) -> list[Any]:
+    """The rule simulator tiles of a model, one per analog layer."""
+    from aimc_plugins.rules.tile import RuleSimulatorTile
+
+    found = [tile.tile for tile in model.analog_tiles()]
+    return [tile for tile in found if isinstance(tile, RuleSimulatorTile)]
+
+
+def _rule_model(setup: TrainingSetup, label: str) -> Any:
+    import torch
+
+    from aimc_plugins.training.loop import to_analog
+
+    network = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    try:
+        return to_analog(network, setup)
+    except Exception as exc:
+        raise _fail(
+            label,
+            "builds a model",
+            f"building analog layers (the rule's start(arrays) runs per tile) raised "
+            f"{type(exc).__name__}: {exc}",
+        ) from exc
+
+
+def _rule_step(model: Any, setup: TrainingSetup, label: str) -> None:
+    """One mini-batch of a least-squares step: it must run the rule and move some array."""
+    import torch
+
+    from aimc_plugins.training.loop import make_optimizer
+
+    tiles = _rule_tiles(model)
+    before = [
+        {array: tile.handle.weights(array).clone() for array in tile.handle.names} for tile in tiles
+    ]
+    steps = [tile.handle.step for tile in tiles]
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.rand(8, 6, generator=generator)
+    optimizer = make_optimizer(model, setup)
+    optimizer.zero_grad()
+    ((model(inputs) - 1.0) ** 2).sum().backward()
+    try:
+        optimizer.step()
+    except NotImplementedError as exc:
+        raise _fail(
+            label,
+            "after_update implemented",
+            f"one training step raised NotImplementedError: {exc}",
+        ) from exc
+    except Exception as exc:
+        raise _fail(
+            label,
+            "one training step",
+            f"the rule's gradient update or after_update(arrays) raised "
+            f"{type(exc).__name__}: {exc}",
+        ) from exc
+    for tile, old, step in zip(tiles, before, steps, strict=True):
+        if tile.handle.step != step + 1:
+            raise _fail(label, "one training step", "the step did not reach the rule's tile")
+        moved = [name for name, w in old.items() if not torch.equal(w, tile.handle.weights(name))]
+        if not moved:
+            raise _fail(
+                label,
+                "one training step",
+                f"no array moved in one step (gradient array {tile.gradient_name!r} at rate "
+                f"{tile.rule.gradient_lr(setup.lr):g}): the gradient's pulses or the rule's "
+                "writes never reach the arrays",
+            )
