@@ -22,19 +22,21 @@ ALLOWED: dict[str, frozenset[str]] = {
     "host": frozenset(),
     "devices": frozenset({"host"}),
     "training": frozenset({"host", "devices"}),
+    # transfer rules: the API plugins write Tiki-Taka variants with, and its aihwkit tile
+    "rules": frozenset({"host", "training"}),
     "sweep": frozenset({"host", "devices", "training"}),
     # the report reads the results store (sweep.store), never the other way
     "report": frozenset({"host", "devices", "training", "sweep"}),
     # built-in plugins register devices, optimizers and recipes: no sweep, no report
-    "builtin": frozenset({"host", "devices", "training"}),
-    "kit": frozenset({"host", "devices", "training", "report", "builtin"}),
+    "builtin": frozenset({"host", "devices", "training", "rules"}),
+    "kit": frozenset({"host", "devices", "training", "rules", "report", "builtin"}),
     # the Python API runs and reads comparisons (and the least-squares experiment, a built-in
     # recipe's); plugins are the registry's business
     "api": frozenset({"training", "sweep", "report", "builtin"}),
     "cli": frozenset({"host", "devices", "training", "sweep", "report", "kit", "api"}),
     # the previous release's spellings, forwarded with a warning: sees every layer
     "compat": frozenset(
-        {"host", "devices", "training", "sweep", "report", "builtin", "kit", "api", "cli"}
+        {"host", "devices", "training", "rules", "sweep", "report", "builtin", "kit", "api", "cli"}
     ),
     # the one place that composes the application (names built-ins and their roles)
     "app": frozenset({"host"}),

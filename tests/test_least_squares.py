@@ -218,7 +218,7 @@ def test_authors_settings_are_the_published_ones() -> None:
     assert opts["rl"][1]["gamma"] == opts["rl (no shift)"][1]["gamma"] == 0.4
     assert opts["rl"][1]["zero_shift"] == "require"
     assert opts["rl (no shift)"] == ("rl", {**opts["rl"][1], "zero_shift": "off"})
-    assert opts["rlv2"][1]["max_pulses"] == 8 and opts["rlv2"][1]["gamma"] == 0.4
+    assert opts["rlv2"][1]["max_pulses"] == 1000 and opts["rlv2"][1]["gamma"] == 0.4
     if _has_rl():  # every optimizer accepts its explicit settings on the authors' device
         for name, params in opts.values():
             ls.build(name, ls.soft_bounds_device(0.3, device), params)
@@ -279,7 +279,8 @@ def test_authors_size_reproduces_the_ordering() -> None:
 
     Margins against the means measured 2026-11-28 (docs/optimizers.md): SGD grows >= 4.3x per
     step of c, RL with the zero shift ends at 2.8e-5 - 7.8e-5 (<= 0.0014x SGD), Tiki-Taka and
-    unshifted RL end >= 22x above SGD at c >= 0.2, RLv2 at <= 0.1x its start.
+    unshifted RL end >= 22x above SGD at c >= 0.2. RLv2 (0.2.0, after the max_pulses fix, the
+    buffer's whole pulses per event): below 1e-4 of its start on every seed and c (measured).
     """
     curves = ls.run_experiment(ls.AUTHORS)
     mean = {(r["optimizer"], r["c"]): r["final_loss"] for r in ls.final_table(curves)}
@@ -288,7 +289,7 @@ def test_authors_size_reproduces_the_ordering() -> None:
     assert all(b > 2.0 * a for a, b in itertools.pairwise(sgd)), sgd
     for c in cs:
         assert mean[("rl", c)] < 1e-3, (c, mean[("rl", c)])
-        others = [label for label in ls.AUTHORS.optimizers if label != "rl"]
+        others = [label for label in ls.AUTHORS.optimizers if label not in ("rl", "rlv2")]
         if c == 0.0:  # at c = 0 the zero shift does nothing: the two RL runs are the same
             others.remove("rl (no shift)")
         for label in others:
@@ -298,4 +299,4 @@ def test_authors_size_reproduces_the_ordering() -> None:
             assert mean[(label, c)] > 5.0 * mean[("sgd", c)], (c, label, mean)
     for (label, _c, _seed), curve in curves.items():
         if label == "rlv2":
-            assert curve.final < 0.25 * curve.losses[0], (label, curve.final, curve.losses[0])
+            assert curve.final < 1e-4 * curve.losses[0], (label, curve.final, curve.losses[0])

@@ -57,9 +57,12 @@ def _known_runs():
 def test_run_ids_are_those_of_the_previous_release():
     runs = _known_runs()
     assert {(r.device, r.optimizer, r.seed): r.run_id for r in runs} == KNOWN_IDS
+    # ttv1's ids changed in 0.2.0, on purpose: it gained the parameter `implementation` and runs
+    # as a transfer rule, a different computation, so a 0.1 store must not resume its runs
+    # (CHANGELOG.md). These are 0.2.0's.
     (ttv1,) = plan("digits-mlp", ["ReRamSB"], ["ttv1"], [3], epochs=1)
-    assert ttv1.run_id == "adfa57210572d63a"
-    assert replace(ttv1, split="validation").run_id == "8fd30cb6c59e517b"
+    assert ttv1.run_id == "ad55020c72e7c85b"
+    assert replace(ttv1, split="validation").run_id == "9c676abb66911dac"
 
 
 def test_the_planner_writes_each_runs_kind_outside_its_id():

@@ -31,18 +31,26 @@ def test_defaults_pass_the_contract_and_learn(optimizer: str) -> None:
 
 
 def test_default_schedules_as_aihwkit_receives_them() -> None:
-    ttv1 = build_setup(["Idealized"], "ttv1").rpu_config.device
+    compiled = {"implementation": "compiled"}
+    ttv1 = build_setup(["Idealized"], "ttv1", compiled).rpu_config.device
     assert ttv1.n_reads_per_transfer == ALL_COLUMNS and ttv1.transfer_every == 1.0
-    rl = build_setup(["Idealized"], "rl").rpu_config.device
+    rl = build_setup(["Idealized"], "rl", compiled).rpu_config.device
     assert rl.n_reads_per_transfer == ALL_COLUMNS
-    explicit = build_setup(["Idealized"], "ttv1", {"n_reads_per_transfer": 8}).rpu_config
+    explicit = build_setup(
+        ["Idealized"], "ttv1", {"n_reads_per_transfer": 8, **compiled}
+    ).rpu_config
     assert explicit.device.n_reads_per_transfer == 8
+    for name in ("ttv1", "rl"):  # as rules: 0 is "every column", each tile its own count
+        rule = build_setup(["Idealized"], name).rpu_config.device.rule
+        assert rule.n_reads_per_transfer == 0 and rule.transfer_every == 1.0
+        assert rule.writes_per_column(135, 392) == 135.0
     for name in ("ttv2", "c-ttv2", "agad"):
         setup = build_setup(["Idealized"], name)
         compound = setup.rpu_config.device
         assert compound.transfer_every == 0.1 and compound.transfer_update.desired_bl == 1000
         assert compound.fast_lr == 0.2 and setup.lr == (1.0 if name == "agad" else 0.1)
-    assert build_setup(["Idealized"], "rlv2").rpu_config.device.transfer_update.desired_bl == 8
+    rlv2 = build_setup(["Idealized"], "rlv2").rpu_config.device
+    assert rlv2.transfer_update.desired_bl == 1000 and rlv2.rule.max_pulses == 1000
 
 
 def test_tile_columns_split_like_aihwkit() -> None:

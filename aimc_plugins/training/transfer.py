@@ -290,10 +290,8 @@ def transfer_writes(
     """
     from aihwkit.simulator.configs.compounds import ChoppedTransferCompound, TransferCompound
 
-    from aimc_plugins.rules.tile import RuleCompound
-
     compound = getattr(rpu_config, "device", None)
-    if isinstance(compound, RuleCompound):
+    if hasattr(getattr(compound, "rule", None), "writes_per_column"):  # a transfer rule's config
         return rule_writes(compound, layer_inputs, n_minibatches, rpu_config, threshold)
     if not isinstance(compound, TransferCompound):
         return None

@@ -354,7 +354,9 @@ def authors_optimizers(lr: float = 0.8, gamma: float = 0.4) -> dict[str, dict[st
     whole-matrix transfer). Residual learning runs with the residual device zero-shifted
     (``require``: fail rather than silently run unshifted) and, as an ablation, unshifted.
     RLv2's ``W`` moves only by buffer pulses: one per transfer (its earlier default) leaves it
-    far from the optimum after 1000 steps, so it fires up to 8, as many as a gradient update.
+    far from the optimum after 1000 steps, so an event fires the buffer's whole pulses (up to
+    1000). Before 0.2.0 a bug made every crossing fire the cap (8 then); with the pulses the
+    buffer holds, a cap of 8 left the loss at 0.3 of its start, 1000 reaches 0.
     """
     transfer = {"transfer_every": 1.0, "n_reads_per_transfer": 50, "residual_device": ""}
     rl = {"alpha": lr, "beta": lr, "gamma": gamma, **transfer}
@@ -370,7 +372,7 @@ def authors_optimizers(lr: float = 0.8, gamma: float = 0.4) -> dict[str, dict[st
             "transfer_every": 1.0,
             "n_reads_per_transfer": 0,
             "threshold": 1.0,
-            "max_pulses": 8,
+            "max_pulses": 1000,
             "buffer_decay": True,
             "residual_device": "",
             "zero_shift": "require",

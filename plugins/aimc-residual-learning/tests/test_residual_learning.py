@@ -180,6 +180,7 @@ def test_rl_config_carries_the_hyper_parameters(plugin_device: str) -> None:
             "transfer_every": 2,
             "n_reads_per_transfer": 3,
             "residual_device": plugin_device,
+            "implementation": "compiled",
         },
     )
     compound = setup.rpu_config.device
