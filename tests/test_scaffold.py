@@ -27,6 +27,7 @@ def test_names_derive_from_one_name():
         "my_lab_devices",
     )
     assert names.device == "my-lab-devices-device" and names.optimizer == "my-lab-devices-sgd"
+    assert names.rule_optimizer == "my-lab-devices-tt"
 
 
 @pytest.mark.parametrize("bad", ["", "1lab", "my lab", "lab--x", "lab/x", "é"])
@@ -43,6 +44,7 @@ def test_rendered_files_and_no_placeholder_left():
         "lab_x/__init__.py",
         "lab_x/device.py",
         "lab_x/optimizer.py",
+        "lab_x/rule.py",
         "tests/test_lab_x.py",
     }
     assert 'lab_x = "lab_x"' in files["pyproject.toml"]  # the entry point
@@ -102,9 +104,16 @@ def test_new_plugin_installs_appears_and_passes_its_own_tests(tmp_path):
     assert rows["lab_kit"]["status"] == "ok", rows.get("lab_kit")
     assert rows["lab_kit"]["distribution"] == "lab-kit"
     assert {"register_devices", "register_optimizers"} <= set(rows["lab_kit"]["hooks"])
+    optimizers = python_with_site(
+        site,
+        "from aimc_plugins.cli.main import cli; cli(['optimizers', '--json'])",
+        cwd=tmp_path,
+    )
+    names = {row["name"] for row in json.loads(optimizers.stdout)}
+    assert {"lab-kit-sgd", "lab-kit-tt"} <= names, optimizers.stderr[-2000:]
     tested = run_pytest(site, target)
     assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-2000:]
-    assert "4 passed" in tested.stdout
+    assert "5 passed" in tested.stdout
     # editable: a change to the source is what the installed plugin runs
     device_py = target / "lab_kit" / "device.py"
     device_py.write_text(device_py.read_text().replace('"tau", 0.7', '"tau", 0.55'))
@@ -115,3 +124,33 @@ def test_new_plugin_installs_appears_and_passes_its_own_tests(tmp_path):
         cwd=tmp_path,
     )
     assert shown.stdout.strip().splitlines()[-1] == "0.55", shown.stderr
+
+
+def test_the_rule_template_is_a_working_transfer_rule(tmp_path, monkeypatch):
+    """The generated rule.py, imported as it is: a TransferRule written with the public names
+    only (no aihwkit import), passing check_optimizer's rule checks without training, with the
+    arrays and rates it declares."""
+    import importlib
+
+    from aimc_plugins import TransferRule, build_device, check_optimizer
+    from aimc_plugins.kit.testing import rule_of
+
+    target = new_plugin("lab-rule", tmp_path)
+    source = (target / "lab_rule" / "rule.py").read_text()
+    assert "aihwkit" not in source.split('"""', 2)[2]  # the code below the docstring
+    monkeypatch.syspath_prepend(str(target))
+    try:
+        rule_module = importlib.import_module("lab_rule.rule")
+        record = rule_module.example_rule_optimizer()
+        report = check_optimizer(record, train=False)
+        assert report.results["rule"] == "Tiki-Taka (all columns every 1 mini-batches)"
+        setup = record.build([build_device("Idealized")] * 2, gamma=0.3)
+        rule = rule_of(setup)
+        assert isinstance(rule, TransferRule) and rule.gradient_lr(0.1) == 0.05
+        assert [(a.name, a.weight) for a in setup.rpu_config.device.arrays] == [
+            ("P", 0.3),
+            ("W", 1.0),
+        ]
+    finally:
+        for name in ("lab_rule", "lab_rule.rule", "lab_rule.device", "lab_rule.optimizer"):
+            sys.modules.pop(name, None)

@@ -3,8 +3,10 @@
 The templates (``aimc_plugins/kit/templates/plugin``) are real files with ``$placeholders``
 (:class:`string.Template`), not strings in code, so an author reading the generated plugin sees
 exactly what the host ships and a test can lint and run what they produce. The distribution has
-a ``pyproject.toml`` with the ``aimc_plugins`` entry point, an example device and optimizer, a
-test that calls the contract checks of :mod:`aimc_plugins.kit.testing`, and a README.
+a ``pyproject.toml`` with the ``aimc_plugins`` entry point, an example device, an example
+optimizer, an example transfer algorithm written as a transfer rule (``rule.py``, Tiki-Taka v1
+over :mod:`aimc_plugins.rules`' public names, to edit into a variant), a test that calls the
+contract checks of :mod:`aimc_plugins.kit.testing` on each, and a README.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class PluginNames:
     module: str  # import name and entry-point name: my_lab_devices
     device: str  # example device's registered name
     optimizer: str  # example optimizer's registered name
+    rule_optimizer: str  # example transfer-rule optimizer's registered name
 
     @property
     def entry(self) -> str:
@@ -50,6 +53,7 @@ class PluginNames:
             "entry": self.entry,
             "device": self.device,
             "optimizer": self.optimizer,
+            "rule_optimizer": self.rule_optimizer,
             "host": host_requirement(),
         }
 
@@ -69,6 +73,7 @@ def plugin_names(name: str) -> PluginNames:
         module=dist.replace("-", "_"),
         device=f"{dist}-device",
         optimizer=f"{dist}-sgd",
+        rule_optimizer=f"{dist}-tt",
     )
 
 
