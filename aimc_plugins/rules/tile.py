@@ -217,7 +217,7 @@ class RuleSimulatorTile(SimulatorTile, Module):
         return f"RuleSimulatorTile({self.rule.describe()}: {arrays})"
 
     def post_update_step(self) -> None:
-        for tile in self.tile_modules:
+        for _, tile in self.named_tiles():
             tile.post_update_step()
 
     def set_weights_uniform_random(self, bmin: float, bmax: float) -> None:
@@ -249,7 +249,7 @@ class RuleSimulatorTile(SimulatorTile, Module):
         return state
 
     def __setstate__(self, state: dict) -> None:
-        Module.__setstate__(self, state)  # type: ignore[arg-type]
+        Module.__setstate__(self, state)
         self.handle.tiles = {
             name: module.tile
             for name, module in zip(self.handle.tiles, self.tile_modules, strict=True)
