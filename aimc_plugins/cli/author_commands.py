@@ -42,6 +42,7 @@ def register_commands(cli: click.Group) -> None:
         names = plugin_names(name)
         click.echo(f"Wrote {target}")
         click.echo(f"  device    {names.device}\n  optimizer {names.optimizer}")
+        click.echo(f"  optimizer {names.rule_optimizer} (a transfer rule: rule.py)")
         click.echo(f"Next: pip install -e {target} && aimc plugins && pytest {target}/tests")
 
     @cli.command(name="fit", epilog=command_examples("fit"))
