@@ -24,10 +24,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:  # torch loads when a tile is built, not when a plugin registers a rule
+    from torch import Tensor
 
-if TYPE_CHECKING:
     from aimc_plugins.rules.arrays import Arrays
 
 
@@ -140,6 +139,8 @@ class ColumnCycle:
         self.position = 0
 
     def take(self, k: int) -> Tensor | None:
+        import torch
+
         if k <= 0 or k >= self.n_columns:
             return None
         columns = (self.position + torch.arange(k)) % self.n_columns

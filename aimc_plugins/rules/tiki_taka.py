@@ -12,10 +12,9 @@ point.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aimc_plugins.host.records import TrainingSetup
-from aimc_plugins.rules.arrays import Arrays
 from aimc_plugins.rules.rule import (
     Array,
     ColumnCycle,
@@ -25,6 +24,9 @@ from aimc_plugins.rules.rule import (
 )
 from aimc_plugins.rules.setup import rule_setup
 from aimc_plugins.training.transfer import describe_transfer, pick_devices
+
+if TYPE_CHECKING:
+    from aimc_plugins.rules.arrays import Arrays
 
 
 class TikiTakaRule(TransferRule):

@@ -45,7 +45,6 @@ from aimc_plugins import (
     transfer_config,
     transfer_setup,
 )
-from aimc_residual_learning.rules import MultiTileRule, RLv2Rule, tile_names
 from aimc_residual_learning.zero_shift import ZeroShiftError, zero_shifted
 
 GAMMA = Param(
@@ -166,6 +165,8 @@ def rlv2_setup(
     """
     from aihwkit.simulator.parameters import UpdateParameters
 
+    from aimc_residual_learning.rules import RLv2Rule  # torch: loaded when a run is built
+
     rule = RLv2Rule(
         alpha, transfer_every, n_reads_per_transfer, threshold, max_pulses, buffer_decay
     )
@@ -278,6 +279,8 @@ def multi_tile_setup(
         )
         config.device.unit_cell_devices = [copy.deepcopy(main) for _ in range(tiles)]
         return TrainingSetup(config, lr=beta, description=f"{description} (compiled)")
+    from aimc_residual_learning.rules import MultiTileRule, tile_names
+
     rule = MultiTileRule(
         alpha, tiles, transfer_every, period_growth, rate_growth, n_reads_per_transfer
     )
