@@ -24,37 +24,7 @@ from aimc_plugins import (
     tiki_taka_setup,
     transfer_setup,
 )
-
-
-def noise_free_device():
-    """A constant-step device without any variation: pulses move it by exactly dw_min."""
-    from aihwkit.simulator.configs.devices import ConstantStepDevice
-
-    return ConstantStepDevice(
-        dw_min=0.001,
-        dw_min_dtod=0.0,
-        dw_min_std=0.0,
-        w_max_dtod=0.0,
-        w_min_dtod=0.0,
-        up_down_dtod=0.0,
-        up_down=0.0,
-        w_max=1.0,
-        w_min=-1.0,
-    )
-
-
-def deterministic(config):
-    """Perfect reads and deterministic pulse trains (DETERMINISTIC_IMPLICIT): the only setting
-    in which two implementations of an algorithm can be compared value for value."""
-    from aihwkit.simulator.parameters.enums import PulseType
-
-    config = copy.deepcopy(config)
-    config.forward.is_perfect = True
-    config.backward.is_perfect = True
-    config.update.pulse_type = PulseType.DETERMINISTIC_IMPLICIT
-    config.device.transfer_forward.is_perfect = True
-    config.device.transfer_update.pulse_type = PulseType.DETERMINISTIC_IMPLICIT
-    return config
+from aimc_plugins.kit.testing import deterministic_config, noise_free_device
 
 
 def compiled_arrays(layer) -> list[torch.Tensor]:
@@ -122,7 +92,10 @@ def test_tiki_taka_rule_is_aihwkit_transfer_compound(gamma: float, n_reads: int)
     )
     moved = 0.0
     for compiled_layer, rule_layer in train_side_by_side(
-        deterministic(compiled.rpu_config), deterministic(rule.rpu_config), lr=0.7, steps=4
+        deterministic_config(compiled.rpu_config),
+        deterministic_config(rule.rpu_config),
+        lr=0.7,
+        steps=4,
     ):
         p_compiled, w_compiled = compiled_arrays(compiled_layer)
         arrays = rule_arrays(rule_layer)

@@ -386,3 +386,39 @@ def _rule_step(model: Any, setup: TrainingSetup, label: str) -> None:
                 f"{tile.rule.gradient_lr(setup.lr):g}): the gradient's pulses or the rule's "
                 "writes never reach the arrays",
             )
+
+
+def noise_free_device(dw_min: float = 0.001) -> Any:
+    """A constant-step aihwkit device without any variation between pulses or devices: one
+    pulse moves it by exactly ``dw_min``, within [-1, 1]. With :func:`deterministic_config`,
+    the setting in which a rule can be compared with a compiled compound value for value."""
+    from aihwkit.simulator.configs.devices import ConstantStepDevice
+
+    return ConstantStepDevice(
+        dw_min=dw_min,
+        dw_min_dtod=0.0,
+        dw_min_std=0.0,
+        w_max_dtod=0.0,
+        w_min_dtod=0.0,
+        up_down_dtod=0.0,
+        up_down=0.0,
+        w_max=1.0,
+        w_min=-1.0,
+    )
+
+
+def deterministic_config(rpu_config: Any) -> Any:
+    """A copy of a transfer config (a rule's or an aihwkit compound's) with perfect reads and
+    deterministic pulse trains (aihwkit's ``DETERMINISTIC_IMPLICIT``) for the gradient and the
+    transfer writes, so that two implementations of one algorithm can be compared exactly."""
+    import copy
+
+    from aihwkit.simulator.parameters.enums import PulseType
+
+    config = copy.deepcopy(rpu_config)
+    config.forward.is_perfect = True
+    config.backward.is_perfect = True
+    config.update.pulse_type = PulseType.DETERMINISTIC_IMPLICIT
+    config.device.transfer_forward.is_perfect = True
+    config.device.transfer_update.pulse_type = PulseType.DETERMINISTIC_IMPLICIT
+    return config

@@ -309,24 +309,16 @@ def transfer_writes(
         "aihwkit."
     ):
         reads = 1  # aihwkit's compiled chopped transfer: exactly one read per transfer
-    mapping = getattr(rpu_config, "mapping", None)
-    max_input = int(getattr(mapping, "max_input_size", 0) or 0)
     per_tile: dict[int, float] = {}
-    for columns in tile_columns(layer_inputs, max_input):
+    for columns in layer_columns(rpu_config, layer_inputs):
         read = columns if reads <= 0 else min(reads, columns)
         per_tile[columns] = n_minibatches * per_batch * read / columns
-    fewest = min(per_tile.values()) if per_tile else math.inf
-    note = ""
-    if fewest < threshold:
-        widest = max(per_tile, key=lambda c: (-per_tile[c], c))
-        note = (
-            f"slow transfer schedule: each column of W is written {fewest:.1f} times in "
-            f"{n_minibatches} mini-batches ({widest}-column tile, "
-            f"{'all' if reads <= 0 else min(reads, widest)} column(s) per transfer, "
-            f"{per_batch:.3g} transfers per mini-batch); below {threshold:g} W barely moves. "
-            "Raise n_reads_per_transfer, lower transfer_every, or train longer"
-        )
-    return TransferWrites(fewest, per_tile, note)
+
+    def schedule(widest: int) -> str:
+        read = "all" if reads <= 0 else min(reads, widest)
+        return f"{read} column(s) per transfer, {per_batch:.3g} transfers per mini-batch"
+
+    return writes_of(per_tile, n_minibatches, threshold, schedule)
 
 
 def rule_writes(
@@ -339,23 +331,39 @@ def rule_writes(
     """:func:`transfer_writes` for a transfer rule: the rule says how often it writes each
     column (:meth:`~aimc_plugins.rules.rule.TransferRule.writes_per_column`); ``None`` when it
     does not."""
-    mapping = getattr(rpu_config, "mapping", None)
-    max_input = int(getattr(mapping, "max_input_size", 0) or 0)
     per_tile: dict[int, float] = {}
-    for columns in tile_columns(layer_inputs, max_input):
+    for columns in layer_columns(rpu_config, layer_inputs):
         writes = compound.rule.writes_per_column(n_minibatches, columns)
         if writes is None:
             return None
         per_tile[columns] = float(writes)
     if not per_tile:
         return None
-    fewest = min(per_tile.values())
+    return writes_of(per_tile, n_minibatches, threshold, lambda _: compound.rule.describe())
+
+
+def layer_columns(rpu_config: Any, layer_inputs: Sequence[int]) -> list[int]:
+    """Columns per tile of these layers under ``rpu_config``'s mapping (:func:`tile_columns`)."""
+    mapping = getattr(rpu_config, "mapping", None)
+    max_input = int(getattr(mapping, "max_input_size", 0) or 0)
+    return tile_columns(layer_inputs, max_input)
+
+
+def writes_of(
+    per_tile: dict[int, float],
+    n_minibatches: int,
+    threshold: float,
+    schedule: Callable[[int], str],
+) -> TransferWrites:
+    """The :class:`TransferWrites` of ``per_tile`` (writes per column by tile width), with a
+    note naming the widest tile and its ``schedule`` when it is written too rarely."""
+    fewest = min(per_tile.values()) if per_tile else math.inf
     note = ""
     if fewest < threshold:
         widest = max(per_tile, key=lambda c: (-per_tile[c], c))
         note = (
             f"slow transfer schedule: each column of W is written {fewest:.1f} times in "
-            f"{n_minibatches} mini-batches ({widest}-column tile, {compound.rule.describe()}); "
+            f"{n_minibatches} mini-batches ({widest}-column tile, {schedule(widest)}); "
             f"below {threshold:g} W barely moves. Raise n_reads_per_transfer, lower "
             "transfer_every, or train longer"
         )

@@ -13,40 +13,12 @@ import pytest
 import torch
 
 from aimc_plugins.host import plugins
-
-
-def noise_free_device() -> Any:
-    from aihwkit.simulator.configs.devices import ConstantStepDevice
-
-    return ConstantStepDevice(
-        dw_min=0.001,
-        dw_min_dtod=0.0,
-        dw_min_std=0.0,
-        w_max_dtod=0.0,
-        w_min_dtod=0.0,
-        up_down_dtod=0.0,
-        up_down=0.0,
-        w_max=1.0,
-        w_min=-1.0,
-    )
-
-
-def deterministic(config: Any) -> Any:
-    """Perfect reads and deterministic pulse trains (DETERMINISTIC_IMPLICIT)."""
-    from aihwkit.simulator.parameters.enums import PulseType
-
-    config = copy.deepcopy(config)
-    config.forward.is_perfect = True
-    config.backward.is_perfect = True
-    config.update.pulse_type = PulseType.DETERMINISTIC_IMPLICIT
-    config.device.transfer_forward.is_perfect = True
-    config.device.transfer_update.pulse_type = PulseType.DETERMINISTIC_IMPLICIT
-    return config
+from aimc_plugins.kit.testing import deterministic_config, noise_free_device
 
 
 def build(optimizer: str, **params: Any) -> Any:
     setup = plugins.optimizers()[optimizer].build([noise_free_device()], **params)
-    return deterministic(setup.rpu_config)
+    return deterministic_config(setup.rpu_config)
 
 
 def side_by_side(reference: Any, rule: Any, lr: float, steps: int) -> Iterator[tuple[Any, Any]]:
@@ -124,7 +96,7 @@ def test_rlv2_rule_is_the_earlier_rlv2_tile(gamma: float) -> None:
     # the same pulse settings for W's writes (the rule's train is as long as the event's
     # largest count, 0.2.0), so that what is compared is the transfer rule
     legacy.device.transfer_update = copy.deepcopy(rule.device.transfer_update)
-    legacy = deterministic(legacy)
+    legacy = deterministic_config(legacy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         for reference, layer in side_by_side(legacy, rule, lr=0.3, steps=6):
