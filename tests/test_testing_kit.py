@@ -188,9 +188,11 @@ class HoldsALambda(CopyP):
         self.scale = lambda read: 0.5 * read
 
 
-class KeepsTheHandle(CopyP):
+class KeepsALock(CopyP):
     def start(self, arrays):
-        self.arrays = arrays  # the compiled tiles do not pickle
+        import threading
+
+        self.lock = threading.Lock()  # a lock does not pickle
 
 
 class StartFails(CopyP):
@@ -233,7 +235,7 @@ def test_a_rule_passes_and_its_description_is_reported():
         (NoAfterUpdate, r"'after_update implemented' failed: NoAfterUpdate does not override"),
         (AfterUpdateNotYet, r"'after_update implemented' failed.*still to be written"),
         (HoldsALambda, r"\(rule HoldsALambda\)': check 'pickles' failed.*lambda"),
-        (KeepsTheHandle, r"'model pickles' failed.*no reference to the Arrays handle"),
+        (KeepsALock, r"'model pickles' failed.*cannot pickle '_thread.lock'"),
         (StartFails, r"'builds a model' failed.*ValueError: needs at least 10 columns"),
         (MovesNothing, r"'one training step' failed: no array moved.*rate 0"),
     ],

@@ -304,8 +304,8 @@ def check_rule(setup: TrainingSetup, name: str = "rule") -> str:
                 label,
                 "model pickles",
                 f"a trained model {how.replace('-', ' ')}: {type(exc).__name__}: {exc}. "
-                "Keep no reference to the Arrays handle or its tiles on the rule (each call "
-                "receives it), and state as torch tensors or plain values",
+                "Keep the rule's state as torch tensors or plain values (no open files, "
+                "locks or compiled objects of its own)",
             ) from exc
         for mine, theirs in zip(_rule_tiles(model), _rule_tiles(clone), strict=True):
             if not bool((mine.get_weights() == theirs.get_weights()).all()):

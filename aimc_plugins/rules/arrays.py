@@ -27,18 +27,21 @@ class Arrays:
     """
 
     def __init__(
-        self, tiles: Mapping[str, Any], granularities: Mapping[str, float], shape: tuple[int, int]
+        self,
+        modules: Mapping[str, Any],
+        granularities: Mapping[str, float],
+        shape: tuple[int, int],
     ) -> None:
-        self.tiles = dict(tiles)
+        self.modules = dict(modules)  # aihwkit's tile wrappers; .tile is the compiled tile
         self.granularities = dict(granularities)
         self.shape = shape
         self.step = 0
         self.lr = 0.0
-        self.identity = torch.eye(shape[1])
+        self.identities: dict[str, Tensor] = {}
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(self.tiles)
+        return tuple(self.modules)
 
     @property
     def rows(self) -> int:
@@ -48,25 +51,38 @@ class Arrays:
     def columns(self) -> int:
         return self.shape[1]
 
-    def tile(self, name: str) -> Any:
-        """aihwkit's compiled tile of array ``name`` (for what this handle does not offer)."""
+    def module(self, name: str) -> Any:
+        """aihwkit's tile wrapper of array ``name``."""
         try:
-            return self.tiles[name]
+            return self.modules[name]
         except KeyError:
-            known = ", ".join(self.tiles)
+            known = ", ".join(self.modules)
             raise KeyError(f"no array {name!r}; this rule's arrays: {known}") from None
 
-    def inputs(self, columns: Columns) -> Tensor:
-        """The one-hot input rows that address ``columns`` (all of them for ``None``)."""
+    def tile(self, name: str) -> Any:
+        """aihwkit's compiled tile of array ``name`` (for what this handle does not offer).
+        Looked up on every call: moving the model to CUDA replaces the compiled tiles."""
+        return self.module(name).tile
+
+    def inputs(self, columns: Columns, name: str = "") -> Tensor:
+        """The one-hot input rows that address ``columns`` (all of them for ``None``), on the
+        device of array ``name`` (the first array's by default)."""
+        module = self.module(name) if name else next(iter(self.modules.values()))
+        device = str(getattr(module, "device", "cpu"))
+        identity = self.identities.get(device)
+        if identity is None:
+            identity = torch.eye(self.columns, device=device)
+            self.identities[device] = identity
         if columns is None:
-            return self.identity
-        index = torch.as_tensor(columns, dtype=torch.long)
-        return self.identity.index_select(0, index)
+            return identity
+        index = torch.as_tensor(columns, dtype=torch.long, device=identity.device)
+        return identity.index_select(0, index)
 
     def read(self, name: str, columns: Columns = None) -> Tensor:
         """Analog read of ``columns`` of array ``name`` (all for ``None``): ``(rows, k)``,
         through the array's read periphery, so read noise and converters apply."""
-        out = self.tile(name).forward(self.inputs(columns), False, False, False, False, False)
+        inputs = self.inputs(columns, name)
+        out = self.tile(name).forward(inputs, False, False, False, False, False)
         return out.T
 
     def write(self, name: str, delta: Tensor, columns: Columns = None) -> None:
@@ -81,7 +97,7 @@ class Arrays:
         step = self.granularity(name)
         tile.set_learning_rate(step)
         d_input = (delta.T / -step).contiguous()
-        tile.update(self.inputs(columns), d_input, False, False, False, False)
+        tile.update(self.inputs(columns, name), d_input, False, False, False, False)
 
     def pulse(self, name: str, counts: Tensor, columns: Columns = None) -> None:
         """Fire ``counts`` (integers, ``(rows, k)``; the sign is the direction) pulses on

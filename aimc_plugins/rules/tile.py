@@ -103,9 +103,7 @@ class RuleSimulatorTile(SimulatorTile, Module):
                 config.device.as_bindings(dtype).calc_weight_granularity()
             )
         self.tile_modules = ModuleList(tiles.values())
-        self.handle = Arrays(
-            {name: tile.tile for name, tile in tiles.items()}, granularities, (d_size, x_size)
-        )
+        self.handle = Arrays(tiles, granularities, (d_size, x_size))
         self.seen = [name for name, weight in self.coefficients.items() if weight != 0.0]
         if not self.seen:
             raise ConfigError("a rule needs at least one array with a non-zero weight")
@@ -127,7 +125,7 @@ class RuleSimulatorTile(SimulatorTile, Module):
     def composed(self, read: Any) -> Tensor:
         total = None
         for name in self.seen:
-            out = read(self.handle.tiles[name])
+            out = read(self.handle.tile(name))
             weight = self.coefficients[name]
             out = out if weight == 1.0 else weight * out
             total = out if total is None else total + out
@@ -171,7 +169,7 @@ class RuleSimulatorTile(SimulatorTile, Module):
         """Pulse the mini-batch's gradient into the gradient array, then run the rule."""
         if in_trans or out_trans or bias:
             raise ConfigError("a rule tile supports neither transposed inputs nor analog bias")
-        tile = self.handle.tiles[self.gradient_name]
+        tile = self.handle.tile(self.gradient_name)
         tile.set_learning_rate(self.rule.gradient_lr(self.learning_rate))
         tile.update(x_input, d_input, bias, in_trans, out_trans, non_blocking)
         self.handle.step += 1
@@ -188,7 +186,8 @@ class RuleSimulatorTile(SimulatorTile, Module):
         divided by its coefficient, the others are set to 0, and the rule starts afresh: the
         network computes with ``weight``."""
         main = self.main_array()
-        for name, tile in self.handle.tiles.items():
+        for name in self.handle.names:
+            tile = self.handle.tile(name)
             if name == main:
                 tile.set_weights(weight / self.coefficients[name])
             else:
@@ -224,7 +223,7 @@ class RuleSimulatorTile(SimulatorTile, Module):
         self.set_weights(torch.empty(self.d_size, self.x_size).uniform_(bmin, bmax))
 
     def get_meta_parameters(self) -> Any:
-        return self.handle.tiles[self.main_array()].get_meta_parameters()
+        return self.handle.tile(self.main_array()).get_meta_parameters()
 
     def dump_extra(self) -> dict | None:
         return {name: tile.tile.dump_extra() for name, tile in self.named_tiles()}
@@ -237,23 +236,7 @@ class RuleSimulatorTile(SimulatorTile, Module):
                 raise RuntimeError(f"no saved state for array {name!r}")
 
     def named_tiles(self) -> list[tuple[str, Any]]:
-        return list(zip(self.handle.tiles, self.tile_modules, strict=True))
-
-    def __getstate__(self) -> dict:
-        # The compiled tiles pickle through their wrappers (tile_modules), not through the
-        # handle's references to them; __setstate__ points the handle at the new ones.
-        state = self.__dict__.copy()
-        handle = copy.copy(self.handle)
-        handle.tiles = dict.fromkeys(self.handle.tiles)
-        state["handle"] = handle
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        Module.__setstate__(self, state)
-        self.handle.tiles = {
-            name: module.tile
-            for name, module in zip(self.handle.tiles, self.tile_modules, strict=True)
-        }
+        return list(self.handle.modules.items())
 
 
 class RuleTile(TorchTransferTile):
