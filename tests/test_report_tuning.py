@@ -360,3 +360,25 @@ def test_trials_without_a_tuning_file_are_still_said_to_be_left_out(tmp_path):
     markdown = (tmp_path / "results.md").read_text()
     assert "2 runs on the validation split (tuning trials) are stored" in markdown
     assert all(r.n_runs == 3 for r in report.summarize(outcomes, "test_accuracy"))
+
+
+def test_a_setting_chosen_at_the_edge_of_its_space_is_said_to_be_possibly_undertuned():
+    from aimc_plugins.report.tuning import edge_notes, tuning_markdown
+
+    def row(chosen: dict, space: dict) -> dict:
+        return {"row": "dev / sgd", "optimizer": "sgd", "chosen": chosen, "space": space}
+
+    log_space = {"lr": {"low": 0.01, "high": 3.0, "log": True}}
+    tuning = {
+        "rows": [
+            row({"lr": 0.0133}, log_space),  # 5% of the log range above the low bound
+            row({"lr": 0.2}, log_space),  # inside
+            row({"lr": 2.9}, {"lr": {"low": 0.0, "high": 3.0}}),  # linear, at the top
+        ]
+    }
+    notes = edge_notes(tuning)
+    assert len(notes) == 2
+    assert "lr = 0.0133 was chosen at the lower edge of its space [0.01, 3] (log)" in notes[0]
+    assert "upper edge" in notes[1] and "[tune.space.sgd]" in notes[1]
+    assert "**At the edge:**" in tuning_markdown(tuning)
+    assert edge_notes({"rows": [row({"lr": 0.2}, log_space)]}) == []

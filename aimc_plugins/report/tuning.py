@@ -209,6 +209,50 @@ def tied_notes(tuning: Mapping[str, Any]) -> list[str]:
     return notes
 
 
+EDGE = 0.08
+"""A chosen value within this fraction of its range (on the range's own scale) from a bound is
+"at the edge": the best setting may lie outside the space, so the row may be under-tuned."""
+
+
+def edge_position(value: float, spec: Mapping[str, Any]) -> float | None:
+    """Where ``value`` lies in a numeric search range, 0 at ``low`` and 1 at ``high`` (on a log
+    scale for a log range); ``None`` for a categorical or degenerate range."""
+    low, high = _number(spec.get("low")), _number(spec.get("high"))
+    if low is None or high is None or high <= low or "choices" in spec:
+        return None
+    if spec.get("log"):
+        if low <= 0 or value <= 0:
+            return None
+        return (math.log(value) - math.log(low)) / (math.log(high) - math.log(low))
+    return (value - low) / (high - low)
+
+
+def edge_notes(tuning: Mapping[str, Any]) -> list[str]:
+    """One line per row and parameter whose chosen value lies at the edge of its search space.
+
+    Why: a row tuned over a space that is too narrow for it (a coarse device wanting a smaller
+    rate than the default space offers) is compared at a setting the tuner could not improve,
+    not at its best; the table then ranks the space, not the algorithm. Measured: on 10- and
+    16-state devices four rows chose their rate at the lower bound of the default spaces
+    (recipes/specs/limited-states.toml)."""
+    notes = []
+    for row in tuning.get("rows", []):
+        chosen, space = row.get("chosen") or {}, row.get("space") or {}
+        name = str(row.get("row", f"{row.get('device')} / {row.get('optimizer')}"))
+        for parameter, spec in sorted(space.items()):
+            value = _number(chosen.get(parameter))
+            position = None if value is None else edge_position(value, spec)
+            if position is None or EDGE < position < 1.0 - EDGE:
+                continue
+            side = "lower" if position <= EDGE else "upper"
+            notes.append(
+                f"{name}: {parameter} = {_value(value)} was chosen at the {side} edge of its "
+                f"space {_range(spec)}; the best setting may lie beyond it, so the row may be "
+                f"under-tuned: widen [tune.space.{row.get('optimizer')}] and tune again."
+            )
+    return notes
+
+
 SENSITIVITY_NOTE = (
     "Each point is one trial: its validation metric against the value it tried, one panel per "
     "optimizer and tuned parameter, one marker per device. Filled: the trial trained its full "
@@ -231,9 +275,10 @@ def tuning_markdown(
     text = f"### {SECTION}\n\n" + _md_table(("", ""), settings(tuning, n_trial_runs))
     text += "\nSearch space per optimizer:\n\n" + _md_table(SPACE_HEAD, search_spaces(tuning))
     text += "\nChosen setting per row:\n\n" + _md_table(chosen_head(tuning), chosen_rows(tuning))
-    tied = tied_notes(tuning)
-    if tied:
+    tied, edges = tied_notes(tuning), edge_notes(tuning)
+    if tied or edges:
         text += "\n" + "".join(f"- **Undecided:** {note}\n" for note in tied)
+        text += "".join(f"- **At the edge:** {note}\n" for note in edges)
     if figure:
         text += f"\n![Sensitivity to the tuned parameters]({figure})\n\n{SENSITIVITY_NOTE}\n"
     return text
@@ -264,6 +309,10 @@ def tuning_html(
         + "".join(
             f"<p class='note'><strong>Undecided:</strong> {html.escape(n)}</p>"
             for n in tied_notes(tuning)
+        )
+        + "".join(
+            f"<p class='note'><strong>At the edge:</strong> {html.escape(n)}</p>"
+            for n in edge_notes(tuning)
         )
         + figure_html
     )
