@@ -34,6 +34,10 @@ THREE_TILES = {
 }
 MARGIN = 0.5
 
+pytestmark = pytest.mark.skipif(
+    "mtrl" not in plugins.optimizers(), reason="aimc-residual-learning is not installed"
+)
+
 
 def ten_state_device():
     from aihwkit.simulator.configs import ConstantStepDevice
