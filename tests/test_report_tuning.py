@@ -382,3 +382,16 @@ def test_a_setting_chosen_at_the_edge_of_its_space_is_said_to_be_possibly_undert
     assert "upper edge" in notes[1] and "[tune.space.sgd]" in notes[1]
     assert "**At the edge:**" in tuning_markdown(tuning)
     assert edge_notes({"rows": [row({"lr": 0.2}, log_space)]}) == []
+
+
+def test_an_edge_that_is_the_parameters_own_limit_is_not_to_be_widened():
+    from aimc_plugins.report.tuning import edge_notes
+
+    row = {
+        "row": "dev / mtrl",
+        "optimizer": "mtrl",
+        "chosen": {"period_growth": 1.05},
+        "space": {"period_growth": {"low": 1.0, "high": 5.0}},  # 1 is period_growth's minimum
+    }
+    (note,) = edge_notes({"rows": [row]})
+    assert "the parameter's own limit" in note and "tune.space" not in note

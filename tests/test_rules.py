@@ -235,3 +235,51 @@ def test_bad_rule_declarations_are_refused_with_the_reason() -> None:
         rule_config(object(), [Array("W", device, weight=1.0)])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="identifier"):
         Array("not a name", device)
+
+
+def test_each_arrays_post_update_step_runs_once_per_mini_batch() -> None:
+    """aihwkit's AnalogSGD calls the post-update step (decay, diffusion) of every analog tile
+    it finds, the arrays' own tiles included: the rule tile must not call it again."""
+    from aimc_plugins.training.loop import make_optimizer, to_analog
+
+    setup = DECAYING.build([build_device("Idealized")])
+    model = to_analog(torch.nn.Sequential(torch.nn.Linear(5, 3)), setup)
+    calls: list[str] = []
+    handle = next(model[0].analog_tiles()).tile.handle
+    for name, module in handle.modules.items():
+        original = module.post_update_step
+
+        def counted(original=original, name=name) -> None:
+            calls.append(name)
+            original()
+
+        module.post_update_step = counted
+    optimizer = make_optimizer(model, setup)
+    for _ in range(2):
+        optimizer.zero_grad()
+        model(torch.rand(2, 5)).sum().backward()
+        optimizer.step()
+    assert sorted(calls) == ["P", "P", "W", "W"]
+
+
+def test_the_initial_weights_never_go_to_the_gradient_array() -> None:
+    """Residual learning at gamma >= 1 sees P at least as much as W; still W holds the initial
+    weights and P starts at 0, as in aihwkit's compounds."""
+    setup = tiki_taka_setup(
+        "rl",
+        [noise_free_device()],
+        residual_device="",
+        alpha=0.1,
+        beta=0.1,
+        gamma=2.0,
+        transfer_every=1.0,
+        n_reads_per_transfer=0,
+    )
+    from aimc_plugins.training.loop import to_analog
+
+    layer = to_analog(torch.nn.Sequential(torch.nn.Linear(4, 3, bias=False)), setup)[0]
+    weights = torch.rand(3, 4) * 0.4 - 0.2
+    layer.set_weights(weights)
+    arrays = rule_arrays(layer)
+    assert torch.equal(arrays.weights("P"), torch.zeros(3, 4))
+    assert torch.allclose(arrays.weights("W"), weights, atol=1e-6)

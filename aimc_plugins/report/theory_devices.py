@@ -104,7 +104,9 @@ class Resolver:
         )
         try:
             compound = resolve(run).setup.rpu_config.device
-            residual = compound.unit_cell_devices[0]  # aihwkit: the fast (gradient) array first
+            # aihwkit's compounds put the fast (gradient) array first; a transfer rule names it
+            gradient = getattr(compound, "gradient_device", None)
+            residual = gradient() if gradient is not None else compound.unit_cell_devices[0]
             diag = diagnose(response_of(residual))
         except _RESOLVE_ERRORS as exc:
             return replace(base, reason=_why(exc))

@@ -227,6 +227,20 @@ def edge_position(value: float, spec: Mapping[str, Any]) -> float | None:
     return (value - low) / (high - low)
 
 
+def valid_limit(optimizer: str, parameter: str, side: str) -> float | None:
+    """The registered optimizer's own bound of ``parameter`` on ``side`` (``lower`` or
+    ``upper``), or ``None`` (no bound, or the optimizer is not installed here)."""
+    from aimc_plugins.host import plugins
+
+    record = plugins.optimizers().get(optimizer)
+    params = {p.name: p for p in record.parameters} if record is not None else {}
+    param = params.get(parameter)
+    if param is None:
+        return None
+    bound = param.low if side == "lower" else param.high
+    return None if bound is None else float(bound)
+
+
 def edge_notes(tuning: Mapping[str, Any]) -> list[str]:
     """One line per row and parameter whose chosen value lies at the edge of its search space.
 
@@ -245,10 +259,21 @@ def edge_notes(tuning: Mapping[str, Any]) -> list[str]:
             if position is None or EDGE < position < 1.0 - EDGE:
                 continue
             side = "lower" if position <= EDGE else "upper"
+            bound = spec.get("low") if side == "lower" else spec.get("high")
+            limit = valid_limit(str(row.get("optimizer")), parameter, side)
+            if limit is not None and _number(bound) == limit:
+                advice = (
+                    "that bound is the parameter's own limit, so the space cannot be widened "
+                    "there: the row is as tuned as the parameter allows."
+                )
+            else:
+                advice = (
+                    "the best setting may lie beyond it, so the row may be under-tuned: widen "
+                    f"[tune.space.{row.get('optimizer')}] and tune again."
+                )
             notes.append(
                 f"{name}: {parameter} = {_value(value)} was chosen at the {side} edge of its "
-                f"space {_range(spec)}; the best setting may lie beyond it, so the row may be "
-                f"under-tuned: widen [tune.space.{row.get('optimizer')}] and tune again."
+                f"space {_range(spec)}; {advice}"
             )
     return notes
 

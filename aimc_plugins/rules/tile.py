@@ -66,16 +66,22 @@ class RuleCompound(UnitCell):
     transfer_forward: IOParameters = field(default_factory=transfer_read)
     transfer_update: UpdateParameters = field(default_factory=UpdateParameters)
 
-    def gradient_array(self) -> str:
+    def gradient_name(self) -> str:
+        """The name of the array the gradient is pulsed into."""
         assert self.rule is not None
         return self.rule.gradient_array or self.arrays[0].name
+
+    def gradient_device(self) -> Any:
+        """The device config of the gradient array (the residual array of Tiki-Taka)."""
+        names = [array.name for array in self.arrays]
+        return self.unit_cell_devices[names.index(self.gradient_name())]
 
     @property
     def gamma(self) -> float:
         """The gradient array's weight in the composed weight, as aihwkit's compounds name it
         (``W + gamma P``); 0 when the network does not see the gradient array."""
         weights = {array.name: array.weight for array in self.arrays}
-        return float(weights.get(self.gradient_array(), 0.0))
+        return float(weights.get(self.gradient_name(), 0.0))
 
 
 class RuleSimulatorTile(SimulatorTile, Module):
@@ -93,11 +99,13 @@ class RuleSimulatorTile(SimulatorTile, Module):
         self.x_size, self.d_size = x_size, d_size
         self.learning_rate = 0.1
         self.rule = copy.deepcopy(compound.rule)
-        self.gradient_name = compound.gradient_array()
+        self.gradient_name = compound.gradient_name()
         self.coefficients = {array.name: float(array.weight) for array in compound.arrays}
         tiles, granularities = {}, {}
-        for array in compound.arrays:
-            config = self.array_config(array, rpu_config, compound)
+        # The devices come from unit_cell_devices, aihwkit's field for them, so that a config
+        # edited the aihwkit way (compound.unit_cell_devices = [...]) builds what it says.
+        for array, device in zip(compound.arrays, compound.unit_cell_devices, strict=True):
+            config = self.array_config(array, device, rpu_config, compound)
             tiles[array.name] = AnalogTileWithoutPeriphery(d_size, x_size, config)
             granularities[array.name] = float(
                 config.device.as_bindings(dtype).calc_weight_granularity()
@@ -109,13 +117,17 @@ class RuleSimulatorTile(SimulatorTile, Module):
             raise ConfigError("a rule needs at least one array with a non-zero weight")
         self.rule.start(self.handle)
 
-    def array_config(self, array: Array, rpu_config: Any, compound: RuleCompound) -> Any:
+    def array_config(
+        self, array: Array, device: Any, rpu_config: Any, compound: RuleCompound
+    ) -> Any:
+        """The single-device config of one array: its device and the periphery its role gets
+        (see the module docstring)."""
         seen = array.weight != 0.0
         forward = array.read or (rpu_config.forward if seen else compound.transfer_forward)
         gradient = array.name == self.gradient_name
         update = array.write or (rpu_config.update if gradient else compound.transfer_update)
         return SingleRPUConfig(
-            device=copy.deepcopy(array.device),
+            device=copy.deepcopy(device),
             forward=copy.deepcopy(forward),
             backward=copy.deepcopy(rpu_config.backward),
             update=copy.deepcopy(update),
@@ -123,6 +135,7 @@ class RuleSimulatorTile(SimulatorTile, Module):
         )
 
     def composed(self, read: Any) -> Tensor:
+        """``sum_i c_i read(tile_i)`` over the arrays the network sees."""
         total = None
         for name in self.seen:
             out = read(self.handle.tile(name))
@@ -182,9 +195,9 @@ class RuleSimulatorTile(SimulatorTile, Module):
         return self.composed(lambda tile: tile.get_weights())
 
     def set_weights(self, weight: Tensor) -> None:
-        """The main array (the largest weight; the first declared among equals) holds ``weight``
-        divided by its coefficient, the others are set to 0, and the rule starts afresh: the
-        network computes with ``weight``."""
+        """The main array (:meth:`main_array`) holds ``weight`` divided by its coefficient, the
+        others are set to 0, and the rule starts afresh: the network computes with
+        ``weight``."""
         main = self.main_array()
         for name in self.handle.names:
             tile = self.handle.tile(name)
@@ -196,9 +209,15 @@ class RuleSimulatorTile(SimulatorTile, Module):
         self.rule.start(self.handle)
 
     def main_array(self) -> str:
-        return max(self.seen, key=lambda name: abs(self.coefficients[name]))
+        """The array that holds the initial weights: the one the network sees most, other than
+        the gradient array (aihwkit's compounds put them on their last, slow array; the
+        gradient array starts at 0 whatever its weight, e.g. ``P`` of residual learning at
+        ``gamma >= 1``). A rule whose only seen array is the gradient array uses that."""
+        others = [name for name in self.seen if name != self.gradient_name]
+        return max(others or self.seen, key=lambda name: abs(self.coefficients[name]))
 
     def get_x_size(self) -> int:
+        """Input size (columns)."""
         return self.x_size
 
     def get_d_size(self) -> int:
@@ -216,8 +235,9 @@ class RuleSimulatorTile(SimulatorTile, Module):
         return f"RuleSimulatorTile({self.rule.describe()}: {arrays})"
 
     def post_update_step(self) -> None:
-        for _, tile in self.named_tiles():
-            tile.post_update_step()
+        """Nothing: aihwkit's analog optimizers find the arrays' own tiles among the model's
+        analog tiles and call their post-update step (decay, diffusion) themselves; calling it
+        here too applied each array's decay and diffusion twice per mini-batch."""
 
     def set_weights_uniform_random(self, bmin: float, bmax: float) -> None:
         self.set_weights(torch.empty(self.d_size, self.x_size).uniform_(bmin, bmax))

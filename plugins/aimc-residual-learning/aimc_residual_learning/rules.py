@@ -54,6 +54,8 @@ class RLv2Rule(TransferRule):
             columns = self.cycle.take(self.n_reads_per_transfer)
             index = slice(None) if columns is None else columns
             read = arrays.read("P", columns)
+            if self.buffer.device != read.device:  # the model moved (to CUDA) after start
+                self.buffer = self.buffer.to(read.device)
             buffer = self.buffer[:, index]
             if self.buffer_decay:
                 buffer = (1.0 - beta) * buffer + beta * read
