@@ -41,14 +41,17 @@ class Arrays:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """The arrays' names, in the order the rule declared them."""
         return tuple(self.modules)
 
     @property
     def rows(self) -> int:
+        """The layer's outputs (rows of every array)."""
         return self.shape[0]
 
     @property
     def columns(self) -> int:
+        """The layer's inputs (columns of every array)."""
         return self.shape[1]
 
     def module(self, name: str) -> Any:
@@ -101,7 +104,10 @@ class Arrays:
 
     def pulse(self, name: str, counts: Tensor, columns: Columns = None) -> None:
         """Fire ``counts`` (integers, ``(rows, k)``; the sign is the direction) pulses on
-        ``columns`` of array ``name``: a write of ``counts`` times the device's granularity."""
+        ``columns`` of array ``name``: a write of ``counts`` times the device's granularity.
+        With aihwkit's stochastic pulse trains (its default) the pulses fired match ``counts``
+        in expectation, not one by one; a deterministic pulse type in the array's write
+        settings (``Array.write`` / ``rule_setup(write=...)``) makes them repeatable."""
         self.write(name, counts * self.granularity(name), columns)
 
     def reset(self, name: str, columns: Columns = None) -> None:

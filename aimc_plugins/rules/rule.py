@@ -139,6 +139,7 @@ class ColumnCycle:
         self.position = 0
 
     def take(self, k: int) -> Tensor | None:
+        """The next ``k`` columns (``None``: all, in order)."""
         import torch
 
         if k <= 0 or k >= self.n_columns:

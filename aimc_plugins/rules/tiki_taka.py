@@ -35,7 +35,9 @@ class TikiTakaRule(TransferRule):
 
     gradient_array = "P"
 
-    def __init__(self, alpha: float, transfer_every: float = 1.0, n_reads_per_transfer: int = 0):
+    def __init__(
+        self, alpha: float, transfer_every: float = 1.0, n_reads_per_transfer: int = 0
+    ) -> None:
         self.alpha = alpha
         self.transfer_every = transfer_every
         self.n_reads_per_transfer = n_reads_per_transfer
