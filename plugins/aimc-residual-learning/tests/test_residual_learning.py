@@ -347,7 +347,6 @@ def test_rlv2_reads_w_plus_gamma_p() -> None:
     [
         ("rl", "Idealized", {}),  # defaults: every column per transfer
         ("rlv2", "Capacitor", {}),
-        ("mtrl", "Idealized", {"tiles": 3}),
     ],
 )
 def test_learns_digits(optimizer: str, device: str, params: dict) -> None:
