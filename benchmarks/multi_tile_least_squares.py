@@ -64,6 +64,7 @@ import torch
 
 from aimc_plugins import plugins
 from aimc_plugins.builtin.recipes import least_squares as ls
+from aimc_plugins.kit.testing import noise_free_device
 
 FIRST_DEFAULTS = {"beta": 0.1, "period_growth": 2.0}
 """mtrl's defaults when this measurement was made (its other parameters as registered)."""
@@ -87,19 +88,7 @@ IMPROVING_RATIO = 1.2
 def device(states: int) -> Any:
     """A noise-free ``ConstantStepDevice`` with ``states`` steps of ``dw_min`` across
     ``[-1, 1]``."""
-    from aihwkit.simulator.configs import ConstantStepDevice
-
-    return ConstantStepDevice(
-        w_min=-1.0,
-        w_max=1.0,
-        dw_min=2.0 / states,
-        dw_min_dtod=0.0,
-        dw_min_std=0.0,
-        up_down=0.0,
-        up_down_dtod=0.0,
-        w_max_dtod=0.0,
-        w_min_dtod=0.0,
-    )
+    return noise_free_device(dw_min=2.0 / states)
 
 
 def critical_beta(alpha: float, gamma: float, tiles: int) -> float:

@@ -20,6 +20,7 @@ import torch
 
 from aimc_plugins import plugins
 from aimc_plugins.builtin.recipes import least_squares as ls
+from aimc_plugins.kit.testing import noise_free_device
 
 PROBLEM = ls.Problem(d_in=4, d_out=4, n_samples=100, noise=0.1, batch_size=1, w_opt_std=0.3)
 STEPS = 1500
@@ -40,19 +41,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def ten_state_device():
-    from aihwkit.simulator.configs import ConstantStepDevice
-
-    return ConstantStepDevice(
-        w_min=-1.0,
-        w_max=1.0,
-        dw_min=0.2,
-        dw_min_dtod=0.0,
-        dw_min_std=0.0,
-        up_down=0.0,
-        up_down_dtod=0.0,
-        w_max_dtod=0.0,
-        w_min_dtod=0.0,
-    )
+    """Ten exact levels on [-1, 1]: the number of states is the only limit."""
+    return noise_free_device(dw_min=0.2)
 
 
 def final_loss(params: dict, seed: int) -> float:
