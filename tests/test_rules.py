@@ -283,3 +283,14 @@ def test_the_initial_weights_never_go_to_the_gradient_array() -> None:
     arrays = rule_arrays(layer)
     assert torch.equal(arrays.weights("P"), torch.zeros(3, 4))
     assert torch.allclose(arrays.weights("W"), weights, atol=1e-6)
+
+
+def test_a_layer_with_analog_bias_is_refused_when_built() -> None:
+    from aihwkit.exceptions import ConfigError
+    from aihwkit.nn import AnalogLinear
+
+    config = DECAYING.build([noise_free_device()]).rpu_config
+    config.mapping.digital_bias = False
+    with pytest.raises(ConfigError, match="digital_bias"):
+        AnalogLinear(4, 3, bias=True, rpu_config=config)
+    AnalogLinear(4, 3, bias=False, rpu_config=config)  # no bias at all: fine

@@ -267,4 +267,8 @@ class RuleTile(TorchTransferTile):
     def _create_simulator_tile(self, x_size: int, d_size: int, rpu_config: Any) -> Any:
         if not isinstance(rpu_config, UnitCellRPUConfig):
             raise ConfigError("a rule tile needs a UnitCellRPUConfig")
+        if getattr(self, "analog_bias", False):  # refused here, not at the first update
+            raise ConfigError(
+                "a rule tile has no analog bias: keep rpu_config.mapping.digital_bias = True"
+            )
         return RuleSimulatorTile(x_size, d_size, rpu_config, dtype=self.get_data_type())
