@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from aimc_plugins.devices.config_response import response_of
+from aimc_plugins.devices.cost import DeviceCost
 from aimc_plugins.devices.response import ResponseDevice
 
 MAX_NODES = 63  # aihwkit's CUDA kernel for PiecewiseStep takes fewer than 64 nodes
@@ -51,6 +52,8 @@ class Adapted:
     note: str = ""
     tolerance: float = float("inf")
     table_note: str = ""
+    # What a pulse costs the device (energy, endurance), where the device declares it
+    cost: DeviceCost | None = None
 
 
 def table_error(device: ResponseDevice, other: ResponseDevice, points: int = CHECK_POINTS) -> float:

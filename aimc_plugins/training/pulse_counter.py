@@ -1,0 +1,282 @@
+"""Counting a run's pulses while it trains, on the CPU as on CUDA.
+
+Every pulse aihwkit fires for an update issued from Python goes through one method: the compiled
+tile's ``update`` (``rpu_base.tiles.AnalogTile``, and its CUDA twin), whoever calls it: aihwkit's
+``AnalogSGD`` for a layer's gradient, a transfer rule's writes
+(:meth:`aimc_plugins.rules.arrays.Arrays.write`), aihwkit's own Python transfer tiles. While a
+:class:`PulseCounter` is active (:func:`counting`), that method is wrapped once per process
+(:func:`install`) to hand the counter what the compiled tile is given, the inputs, the errors and
+the tile's learning rate, before the tile fires; the counter turns them into expected counts per
+device (:func:`~aimc_plugins.training.pulse_trains.expected_counts`). Outside a counter the
+wrapper only forwards, so nothing else changes, and nothing a run computes depends on counting.
+
+Why there and not in the training loop: it is the one place that sees every pulse source with
+the values aihwkit actually uses (after the periphery's mapping scales, with the tile's own
+learning rate), for every recipe, including those with their own loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from aimc_plugins.devices.cost import DeviceCost
+from aimc_plugins.training.pulse_trains import (
+    UpdateSettings,
+    as_rows,
+    expected_counts,
+    settings_of,
+)
+from aimc_plugins.training.pulses import WEAR_PERCENTILE, ArrayPulses, PulseSummary
+
+GRADIENT, TRANSFER = "gradient", "transfer"
+
+_active: contextvars.ContextVar[PulseCounter | None] = contextvars.ContextVar(
+    "aimc_pulse_counter", default=None
+)
+_source: contextvars.ContextVar[str] = contextvars.ContextVar("aimc_pulse_source", default=GRADIENT)
+_INSTALLED = "_aimc_pulse_counting"
+
+
+@dataclass
+class Tally:
+    """One compiled tile's counts so far (one analog array)."""
+
+    tile: Any  # held, so that its id is not reused while the run counts
+    settings: UpdateSettings
+    layer: int
+    rows: int
+    columns: int
+    array: str = ""
+    up: Tensor | None = None
+    down: Tensor | None = None
+    gradient: float = 0.0
+    transfer: float = 0.0
+    reads: int = 0
+    why: str = ""
+
+    def add(self, up: Tensor, down: Tensor, source: str) -> None:
+        self.up = up if self.up is None else self.up + up
+        self.down = down if self.down is None else self.down + down
+        fired = float(up.sum() + down.sum())
+        if source == TRANSFER:
+            self.transfer += fired
+        else:
+            self.gradient += fired
+
+    @property
+    def counted(self) -> bool:
+        return self.settings.counted and not self.why
+
+    def per_device(self) -> Tensor | None:
+        if self.up is None or self.down is None:
+            return None
+        return self.up + self.down
+
+
+class PulseCounter:
+    """The pulses of the updates made while it is active (:func:`counting`), per compiled tile.
+
+    :meth:`epoch_ended` (an epoch listener of :mod:`aimc_plugins.training.loop`) keeps the
+    total at each epoch's end; :meth:`summary` is the run's record.
+    """
+
+    def __init__(self) -> None:
+        self.tallies: dict[int, Tally] = {}
+        self.groups: dict[int, int] = {}  # id of a rule's handle -> its layer number
+        self.epochs: dict[int, float] = {}
+
+    def tally(self, tile: Any) -> Tally:
+        found = self.tallies.get(id(tile))
+        if found is None:
+            layer = len({t.layer for t in self.tallies.values()}) + 1
+            found = Tally(tile, settings_of(tile), layer, tile.get_d_size(), tile.get_x_size())
+            self.tallies[id(tile)] = found
+        return found
+
+    def on_update(
+        self, tile: Any, x: Tensor, d: Tensor, bias: bool, x_trans: bool, d_trans: bool
+    ) -> None:
+        """Count one update of ``tile`` (the arguments its ``update`` got)."""
+        tally = self.tally(tile)
+        if not tally.settings.fires or not tally.counted:
+            return
+        with torch.no_grad():
+            columns = tally.columns - (1 if bias else 0)
+            x_rows = as_rows(x.detach(), columns, x_trans)
+            if bias:
+                x_rows = torch.cat([x_rows, torch.ones_like(x_rows[:, :1])], dim=1)
+            d_rows = as_rows(d.detach(), tally.rows, d_trans)
+            up, down = expected_counts(
+                x_rows, d_rows, float(tile.get_learning_rate()), tally.settings
+            )
+        tally.add(up, down, _source.get())
+
+    def on_indexed_update(self, tile: Any) -> None:
+        """An indexed (convolution) update: its inputs are images, not rows, and are not
+        counted."""
+        self.tally(tile).why = "indexed convolution updates (aihwkit on CUDA) are not counted"
+
+    def on_read(self, tile: Any, columns: int) -> None:
+        """A transfer read ``columns`` columns of ``tile``."""
+        self.tally(tile).reads += columns
+
+    def name_arrays(self, owner: object, tiles: dict[str, Any]) -> None:
+        """The arrays of one rule tile (``owner``): one layer, each array by its name."""
+        layer = self.groups.get(id(owner))
+        for name, tile in tiles.items():
+            tally = self.tally(tile)
+            if layer is None:
+                layer = tally.layer
+                self.groups[id(owner)] = layer
+            tally.layer, tally.array = layer, name
+
+    def total(self) -> float:
+        """Every counted pulse so far."""
+        return sum(t.gradient + t.transfer for t in self.tallies.values() if t.counted)
+
+    def epoch_ended(self, epoch: int, epochs: int, metrics: Any) -> None:
+        self.epochs[int(epoch)] = self.total()
+
+    def summary(self, cost: DeviceCost | None = None) -> PulseSummary:
+        """The run's record: each array's totals and wear, wear over all devices, and the
+        totals at each epoch's end. Tiles whose updates fire no pulses (floating point) are
+        left out."""
+        arrays, devices = [], []
+        for tally in sorted(self.tallies.values(), key=lambda t: (t.layer, t.array)):
+            if not tally.settings.fires:
+                continue
+            per_device = tally.per_device() if tally.counted else None
+            wear = _wear(per_device)
+            if per_device is not None:
+                devices.append(per_device.flatten().cpu().numpy())
+            arrays.append(
+                ArrayPulses(
+                    layer=f"layer {tally.layer} ({tally.rows}x{tally.columns})",
+                    array=tally.array,
+                    device=tally.settings.device,
+                    rows=tally.rows,
+                    columns=tally.columns,
+                    up=float(tally.up.sum()) if tally.up is not None else 0.0,
+                    down=float(tally.down.sum()) if tally.down is not None else 0.0,
+                    gradient=tally.gradient,
+                    transfer=tally.transfer,
+                    reads=tally.reads,
+                    device_max=wear[0],
+                    device_p99=wear[1],
+                    counted=tally.counted,
+                    exact=tally.settings.exact,
+                    why=tally.why or tally.settings.why,
+                )
+            )
+        every = np.concatenate(devices) if devices else np.zeros(0)
+        overall = (
+            (float(every.max()), float(np.percentile(every, WEAR_PERCENTILE)))
+            if every.size
+            else (0.0, 0.0)
+        )
+        return PulseSummary(tuple(arrays), overall[0], overall[1], dict(self.epochs), cost)
+
+
+def _wear(per_device: Tensor | None) -> tuple[float, float]:
+    """``(max, 99th percentile)`` of the pulses per device."""
+    if per_device is None or per_device.numel() == 0:
+        return 0.0, 0.0
+    values = per_device.flatten().cpu().numpy()
+    return float(values.max()), float(np.percentile(values, WEAR_PERCENTILE))
+
+
+def active() -> PulseCounter | None:
+    """The counter of the run training in this context, if any."""
+    return _active.get()
+
+
+@contextlib.contextmanager
+def counting(counter: PulseCounter | None = None) -> Iterator[PulseCounter]:
+    """Count the pulses of the updates made in this context (installing the wrapper first)."""
+    install()
+    counter = counter if counter is not None else PulseCounter()
+    token = _active.set(counter)
+    try:
+        yield counter
+    finally:
+        _active.reset(token)
+
+
+@contextlib.contextmanager
+def transfer_writes() -> Iterator[None]:
+    """Attribute the pulses of this context to transfers, not to the gradient."""
+    token = _source.set(TRANSFER)
+    try:
+        yield
+    finally:
+        _source.reset(token)
+
+
+def note_read(tile: Any, columns: int) -> None:
+    """Tell the active counter (if any) that a transfer read ``columns`` columns of ``tile``."""
+    counter = _active.get()
+    if counter is not None:
+        counter.on_read(tile, columns)
+
+
+def name_arrays(owner: object, tiles: dict[str, Any]) -> None:
+    """Tell the active counter (if any) the names of a rule tile's arrays."""
+    counter = _active.get()
+    if counter is not None:
+        counter.name_arrays(owner, tiles)
+
+
+def compiled_tile_classes() -> list[type]:
+    """aihwkit's compiled analog tile classes in this build (CPU, and CUDA where compiled)."""
+    from aihwkit.simulator import rpu_base
+
+    classes = [rpu_base.tiles.AnalogTile]
+    if rpu_base.cuda.is_compiled():
+        classes.append(rpu_base.cuda.AnalogTile)
+    return classes
+
+
+def install() -> None:
+    """Wrap the compiled tiles' ``update`` and ``update_indexed`` (once per process) so that an
+    active counter sees each update before it fires; without one they only forward."""
+    for cls in compiled_tile_classes():
+        if cls.__dict__.get(_INSTALLED):
+            continue
+        _wrap(cls)
+        setattr(cls, _INSTALLED, True)
+
+
+def _wrap(cls: type) -> None:
+    update, indexed = cls.update, cls.update_indexed  # type: ignore[attr-defined]
+
+    @functools.wraps(update)
+    def counted_update(
+        self: Any, x_input: Tensor, d_input: Tensor, *args: Any, **kwargs: Any
+    ) -> Any:
+        counter = _active.get()
+        if counter is not None:
+            # The binding's positional order is (bias, x_trans, d_trans), whatever its
+            # docstring's argument names say; aihwkit calls it positionally.
+            flags = [bool(flag) for flag in args[:3]] + [False] * (3 - len(args[:3]))
+            bias = bool(kwargs.get("bias", flags[0]))
+            counter.on_update(self, x_input, d_input, bias, x_trans=flags[1], d_trans=flags[2])
+        return update(self, x_input, d_input, *args, **kwargs)
+
+    @functools.wraps(indexed)
+    def counted_indexed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        counter = _active.get()
+        if counter is not None:
+            counter.on_indexed_update(self)
+        return indexed(self, *args, **kwargs)
+
+    cls.update = counted_update  # type: ignore[attr-defined]
+    cls.update_indexed = counted_indexed  # type: ignore[attr-defined]
