@@ -69,8 +69,10 @@ def test_a_store_written_before_notes_existed_still_opens(tmp_path: Path) -> Non
 
     from aimc_plugins.sweep import store as store_module
 
-    old_schema = store_module._SCHEMA.replace(",\n    notes TEXT NOT NULL DEFAULT '[]'", "")
-    assert "notes" not in old_schema
+    old_schema = store_module._SCHEMA.replace(
+        ",\n    notes TEXT NOT NULL DEFAULT '[]',\n    pulses TEXT NOT NULL DEFAULT '[]'", ""
+    )
+    assert "notes" not in old_schema and "pulses" not in old_schema
     with sqlite3.connect(tmp_path / store_module.STORE_NAME) as conn:
         conn.executescript(old_schema)
         conn.execute(
@@ -84,4 +86,4 @@ def test_a_store_written_before_notes_existed_still_opens(tmp_path: Path) -> Non
         )
     with ResultsStore.in_folder(tmp_path) as store:
         (outcome,) = store.outcomes()
-    assert outcome.notes == () and outcome.run.device == "Idealized"
+    assert outcome.notes == () and outcome.pulses == () and outcome.run.device == "Idealized"

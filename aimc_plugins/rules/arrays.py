@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from aimc_plugins.training import pulse_counter
+
 Columns = Tensor | Sequence[int] | None
 
 
@@ -85,7 +87,9 @@ class Arrays:
         """Analog read of ``columns`` of array ``name`` (all for ``None``): ``(rows, k)``,
         through the array's read periphery, so read noise and converters apply."""
         inputs = self.inputs(columns, name)
-        out = self.tile(name).forward(inputs, False, False, False, False, False)
+        tile = self.tile(name)
+        pulse_counter.note_read(tile, inputs.shape[0])
+        out = tile.forward(inputs, False, False, False, False, False)
         return out.T
 
     def write(self, name: str, delta: Tensor, columns: Columns = None) -> None:
@@ -100,7 +104,8 @@ class Arrays:
         step = self.granularity(name)
         tile.set_learning_rate(step)
         d_input = (delta.T / -step).contiguous()
-        tile.update(self.inputs(columns, name), d_input, False, False, False, False)
+        with pulse_counter.transfer_writes():  # a rule's writes are its transfers
+            tile.update(self.inputs(columns, name), d_input, False, False, False, False)
 
     def pulse(self, name: str, counts: Tensor, columns: Columns = None) -> None:
         """Fire ``counts`` (integers, ``(rows, k)``; the sign is the direction) pulses on

@@ -43,6 +43,7 @@ from torch.nn import Module, ModuleList
 
 from aimc_plugins.rules.arrays import Arrays
 from aimc_plugins.rules.rule import Array, TransferRule
+from aimc_plugins.training import pulse_counter
 
 
 def transfer_read() -> IOParameters:
@@ -182,6 +183,8 @@ class RuleSimulatorTile(SimulatorTile, Module):
         """Pulse the mini-batch's gradient into the gradient array, then run the rule."""
         if in_trans or out_trans or bias:
             raise ConfigError("a rule tile supports neither transposed inputs nor analog bias")
+        if pulse_counter.active() is not None:  # the counter names this layer's arrays
+            pulse_counter.name_arrays(self, {n: self.handle.tile(n) for n in self.handle.names})
         tile = self.handle.tile(self.gradient_name)
         tile.set_learning_rate(self.rule.gradient_lr(self.learning_rate))
         tile.update(x_input, d_input, bias, in_trans, out_trans, non_blocking)

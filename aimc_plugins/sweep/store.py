@@ -31,7 +31,7 @@ from aimc_plugins.training.identity import PlannedRun
 from aimc_plugins.training.run import FINISHED, RunOutcome
 
 STORE_NAME = "results.sqlite"
-SCHEMA_VERSION = 2  # 2: runs.notes
+SCHEMA_VERSION = 3  # 2: runs.notes; 3: runs.pulses
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS runs (
     versions TEXT NOT NULL DEFAULT '{}',
     duration_s REAL NOT NULL DEFAULT 0,
     finished_at REAL NOT NULL,
-    notes TEXT NOT NULL DEFAULT '[]'
+    notes TEXT NOT NULL DEFAULT '[]',
+    pulses TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS epochs (
     run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
@@ -152,8 +153,11 @@ class ResultsStore:
             for statement in _statements(_SCHEMA):  # idempotent: CREATE ... IF NOT EXISTS
                 self._conn.execute(statement)
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
-            if "notes" not in columns:  # a store written before schema 2 keeps its runs
-                self._conn.execute("ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '[]'")
+            for added in ("notes", "pulses"):  # an older store keeps its runs
+                if added not in columns:
+                    self._conn.execute(
+                        f"ALTER TABLE runs ADD COLUMN {added} TEXT NOT NULL DEFAULT '[]'"
+                    )
             self._conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
@@ -195,7 +199,7 @@ class ResultsStore:
             self._conn.execute(
                 "INSERT OR REPLACE INTO runs (run_id, sweep, recipe, device, optimizer, seed, "
                 "epochs, config, spec, status, error, final, versions, duration_s, finished_at, "
-                "notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "notes, pulses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.run_id,
                     sweep,
@@ -213,6 +217,7 @@ class ResultsStore:
                     outcome.duration_s,
                     time.time(),
                     _dumps(list(outcome.notes)),
+                    _dumps([dict(row) for row in outcome.pulses]),
                 ),
             )
             self._conn.executemany(
@@ -246,9 +251,19 @@ class ResultsStore:
             histories.setdefault(run_id, []).append(json.loads(metrics))
         known = {f.name for f in fields(PlannedRun)}
         outcomes = []
-        for run_id, spec, status, error, final, versions, duration, notes in self._conn.execute(
-            "SELECT run_id, spec, status, error, final, versions, duration_s, notes FROM runs "
-            "ORDER BY finished_at"
+        for (
+            run_id,
+            spec,
+            status,
+            error,
+            final,
+            versions,
+            duration,
+            notes,
+            pulses,
+        ) in self._conn.execute(
+            "SELECT run_id, spec, status, error, final, versions, duration_s, notes, pulses "
+            "FROM runs ORDER BY finished_at"
         ):
             if wanted is not None and run_id not in wanted:
                 continue
@@ -263,6 +278,7 @@ class ResultsStore:
                     versions=json.loads(versions),
                     duration_s=duration,
                     notes=tuple(json.loads(notes)),
+                    pulses=tuple(json.loads(pulses)),
                 )
             )
         return outcomes

@@ -87,9 +87,7 @@ def weight_scaling_omega(rpu_config: Any) -> float:
     return float(getattr(mapping, "weight_scaling_omega", 0.0) or 0.0)
 
 
-def in_device_units(
-    layers: list[np.ndarray], omega: float
-) -> np.ndarray:
+def in_device_units(layers: list[np.ndarray], omega: float) -> np.ndarray:
     """The layers' weights as the tiles store them, flattened: unchanged for ``omega == 0``,
     else each layer scaled so its largest |weight| is ``omega``."""
     if omega < 0:
@@ -101,9 +99,7 @@ def in_device_units(
     return np.concatenate([w.ravel() for w in scaled]) if scaled else np.zeros(0)
 
 
-def recipe_weights(
-    recipe: Recipe, rpu_config: Any = None, seed: int = INIT_SEED
-) -> InitialWeights:
+def recipe_weights(recipe: Recipe, rpu_config: Any = None, seed: int = INIT_SEED) -> InitialWeights:
     """The initial weights of ``recipe``'s network in the device units of ``rpu_config`` (the
     config a run of it trains with; ``None``: unscaled). Raises :class:`NoNetwork` when the
     recipe does not declare its network. The global torch RNG is left as it was."""

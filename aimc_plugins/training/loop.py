@@ -21,10 +21,11 @@ Batches = Callable[[], "torch.utils.data.DataLoader"]
 EpochCallback = Callable[[int, int, dict[str, float]], None]
 
 _epoch_callback: EpochCallback | None = None
-# The trackers of the run being trained (training.tracking): per run, not per process, and a
-# context variable so that runs trained on threads of one process (Dask) never mix their epochs.
-_run_listener: contextvars.ContextVar[EpochCallback | None] = contextvars.ContextVar(
-    "aimc_run_epoch_listener", default=None
+# The listeners of the run being trained (its trackers, training.tracking; its pulse counter):
+# per run, not per process, and a context variable so that runs trained on threads of one
+# process (Dask) never mix their epochs.
+_run_listeners: contextvars.ContextVar[tuple[EpochCallback, ...]] = contextvars.ContextVar(
+    "aimc_run_epoch_listeners", default=()
 )
 
 
@@ -44,20 +45,20 @@ def notify_epoch(epoch: int, epochs: int, metrics: dict[str, float]) -> None:
     own loop call this; :func:`train_classifier` does it for the others."""
     if _epoch_callback is not None:
         _epoch_callback(epoch, epochs, metrics)
-    listener = _run_listener.get()
-    if listener is not None:
+    for listener in _run_listeners.get():
         listener(epoch, epochs, metrics)
 
 
 @contextlib.contextmanager
 def epoch_listener(listener: EpochCallback) -> Iterator[None]:
     """Also call ``listener(epoch, epochs, metrics)`` for the epochs announced in this context
-    (the run :func:`aimc_plugins.training.run.run_one` trains); it must not raise."""
-    token = _run_listener.set(listener)
+    (the run :func:`aimc_plugins.training.run.run_one` trains), after the listeners of the
+    contexts around it; it must not raise."""
+    token = _run_listeners.set((*_run_listeners.get(), listener))
     try:
         yield
     finally:
-        _run_listener.reset(token)
+        _run_listeners.reset(token)
 
 
 class AcceleratorError(RuntimeError):
@@ -224,9 +225,7 @@ def train_classifier(
         samples += seen
         train_loss = loss_sum / seen
         if not math.isfinite(train_loss):
-            history.append(
-                {"epoch": epoch, "train_loss": math.nan, f"{prefix}_accuracy": math.nan}
-            )
+            history.append({"epoch": epoch, "train_loss": math.nan, f"{prefix}_accuracy": math.nan})
             return RunResult(tuple(history), dict(history[-1]), notes)
         metrics = {
             "epoch": epoch,

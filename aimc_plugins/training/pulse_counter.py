@@ -52,7 +52,7 @@ class Tally:
 
     tile: Any  # held, so that its id is not reused while the run counts
     settings: UpdateSettings
-    layer: int
+    layer: int  # groups the arrays of one layer (a rule tile's arrays share it)
     rows: int
     columns: int
     array: str = ""
@@ -91,14 +91,13 @@ class PulseCounter:
 
     def __init__(self) -> None:
         self.tallies: dict[int, Tally] = {}
-        self.groups: dict[int, int] = {}  # id of a rule's handle -> its layer number
+        self.groups: dict[int, int] = {}  # id of a rule tile -> its layer's key
         self.epochs: dict[int, float] = {}
 
     def tally(self, tile: Any) -> Tally:
         found = self.tallies.get(id(tile))
         if found is None:
-            layer = len({t.layer for t in self.tallies.values()}) + 1
-            found = Tally(tile, settings_of(tile), layer, tile.get_d_size(), tile.get_x_size())
+            found = Tally(tile, settings_of(tile), id(tile), tile.get_d_size(), tile.get_x_size())
             self.tallies[id(tile)] = found
         return found
 
@@ -151,7 +150,11 @@ class PulseCounter:
         totals at each epoch's end. Tiles whose updates fire no pulses (floating point) are
         left out."""
         arrays, devices = [], []
-        for tally in sorted(self.tallies.values(), key=lambda t: (t.layer, t.array)):
+        numbers: dict[int, int] = {}  # layers numbered in the order they were first seen
+        for tally in self.tallies.values():
+            if tally.settings.fires:
+                numbers.setdefault(tally.layer, len(numbers) + 1)
+        for tally in sorted(self.tallies.values(), key=lambda t: numbers.get(t.layer, 0)):
             if not tally.settings.fires:
                 continue
             per_device = tally.per_device() if tally.counted else None
@@ -160,7 +163,7 @@ class PulseCounter:
                 devices.append(per_device.flatten().cpu().numpy())
             arrays.append(
                 ArrayPulses(
-                    layer=f"layer {tally.layer} ({tally.rows}x{tally.columns})",
+                    layer=f"layer {numbers[tally.layer]} ({tally.rows}x{tally.columns})",
                     array=tally.array,
                     device=tally.settings.device,
                     rows=tally.rows,

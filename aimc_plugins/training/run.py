@@ -19,6 +19,7 @@ from typing import Any
 
 from aimc_plugins.host.records import RunConfig
 from aimc_plugins.training.identity import PlannedRun, RunKind
+from aimc_plugins.training.pulses import PulseSummary, with_pulses
 from aimc_plugins.training.setup import ResolvedRun, resolve
 from aimc_plugins.training.tracking import Tracking, plain_metrics, tracked
 
@@ -38,6 +39,8 @@ class RunOutcome:
     versions: Mapping[str, str] = field(default_factory=dict)
     duration_s: float = 0.0
     notes: tuple[str, ...] = ()
+    # Per-array pulse counts (aimc_plugins.training.pulses.ArrayPulses.record), where counted
+    pulses: tuple[Mapping[str, Any], ...] = ()
 
 
 def run_one(
@@ -64,18 +67,20 @@ def _train_one(run: PlannedRun, show_progress: bool, accelerator: str) -> RunOut
     try:
         resolved = resolve(run)  # every lookup and build of this run, once
         _record_table_error(resolved, versions)
+        config = RunConfig(
+            setup=resolved.setup,
+            seed=run.seed,
+            epochs=run.epochs,
+            accelerator=accelerator,
+            show_progress=show_progress,
+            options=dict(run.options),
+            split=run.split,
+        )
         with determinism.watch() as seeding:
-            result = resolved.recipe.run(
-                RunConfig(
-                    setup=resolved.setup,
-                    seed=run.seed,
-                    epochs=run.epochs,
-                    accelerator=accelerator,
-                    show_progress=show_progress,
-                    options=dict(run.options),
-                    split=run.split,
-                )
-            )
+            if resolved.setup.rpu_config is None:  # digital: no device, no pulses
+                result, pulses = resolved.recipe.run(config), PulseSummary()
+            else:
+                result, pulses = counted(resolved, config)
     except Exception as exc:
         return RunOutcome(
             run,
@@ -92,13 +97,28 @@ def _train_one(run: PlannedRun, show_progress: bool, accelerator: str) -> RunOut
     return RunOutcome(
         run,
         DIVERGED if diverged else DONE,
-        history,
-        final,
+        with_pulses(history, pulses),
+        {**final, **pulses.metrics()},
         error="metrics became NaN or infinite (diverged)" if diverged else "",
         versions=versions,
         duration_s=time.perf_counter() - start,
-        notes=tuple(getattr(result, "notes", ())) + ((table_note,) if table_note else ()),
+        notes=tuple(getattr(result, "notes", ()))
+        + ((table_note,) if table_note else ())
+        + pulses.notes(),
+        pulses=pulses.rows(),
     )
+
+
+def counted(resolved: ResolvedRun, config: RunConfig) -> tuple[Any, PulseSummary]:
+    """Train ``config`` with its recipe while counting its pulses
+    (:mod:`aimc_plugins.training.pulse_counter`): the recipe's result and the counts, with
+    the energy and endurance its device declares."""
+    from aimc_plugins.training import loop, pulse_counter
+
+    with pulse_counter.counting() as counter, loop.epoch_listener(counter.epoch_ended):
+        result = resolved.recipe.run(config)
+    cost = resolved.adapted.cost if resolved.adapted is not None else None
+    return result, counter.summary(cost)
 
 
 def _record_table_error(run: PlannedRun | ResolvedRun, versions: dict[str, str]) -> str:
