@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -45,7 +45,7 @@ from aimc_plugins.builtin.recipes.schemas import (
     least_squares_options,
 )
 from aimc_plugins.host.records import RunConfig, RunResult, TrainingSetup
-from aimc_plugins.training.loop import seed_everything
+from aimc_plugins.training.loop import notify_epoch, seed_everything
 
 
 @dataclass(frozen=True)
@@ -222,8 +222,12 @@ def train_aihwkit(
     n_points: int = 50,
     w0: float = 0.0,
     device: str = "cpu",
+    on_point: Callable[[int, float], None] | None = None,
 ) -> Curve:
     """Train an aihwkit ``AnalogLinear`` (no bias) from ``W = w0`` (every entry) with ``setup``.
+
+    ``on_point(index, loss)`` is called at each recorded point (1, 2, ...), as it is recorded:
+    the recipe announces its epochs with it, so trackers and the run's pulse counts see them.
 
     A start away from the device's symmetric point (the authors use ``w0 = 1``) is what exposes
     the bias of Analog SGD and of an unshifted residual device. For the two-array optimizers
@@ -271,6 +275,8 @@ def train_aihwkit(
             steps.append(step)
             losses.append(data.loss(w))
             averaged.append(data.loss(tail_mean(interval_means)))
+            if on_point is not None:
+                on_point(len(steps) - 1, losses[-1])
     w_mean = tail_mean(interval_means) if interval_means else start
     return Curve(tuple(steps), tuple(losses), current(), tuple(averaged), w_mean)
 
@@ -564,6 +570,7 @@ def run(config: RunConfig) -> RunResult:
         n_points=epochs,
         w0=w0,
         device=config.accelerator,
+        on_point=lambda epoch, loss: notify_epoch(epoch, epochs, {"epoch": epoch, "loss": loss}),
     )
     history = tuple(
         {"epoch": i, "loss": loss, AVERAGED: averaged}

@@ -1,0 +1,226 @@
+"""Pulse accounting: the counts computed from what aihwkit's update is given match the pulses
+its compiled core fires, exactly where the pulse trains are deterministic and in expectation
+where they are stochastic; runs carry them into their metrics and the store."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aimc_plugins.kit.testing import deterministic_config, noise_free_device
+from aimc_plugins.training.pulse_counter import counting
+from aimc_plugins.training.pulses import (
+    DEVICE_MAX,
+    ENDURANCE_USED,
+    ENERGY,
+    PULSES,
+    PULSES_GRADIENT,
+    PULSES_TRANSFER,
+    TRANSFER_READS,
+    ArrayPulses,
+    PulseSummary,
+)
+
+STEP = 0.001
+
+
+def constant_step_tile(pulse_type: str, management: bool = True):
+    """A compiled tile of a noise-free constant-step device with bounds far away: every pulse
+    moves a weight by exactly STEP, so a weight's change over STEP is its net pulse count."""
+    from aihwkit.simulator.configs import SingleRPUConfig
+    from aihwkit.simulator.parameters import UpdateParameters
+    from aihwkit.simulator.parameters.enums import PulseType
+    from aihwkit.simulator.tiles.analog import AnalogTileWithoutPeriphery
+
+    device = noise_free_device(STEP)
+    device.w_max, device.w_min = 100.0, -100.0
+    update = UpdateParameters(
+        pulse_type=PulseType[pulse_type],
+        update_management=management,
+        update_bl_management=management,
+    )
+    module = AnalogTileWithoutPeriphery(20, 30, SingleRPUConfig(device=device, update=update))
+    tile = module.tile
+    tile.set_weights(torch.zeros(20, 30))
+    tile.set_learning_rate(0.01)
+    return tile
+
+
+def net_pulses(counter) -> torch.Tensor:
+    """The counted up minus down pulses of the counter's one array, per device."""
+    (tally,) = counter.tallies.values()
+    return tally.up - tally.down
+
+
+@pytest.mark.parametrize("pulse_type", ["DETERMINISTIC_IMPLICIT", "MEAN_COUNT"])
+@pytest.mark.parametrize("management", [True, False])
+def test_deterministic_pulse_trains_are_counted_exactly(pulse_type: str, management: bool) -> None:
+    """One direction (x, d > 0: every pulse down) and both directions: the weight change over
+    the step is the counted net, device by device, exactly."""
+    tile = constant_step_tile(pulse_type, management)
+    generator = torch.Generator().manual_seed(0)
+    x, d = torch.rand(64, 30, generator=generator), torch.rand(64, 20, generator=generator)
+    with counting() as counter:
+        tile.update(x, d, False, False, False, False)
+    fired = torch.round(tile.get_weights().double() / STEP)
+    assert torch.equal(net_pulses(counter), fired)
+    (array,) = counter.summary().arrays
+    assert array.exact and array.up == 0.0 and array.down == -float(fired.sum()) > 1000
+
+    before = tile.get_weights().double()
+    x, d = torch.randn(64, 30, generator=generator), torch.randn(64, 20, generator=generator)
+    with counting() as counter:
+        tile.update(x, d, False, False, False, False)
+    fired = torch.round((tile.get_weights().double() - before) / STEP)
+    assert torch.equal(net_pulses(counter), fired)
+    (array,) = counter.summary().arrays
+    assert array.up > 1000 and array.down > 1000  # both directions were exercised
+
+
+@pytest.mark.parametrize("pulse_type", ["STOCHASTIC_COMPRESSED", "STOCHASTIC"])
+def test_stochastic_pulse_trains_are_counted_in_expectation(pulse_type: str) -> None:
+    """Seeded, one direction: the pulses fired are within 3% of the expected total (about
+    300k pulses; the spread of the total over seeds is about 0.4%) and within a few standard
+    deviations device by device."""
+    from aimc_plugins.training.simulator_seed import seed_simulator
+
+    seed_simulator(3)
+    tile = constant_step_tile(pulse_type)
+    generator = torch.Generator().manual_seed(3)
+    x, d = torch.rand(200, 30, generator=generator), torch.rand(200, 20, generator=generator)
+    with counting() as counter:
+        tile.update(x, d, False, False, False, False)
+    fired = -torch.round(tile.get_weights().double() / STEP)
+    expected = -net_pulses(counter)
+    assert float(fired.sum()) == pytest.approx(float(expected.sum()), rel=0.03)
+    spread = (fired - expected).abs() / expected.sqrt()
+    assert float(spread.mean()) < 1.5 and float(spread.max()) < 6
+
+
+def test_a_layer_trained_with_analog_sgd_is_counted_as_its_tile_fires() -> None:
+    """Through aihwkit's layer and optimizer (periphery, learning rate per step): the counts
+    are what the tile fired, exactly, with deterministic pulse trains."""
+    from aihwkit.nn import AnalogLinear
+    from aihwkit.optim import AnalogSGD
+    from aihwkit.simulator.configs import SingleRPUConfig
+    from aihwkit.simulator.parameters.enums import PulseType
+
+    device = noise_free_device(STEP)
+    device.w_max, device.w_min = 100.0, -100.0
+    config = SingleRPUConfig(device=device)
+    config.update.pulse_type = PulseType.DETERMINISTIC_IMPLICIT
+    torch.manual_seed(0)
+    layer = AnalogLinear(8, 5, bias=False, rpu_config=config)
+    start = layer.get_weights()[0].double()
+    optimizer = AnalogSGD(layer.parameters(), lr=0.05)
+    optimizer.regroup_param_groups(layer)
+    with counting() as counter:
+        for _ in range(5):
+            optimizer.zero_grad()
+            layer(torch.randn(16, 8)).pow(2).sum().backward()
+            optimizer.step()
+    fired = torch.round((layer.get_weights()[0].double() - start) / STEP)
+    assert torch.equal(net_pulses(counter), fired)
+    assert float(fired.abs().sum()) > 100
+
+
+def test_a_rule_counts_gradient_pulses_transfer_writes_and_reads_per_array() -> None:
+    """Tiki-Taka as a rule, deterministic: each array's counted net is its change over the
+    step; the gradient array's pulses are the gradient's, the other's the transfers', and
+    every column read by a transfer is counted."""
+    from aihwkit.nn import AnalogLinear
+    from aihwkit.optim import AnalogSGD
+
+    from aimc_plugins import tiki_taka_setup
+
+    device = noise_free_device(STEP)
+    device.w_max, device.w_min = 100.0, -100.0
+    setup = tiki_taka_setup(
+        "ttv1",
+        [device],
+        residual_device="",
+        gamma=0.0,
+        alpha=0.5,
+        beta=0.7,
+        transfer_every=1.0,
+        n_reads_per_transfer=2,
+    )
+    torch.manual_seed(0)
+    layer = AnalogLinear(6, 4, bias=False, rpu_config=deterministic_config(setup.rpu_config))
+    handle = next(layer.analog_tiles()).tile.handle
+    starts = {name: handle.weights(name).double() for name in handle.names}
+    optimizer = AnalogSGD(layer.parameters(), lr=0.3)
+    optimizer.regroup_param_groups(layer)
+    with counting() as counter:
+        for _ in range(4):
+            optimizer.zero_grad()
+            layer(torch.randn(8, 6)).pow(2).sum().backward()
+            optimizer.step()
+    tallies = {tally.array: tally for tally in counter.tallies.values()}
+    assert set(tallies) == {"P", "W"}
+    for name, tally in tallies.items():
+        fired = torch.round((handle.weights(name).double() - starts[name]) / STEP)
+        assert torch.equal(tally.up - tally.down, fired), name
+    assert tallies["P"].gradient > 0 and tallies["P"].transfer == 0
+    assert tallies["W"].transfer > 0 and tallies["W"].gradient == 0
+    assert tallies["P"].reads == 4 * 2  # 2 columns read per mini-batch
+    summary = counter.summary()
+    assert {a.layer for a in summary.arrays} == {"layer 1 (4x6)"}
+    assert summary.metrics()[TRANSFER_READS] == 8
+
+
+def test_a_run_stores_its_counts_in_metrics_history_and_per_array() -> None:
+    from aimc_plugins.sweep.spec import plan
+    from aimc_plugins.training.run import DONE, run_one
+
+    (run,) = plan("digits-mlp", ["ReRamSB"], ["ttv1"], 1, 2)
+    outcome = run_one(run)
+    assert outcome.status == DONE, outcome.error
+    final = outcome.final
+    assert len(outcome.pulses) == 4  # 2 layers x (P, W)
+    assert final[PULSES] == pytest.approx(sum(row["total"] for row in outcome.pulses))
+    assert final[PULSES] == pytest.approx(final[PULSES_GRADIENT] + final[PULSES_TRANSFER])
+    assert final[PULSES_TRANSFER] > final[PULSES_GRADIENT] > 0
+    assert final[DEVICE_MAX] == max(row["device_max"] for row in outcome.pulses)
+    epochs = [h[PULSES] for h in outcome.history]
+    assert 0 < epochs[0] < epochs[1] == pytest.approx(final[PULSES])
+    assert ENERGY not in final and ENDURANCE_USED not in final  # ReRamSB declares neither
+
+
+def test_runs_that_cannot_be_counted_say_why_and_digital_runs_have_no_counts() -> None:
+    from aimc_plugins.sweep.spec import plan
+    from aimc_plugins.training.run import run_one
+
+    (compound,) = plan("digits-mlp", ["ReRamSB"], ["mp"], 1, 1)
+    outcome = run_one(compound)
+    assert PULSES not in outcome.final and PULSES not in outcome.history[0]
+    assert any("pulses not counted" in note and "MixedPrec" in note for note in outcome.notes)
+    (digital,) = plan("digits-mlp", ["ReRamSB"], ["digital"], 1, 1)
+    outcome = run_one(digital)
+    assert PULSES not in outcome.final and outcome.pulses == ()
+    assert not any("pulses" in note for note in outcome.notes)
+
+
+def test_energy_and_endurance_follow_from_the_counts_where_declared() -> None:
+    from aimc_plugins.devices.cost import DeviceCost
+
+    array = ArrayPulses("layer 1 (2x2)", "", "X", 2, 2, up=300.0, down=100.0, gradient=400.0)
+    summary = PulseSummary((array,), device_max=250.0, device_p99=240.0)
+    assert ENERGY not in summary.metrics()
+    cost = DeviceCost(energy_up=2e-12, energy_down=1e-12, endurance=1000.0)
+    metrics = PulseSummary((array,), 250.0, 240.0, cost=cost).metrics()
+    assert metrics[ENERGY] == pytest.approx(300 * 2e-12 + 100 * 1e-12)
+    assert metrics[ENDURANCE_USED] == pytest.approx(0.25)
+    assert (
+        ENERGY
+        not in PulseSummary((array,), 250.0, 240.0, cost=DeviceCost(endurance=10.0)).metrics()
+    )
+
+
+def test_counting_is_off_outside_a_counter() -> None:
+    """The wrapper only forwards when no counter is active: nothing is recorded anywhere."""
+    tile = constant_step_tile("DETERMINISTIC_IMPLICIT")
+    with counting() as counter:
+        pass
+    tile.update(torch.rand(4, 30), torch.rand(4, 20), False, False, False, False)
+    assert counter.tallies == {} and float(tile.get_weights().abs().sum()) > 0
