@@ -38,7 +38,8 @@ class DeviceCost:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise CostError(f"{name}={value!r} is not a number")
-            if not (math.isfinite(value) and value > 0 if name == "endurance" else value >= 0):
+            usable = value > 0 if name == "endurance" else value >= 0
+            if not (math.isfinite(value) and usable):
                 raise CostError(
                     f"{name}={value!r} must be finite and "
                     + ("positive" if name == "endurance" else "non-negative")
