@@ -38,6 +38,8 @@ from click.testing import CliRunner
 from aimc_plugins import RunConfig, TrainingSetup, device_response
 from aimc_plugins.builtin.presets import preset_device_classes
 from aimc_plugins.cli.main import cli
+from aimc_plugins.devices.build import adapted_device
+from aimc_plugins.devices.cost import DeviceCost
 from aimc_plugins.host import plugins
 from aimc_plugins.kit.fit import (
     FitError,
@@ -231,8 +233,80 @@ def test_fit_command_module_only_and_json(ecram_csv, tmp_path):
         device = device_response(module.fitted_device())
         assert device.w_min < 0 < device.w_max
         assert module.FIT["c2c_noise"] == pytest.approx(summary["c2c_noise"])
+        assert device.cost is None  # no cost given: none declared, none invented
     finally:
         sys.modules.pop("fitted_ecram", None)
+    source = module_path.read_text()
+    assert "energy" not in source and "endurance" not in source and "cost " not in source
+
+
+COST_OPTIONS = ["--energy-up", "1e-12", "--energy-down", "2.5e-12", "--endurance", "1e6"]
+
+
+def test_fit_command_writes_the_declared_cost(ecram_csv, tmp_path):
+    module_path = tmp_path / "costly_ecram.py"
+    args = ["fit", str(ecram_csv), "--name", "costly", "--module", module_path, *COST_OPTIONS]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    line = "cost           energy up 1e-12 J, down 2.5e-12 J per pulse; endurance 1e6 pulses"
+    assert line in result.output.splitlines()
+    source = module_path.read_text()
+    assert line in source  # the module's docstring holds the report
+    assert "energy_up=1e-12," in source and "endurance=1000000.0," in source
+    if RUFF.exists():
+        import subprocess
+
+        lint = subprocess.run(
+            [str(RUFF), "check", "--isolated", "--line-length", "100", str(module_path)],
+            capture_output=True,
+            text=True,
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+    module = _load(module_path, "costly_ecram")
+    try:
+        expected = DeviceCost(energy_up=1e-12, energy_down=2.5e-12, endurance=1e6)
+        assert device_response(module.fitted_device()).cost == expected
+        quiet = device_response(module.fitted_device(), {"c2c_noise": 0.0})
+        assert quiet.cost == expected and quiet.c2c_noise == 0.0  # the noise parameters keep it
+        assert adapted_device(module.fitted_device()).cost == expected  # what a run trains on
+        assert module.FIT["energy_down"] == 2.5e-12 and module.FIT["endurance"] == 1e6
+    finally:
+        sys.modules.pop("costly_ecram", None)
+
+
+def test_fit_command_json_and_endurance_alone(ecram_csv, tmp_path):
+    module_path = tmp_path / "enduring.py"
+    args = ["fit", str(ecram_csv), "--name", "enduring", "--module", module_path, "--json"]
+    result = CliRunner().invoke(cli, [*args, "--endurance", "5e4"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["endurance"] == 5e4 and "energy_up" not in summary
+    source = module_path.read_text()
+    assert "endurance 50000 pulses" in source and "energy" not in source
+    module = _load(module_path, "enduring")
+    try:
+        assert device_response(module.fitted_device()).cost == DeviceCost(endurance=5e4)
+    finally:
+        sys.modules.pop("enduring", None)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--energy-up", "1e-12"], "--energy-up and --energy-down go together"),
+        (["--energy-down", "1e-12"], "--energy-up and --energy-down go together"),
+        (["--energy-up", "-1e-12", "--energy-down", "1e-12"], "--energy-up"),
+        (["--endurance", "0"], "--endurance"),
+        (["--energy-up", "nan", "--energy-down", "1e-12"], "energy_up=nan must be finite"),
+    ],
+)
+def test_unusable_cost_options_are_refused_before_fitting(ecram_csv, tmp_path, options, message):
+    module_path = tmp_path / "refused.py"
+    args = ["fit", str(ecram_csv), "--name", "refused", "--module", module_path, *options]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not module_path.exists()
 
 
 def test_conductance_input_gives_the_same_fit_as_weights(ecram_csv, tmp_path):

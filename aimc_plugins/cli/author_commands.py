@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -85,6 +86,29 @@ def register_commands(cli: click.Group) -> None:
         help="Fit even where pulses move the weight the wrong way over part of the range (the "
         "device really behaves so); refused otherwise.",
     )
+    @click.option(
+        "--energy-up",
+        type=click.FloatRange(min=0.0),
+        default=None,
+        metavar="J",
+        help="Optional: energy of one up pulse, in joules (give --energy-down with it). A run "
+        "on the device then reports its energy.",
+    )
+    @click.option(
+        "--energy-down",
+        type=click.FloatRange(min=0.0),
+        default=None,
+        metavar="J",
+        help="Optional: energy of one down pulse, in joules (give --energy-up with it).",
+    )
+    @click.option(
+        "--endurance",
+        type=click.FloatRange(min=0.0, min_open=True),
+        default=None,
+        metavar="PULSES",
+        help="Optional: pulses a device takes before it fails. A run on the device then "
+        "reports the share of it its most-written device used.",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print the fit summary as JSON.")
     def fit_command(
         data: Path,
@@ -98,6 +122,9 @@ def register_commands(cli: click.Group) -> None:
         nodes: int,
         trim: float,
         allow_wrong_way: bool,
+        energy_up: float | None,
+        energy_down: float | None,
+        endurance: float | None,
         as_json: bool,
     ) -> None:
         """Fit a response-function device to measured pulse traces in DATA (CSV) and write it
@@ -124,17 +151,33 @@ def register_commands(cli: click.Group) -> None:
         Pulses that move the weight the wrong way (up pulses lowering it, down pulses raising
         it) are refused, everywhere or over part of the range, with the stretch and its pulses
         named; --allow-wrong-way fits such a device anyway, q held at its floor there.
+
+        What a pulse costs is not in the traces: --energy-up / --energy-down (joules per
+        pulse, both or neither) and --endurance (pulses) declare it, and the plugin's device
+        carries it; without them the device declares no cost.
         """
+        from aimc_plugins.devices.cost import CostError, DeviceCost
         from aimc_plugins.kit.fit import FitError, FitOptions, TraceError, fit_steps, read_traces
         from aimc_plugins.kit.fit.emit import report_lines, write_distribution, write_module
         from aimc_plugins.kit.fit.plot import plot_fit
         from aimc_plugins.kit.scaffold import ScaffoldError, plugin_names
 
+        if (energy_up is None) != (energy_down is None):
+            raise click.UsageError(
+                "--energy-up and --energy-down go together: give both (joules per up / down "
+                "pulse) or neither"
+            )
+        try:
+            cost = DeviceCost(energy_up, energy_down, endurance)
+        except CostError as exc:
+            raise click.UsageError(str(exc)) from None
         try:
             names = plugin_names(name)
             steps = read_traces(data).steps(g_ref, g_scale)
             options = FitOptions(bins=bins, bandwidth=bandwidth, nodes=nodes, trim=trim)
             fit = fit_steps(steps, names.dist, options, allow_wrong_way=allow_wrong_way)
+            if cost.declared:
+                fit = replace(fit, cost=cost)
         except (TraceError, FitError, ScaffoldError) as exc:
             raise click.UsageError(str(exc)) from None
         if module_path is not None:

@@ -32,6 +32,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "fit": (
         "aimc fit traces.csv --name my-reram",
         "aimc fit traces.csv --name my-reram --module my_reram.py --json",
+        "aimc fit traces.csv --name my-reram --energy-up 1e-12 --energy-down 2e-12 --endurance 1e6",
     ),
     "traces": (
         "aimc traces ReRamSB reram.csv",

@@ -52,7 +52,8 @@ def _make(record: Device, resolved: Mapping[str, Any]) -> Any:
 def adapted_device(record: Device, params: Mapping[str, Any] | None = None) -> Adapted:
     """How the device reaches aihwkit: the config, the aihwkit class used and the translation
     error (0 for a config given as it is, which must pass
-    :func:`~aimc_plugins.devices.sanity.check_native`).
+    :func:`~aimc_plugins.devices.sanity.check_native`), and what a pulse costs where a
+    response device declares it (``cost``; None for a config given as it is).
 
     A table whose error exceeds the response's ``table_tolerance`` is refused with
     :class:`TableError` unless the response sets ``allow_table_error``: a run recorded as a device
@@ -113,8 +114,8 @@ def _adapt(record: Device, resolved: Mapping[str, Any]) -> Adapted:
             f"trained on a {adapted.nodes}-node table that misses the declared response by "
             f"{adapted.error:.0%} (tolerance {device.table_tolerance:.0%}; allow_table_error)"
         )
-        return replace(adapted, tolerance=device.table_tolerance, table_note=note)
-    return replace(adapted, tolerance=device.table_tolerance)
+        return replace(adapted, tolerance=device.table_tolerance, table_note=note, cost=device.cost)
+    return replace(adapted, tolerance=device.table_tolerance, cost=device.cost)
 
 
 def device_config(record: Device, params: Mapping[str, Any] | None = None) -> Any:

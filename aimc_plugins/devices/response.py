@@ -10,6 +10,10 @@ Noise conventions follow aihwkit's compiled core, so that the adapted device mea
 record says: cycle-to-cycle noise is *multiplicative* (a step is ``dw_min q(w) (1 + c2c xi)``,
 where the paper writes ``dw_min (q(w) + sigma_c xi)``), device-to-device variations are relative
 standard deviations, and write noise is in units of ``dw_min``.
+
+A device may also say what a pulse costs it (``energy_up`` / ``energy_down`` in joules per
+pulse, ``endurance`` in pulses, :class:`~aimc_plugins.devices.cost.DeviceCost`); a run on it then
+reports its energy and the share of the endurance its most-written device used.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
+
+from aimc_plugins.devices.cost import CostError, DeviceCost
 
 ResponseFn = Callable[[np.ndarray], np.ndarray]
 
@@ -38,6 +44,11 @@ class ResponseDevice:
     ``q_up`` / ``q_down`` take and return numpy arrays (vectorised: they are evaluated on grids,
     never per pulse). Give the step either as ``dw_min`` or as ``n_states`` (then
     ``dw_min = (w_max - w_min) / n_states``, the paper's convention).
+
+    ``energy_up`` / ``energy_down`` (joules per up / down pulse; both or neither) and
+    ``endurance`` (pulses a device takes before it fails) are optional: what a pulse costs,
+    where the device says (:attr:`cost`). They come last, so positional construction of the
+    fields before them is unchanged.
     """
 
     name: str
@@ -57,6 +68,19 @@ class ResponseDevice:
     # Train on the closest (63-node) table even when it misses table_tolerance; otherwise such a
     # device is refused (aimc_plugins.devices.build.TableError). The error is stored per run.
     allow_table_error: bool = False
+    energy_up: float | None = None  # joules per up pulse (with energy_down)
+    energy_down: float | None = None  # joules per down pulse (with energy_up)
+    endurance: float | None = None  # pulses a device takes before it fails
+
+    @property
+    def cost(self) -> DeviceCost | None:
+        """What a pulse costs the device, or None where it declares nothing; raises
+        :class:`ResponseError` (check ``energy`` or ``endurance``) for a figure that cannot be
+        used."""
+        check_cost(self)
+        if self.energy_up is None and self.energy_down is None and self.endurance is None:
+            return None
+        return DeviceCost(self.energy_up, self.energy_down, self.endurance)
 
     @property
     def step(self) -> float:
@@ -124,8 +148,24 @@ def _fail(device: ResponseDevice, check: str, detail: str) -> ResponseError:
     return ResponseError(f"device {device.name!r}: check {check!r} failed: {detail}")
 
 
+def check_cost(device: ResponseDevice) -> None:
+    """The energies (check ``energy``: both or neither, finite, non-negative) and the endurance
+    (check ``endurance``: finite, positive), by :class:`~aimc_plugins.devices.cost.DeviceCost`'s
+    own rules."""
+    checks = (
+        ("energy", {"energy_up": device.energy_up, "energy_down": device.energy_down}),
+        ("endurance", {"endurance": device.endurance}),
+    )
+    for check, figures in checks:
+        try:
+            DeviceCost(**figures)
+        except CostError as exc:
+            raise _fail(device, check, str(exc).removeprefix(f"{check}: ")) from None
+
+
 def validate(device: ResponseDevice) -> None:
-    """Check the range, the step and both responses; the first failure raises.
+    """Check the range, the step, the noise, the cost and both responses; the first failure
+    raises.
 
     A response must be finite and strictly positive inside the range. At its *far* bound (the
     upper bound for q+, the lower one for q-) it may reach 0, as soft bounds do: an up pulse at
@@ -156,6 +196,7 @@ def validate(device: ResponseDevice) -> None:
         value = getattr(device, label)
         if not (math.isfinite(value) and value >= 0.0):
             raise _fail(device, f"{label} non-negative", f"{label}={value!r}")
+    check_cost(device)
     w = device.grid()
     q_up, q_down = device.evaluate(w)
     for label, q, far in (("q_up", q_up, len(w) - 1), ("q_down", q_down, 0)):

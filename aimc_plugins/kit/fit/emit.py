@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from string import Template
 
+from aimc_plugins.devices.cost import DeviceCost
 from aimc_plugins.kit.fit.estimate import FittedResponse
 from aimc_plugins.kit.scaffold import PluginNames, plugin_names
 
@@ -32,9 +33,31 @@ def _literal(values: Iterable[float]) -> str:
     return f"(\n{body})"
 
 
+def _figure(value: float) -> str:
+    """A figure as a person writes it: ``1e-12``, ``2.5e-9`` (not ``2.5e-09``), ``1e6``."""
+    text = f"{float(value):.6g}"
+    mantissa, e, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if e else text
+
+
+def cost_line(cost: DeviceCost | None) -> str | None:
+    """The report's ``cost`` line, or None where the device declares no cost."""
+    if cost is None or not cost.declared:
+        return None
+    parts = []
+    if cost.energy_up is not None and cost.energy_down is not None:
+        parts.append(
+            f"energy up {_figure(cost.energy_up)} J, down {_figure(cost.energy_down)} J per pulse"
+        )
+    if cost.endurance is not None:
+        parts.append(f"endurance {_figure(cost.endurance)} pulses")
+    return f"cost           {'; '.join(parts)}"
+
+
 def report_lines(fit: FittedResponse) -> list[str]:
     """The fit's figures and quality, as the command prints them and the module records them."""
     q = fit.quality
+    cost = cost_line(fit.cost)
     return [
         f"range          [{fit.w_min:.6g}, {fit.w_max:.6g}]  "
         f"dw_min {fit.dw_min:.6g}  states {(fit.w_max - fit.w_min) / fit.dw_min:.4g}",
@@ -48,6 +71,7 @@ def report_lines(fit: FittedResponse) -> list[str]:
         f"uncertainty    max standard error of q (of the peak): up "
         f"{q['max_standard_error_up']:.3g}, down {q['max_standard_error_down']:.3g}",
         *(f"wrong way      {note}" for note in fit.notes),
+        *([cost] if cost is not None else []),
     ]
 
 
@@ -69,6 +93,7 @@ def module_source(fit: FittedResponse, source: str) -> str:
         q_up=_literal(fit.q_up),
         q_down=_literal(fit.q_down),
         noise=pprint.pformat(noise, width=96),
+        cost="".join(f"\n        {k}={v!r}," for k, v in fit.cost_fields().items()),
         fit=pprint.pformat(summary, width=96),
     )
 

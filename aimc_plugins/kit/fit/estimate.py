@@ -40,6 +40,7 @@ from functools import partial
 
 import numpy as np
 
+from aimc_plugins.devices.cost import DeviceCost
 from aimc_plugins.devices.response import ResponseDevice
 from aimc_plugins.kit.fit.traces import Steps
 
@@ -86,7 +87,11 @@ class Binned:
 
 @dataclass(frozen=True)
 class FittedResponse:
-    """The fitted table, the noise figures and how well the table explains the data."""
+    """The fitted table, the noise figures and how well the table explains the data.
+
+    ``cost`` is what a pulse costs the device (energy, endurance) where the user declares it
+    (``aimc fit --energy-up/--energy-down/--endurance``): it is not fitted from the traces.
+    """
 
     name: str
     nodes: np.ndarray
@@ -106,6 +111,7 @@ class FittedResponse:
     quality: dict[str, float] = field(default_factory=dict)
     # wrong-way stretches fitted anyway (allow_wrong_way): q is held at its floor there
     notes: tuple[str, ...] = ()
+    cost: DeviceCost | None = None
 
     @property
     def w_min(self) -> float:
@@ -126,7 +132,19 @@ class FittedResponse:
             c2c_noise=self.c2c_noise,
             dw_min_dtod=self.dw_min_dtod,
             up_down_dtod=self.up_down_dtod,
+            **self.cost_fields(),
         )
+
+    def cost_fields(self) -> dict[str, float]:
+        """The declared cost as :class:`ResponseDevice` keyword arguments (empty when none)."""
+        if self.cost is None:
+            return {}
+        figures = {
+            "energy_up": self.cost.energy_up,
+            "energy_down": self.cost.energy_down,
+            "endurance": self.cost.endurance,
+        }
+        return {name: float(value) for name, value in figures.items() if value is not None}
 
     def summary(self) -> dict[str, object]:
         return {
@@ -142,6 +160,7 @@ class FittedResponse:
             "mapping": self.mapping,
             **self.quality,
             **({"wrong_way": list(self.notes)} if self.notes else {}),
+            **self.cost_fields(),
         }
 
 
@@ -160,8 +179,14 @@ def table_device(
     c2c_noise: float = 0.0,
     dw_min_dtod: float = 0.0,
     up_down_dtod: float = 0.0,
+    energy_up: float | None = None,
+    energy_down: float | None = None,
+    endurance: float | None = None,
 ) -> ResponseDevice:
-    """A :class:`ResponseDevice` from a table (picklable: the functions are partials)."""
+    """A :class:`ResponseDevice` from a table (picklable: the functions are partials).
+
+    ``energy_up`` / ``energy_down`` (joules per pulse, both or neither) and ``endurance``
+    (pulses) are the device's declared cost, as on :class:`ResponseDevice`."""
     return ResponseDevice(
         name=name,
         q_up=partial(interpolated, tuple(nodes), tuple(q_up)),
@@ -172,6 +197,9 @@ def table_device(
         c2c_noise=c2c_noise,
         dw_min_dtod=dw_min_dtod,
         up_down_dtod=up_down_dtod,
+        energy_up=energy_up,
+        energy_down=energy_down,
+        endurance=endurance,
     )
 
 
