@@ -9,6 +9,7 @@ import torch
 
 from aimc_plugins.kit.testing import deterministic_config, noise_free_device
 from aimc_plugins.training.pulse_counter import counting
+from aimc_plugins.training.pulse_trains import expected_counts, settings_of
 from aimc_plugins.training.pulses import (
     DEVICE_MAX,
     ENDURANCE_USED,
@@ -46,10 +47,16 @@ def constant_step_tile(pulse_type: str, management: bool = True):
     return tile
 
 
-def net_pulses(counter) -> torch.Tensor:
-    """The counted up minus down pulses of the counter's one array, per device."""
+def counted_net(counter) -> float:
+    """The counted up minus down pulses of the counter's one array."""
     (tally,) = counter.tallies.values()
     return tally.up - tally.down
+
+
+def per_device(counter) -> torch.Tensor:
+    """The counted pulses (up + down) of the counter's one array, per device."""
+    (tally,) = counter.tallies.values()
+    return tally.per_device()
 
 
 @pytest.mark.parametrize("pulse_type", ["DETERMINISTIC_IMPLICIT", "MEAN_COUNT"])
@@ -62,19 +69,22 @@ def test_deterministic_pulse_trains_are_counted_exactly(pulse_type: str, managem
     x, d = torch.rand(64, 30, generator=generator), torch.rand(64, 20, generator=generator)
     with counting() as counter:
         tile.update(x, d, False, False, False, False)
-    fired = torch.round(tile.get_weights().double() / STEP)
-    assert torch.equal(net_pulses(counter), fired)
+    fired = -torch.round(tile.get_weights().double() / STEP)
+    assert torch.equal(per_device(counter), fired)
     (array,) = counter.summary().arrays
-    assert array.exact and array.up == 0.0 and array.down == -float(fired.sum()) > 1000
+    assert array.exact and array.up == 0.0 and array.down == float(fired.sum()) > 1000
 
     before = tile.get_weights().double()
     x, d = torch.randn(64, 30, generator=generator), torch.randn(64, 20, generator=generator)
+    settings = settings_of(tile)
+    up, down = expected_counts(x, d, float(tile.get_learning_rate()), settings)
     with counting() as counter:
         tile.update(x, d, False, False, False, False)
     fired = torch.round((tile.get_weights().double() - before) / STEP)
-    assert torch.equal(net_pulses(counter), fired)
-    (array,) = counter.summary().arrays
-    assert array.up > 1000 and array.down > 1000  # both directions were exercised
+    assert torch.equal(up - down, fired)
+    assert counted_net(counter) == float(fired.sum())
+    assert torch.equal(per_device(counter), up + down)
+    assert float(up.sum()) > 1000 and float(down.sum()) > 1000  # both directions exercised
 
 
 @pytest.mark.parametrize("pulse_type", ["STOCHASTIC_COMPRESSED", "STOCHASTIC"])
@@ -91,7 +101,8 @@ def test_stochastic_pulse_trains_are_counted_in_expectation(pulse_type: str) -> 
     with counting() as counter:
         tile.update(x, d, False, False, False, False)
     fired = -torch.round(tile.get_weights().double() / STEP)
-    expected = -net_pulses(counter)
+    expected = per_device(counter)
+    assert counted_net(counter) == pytest.approx(-float(expected.sum()))
     assert float(fired.sum()) == pytest.approx(float(expected.sum()), rel=0.03)
     spread = (fired - expected).abs() / expected.sqrt()
     assert float(spread.mean()) < 1.5 and float(spread.max()) < 6
@@ -120,7 +131,8 @@ def test_a_layer_trained_with_analog_sgd_is_counted_as_its_tile_fires() -> None:
             layer(torch.randn(16, 8)).pow(2).sum().backward()
             optimizer.step()
     fired = torch.round((layer.get_weights()[0].double() - start) / STEP)
-    assert torch.equal(net_pulses(counter), fired)
+    assert counted_net(counter) == float(fired.sum())
+    assert torch.all(per_device(counter) >= fired.abs())  # up + down >= |up - down|
     assert float(fired.abs().sum()) > 100
 
 
@@ -160,7 +172,8 @@ def test_a_rule_counts_gradient_pulses_transfer_writes_and_reads_per_array() -> 
     assert set(tallies) == {"P", "W"}
     for name, tally in tallies.items():
         fired = torch.round((handle.weights(name).double() - starts[name]) / STEP)
-        assert torch.equal(tally.up - tally.down, fired), name
+        assert tally.up - tally.down == float(fired.sum()), name
+        assert torch.all(tally.per_device() >= fired.abs()), name
     assert tallies["P"].gradient > 0 and tallies["P"].transfer == 0
     assert tallies["W"].transfer > 0 and tallies["W"].gradient == 0
     assert tallies["P"].reads == 4 * 2  # 2 columns read per mini-batch
@@ -224,3 +237,22 @@ def test_counting_is_off_outside_a_counter() -> None:
         pass
     tile.update(torch.rand(4, 30), torch.rand(4, 20), False, False, False, False)
     assert counter.tallies == {} and float(tile.get_weights().abs().sum()) > 0
+
+
+def test_a_transfer_write_counts_each_column_as_a_gradient_update_would() -> None:
+    """A rule's writes address one column per input row: counted column by column (no
+    product), they give what the general product gives, and count as transfers."""
+    from aimc_plugins.training.pulse_counter import transfer_writes
+
+    tile = constant_step_tile("STOCHASTIC_COMPRESSED")
+    generator = torch.Generator().manual_seed(1)
+    x = torch.eye(30)[torch.tensor([3, 7, 7, 29])]
+    d = torch.randn(4, 20, generator=generator)
+    up, down = expected_counts(x, d, float(tile.get_learning_rate()), settings_of(tile))
+    with counting() as counter:
+        with transfer_writes():
+            tile.update(x, d, False, False, False, False)
+    (tally,) = counter.tallies.values()
+    assert torch.allclose(tally.per_device(), up + down, rtol=1e-5, atol=1e-6)
+    assert tally.transfer == pytest.approx(float((up + down).sum()), rel=1e-5)
+    assert tally.gradient == 0.0 and float((up + down)[:, 7].sum()) > 0

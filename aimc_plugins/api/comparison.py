@@ -230,9 +230,7 @@ def plan_comparison(
     )
 
 
-def _converging(
-    spec: Convergence | None, given: bool | Convergence | None
-) -> Convergence | None:
+def _converging(spec: Convergence | None, given: bool | Convergence | None) -> Convergence | None:
     """The spec's convergence rule, unless the caller gave one (``True``: the spec's or the
     defaults; ``False``: none)."""
     if given is None:
@@ -312,6 +310,11 @@ class Results:
         """These runs' per-epoch metrics, as :func:`~aimc_plugins.api.results.load_epochs`."""
         return tables.epochs_frame(self.outcomes)
 
+    def pulses(self) -> pd.DataFrame:
+        """These runs' per-array pulse counts, as
+        :func:`~aimc_plugins.api.results.load_pulses`."""
+        return tables.pulses_frame(self.outcomes)
+
     def write_report(
         self, out: str | Path | None = None, title: str | None = None
     ) -> tables.Report:
@@ -357,7 +360,6 @@ class Results:
         return data
 
 
-
 def run_plan(
     planned: Plan,
     out: str | Path | None = None,
@@ -371,6 +373,7 @@ def run_plan(
     command: str = "",
     on_start: Callable[[str], None] | None = None,
     track: Sequence[str] = (),
+    count_pulses: bool = True,
 ) -> Results:
     """Run the plan's runs that ``out``'s store does not hold yet (default: the plan's folder),
     each stored as it finishes, while holding the folder's lock.
@@ -380,7 +383,9 @@ def run_plan(
     ``cuda``; ``retry_failed`` runs failed runs again; ``progress`` shows bars on a terminal and
     log lines elsewhere. ``command`` names this sweep to a second one refused the folder;
     ``on_start`` gets one line once the lock is held, before training starts. ``track`` names
-    experiment trackers (docs/trackers.md) in addition to the plan's own."""
+    experiment trackers (docs/trackers.md) in addition to the plan's own. ``count_pulses=False``
+    trains without counting the pulses every analog run fires (docs/pulses.md: what counting
+    costs a step); run ids do not change."""
     if dask_local and scheduler:
         raise ValueError("a local Dask cluster and a scheduler exclude each other")
     check_accelerator(accelerator)  # AcceleratorError, before any lock or training
@@ -397,6 +402,7 @@ def run_plan(
         show_progress=progress,
         retry_failed=retry_failed,
         track=check_trackers((*planned.track, *track)),
+        count_pulses=count_pulses,
     )
     endings.note_sweep(out / STORE_NAME, [r.run_id for r in runs])
     tuning = None
@@ -472,6 +478,7 @@ def compare(
     report: bool = True,
     progress: bool = True,
     track: Sequence[str] = (),
+    count_pulses: bool = True,
 ) -> Results:
     """Train a recipe with each device x optimizer over seeds and return the results: what
     ``aimc compare`` does, with the same arguments (see :func:`plan_comparison` for what to
@@ -505,6 +512,7 @@ def compare(
         retry_failed=retry_failed,
         progress=progress,
         track=track,
+        count_pulses=count_pulses,
     )
     if report and results.outcomes:
         results.write_report()

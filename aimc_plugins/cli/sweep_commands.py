@@ -216,6 +216,12 @@ def register_commands(cli: click.Group) -> None:
         "--track tensorboard (with the aimc-tensorboard plugin); repeat; added to a spec's "
         "track list. Trackers observe: run ids do not change. See docs/trackers.md.",
     )
+    @click.option(
+        "--no-pulses",
+        is_flag=True,
+        help="Do not count the pulses each analog run fires (counting costs a small network's "
+        "Analog SGD step up to about half again; docs/pulses.md). Run ids do not change.",
+    )
     @click.option("--dry-run", is_flag=True, help="List the runs to do and stop.")
     @click.option("--no-report", is_flag=True, help="Run only; `aimc report OUT` later.")
     @click.option(
@@ -251,6 +257,7 @@ def register_commands(cli: click.Group) -> None:
         retry_failed: bool,
         allow_failures: bool,
         track: tuple[str, ...],
+        no_pulses: bool,
         dry_run: bool,
         no_report: bool,
         quiet: bool,
@@ -279,7 +286,9 @@ def register_commands(cli: click.Group) -> None:
             planned = replace(planned, track=check_trackers((*planned.track, *track)))
         except SpecError as exc:
             raise click.UsageError(str(exc)) from None
-        run = _RunFlags(workers, dask_local, scheduler, accelerator, retry_failed, no_report, quiet)
+        run = _RunFlags(
+            workers, dask_local, scheduler, accelerator, retry_failed, no_report, quiet, no_pulses
+        )
         _check_execution(run)
         out = out or planned.out
         if dry_run:
@@ -343,6 +352,7 @@ class _RunFlags:
     retry_failed: bool
     no_report: bool
     quiet: bool
+    no_pulses: bool = False
 
 
 def _check_execution(flags: _RunFlags) -> None:
@@ -440,6 +450,7 @@ def _run_and_report(
         progress=not flags.quiet,
         command=" ".join(sys.argv[1:]),
         on_start=say,
+        count_pulses=not flags.no_pulses,
     )  # StoreBusy: exit 3; StoreError: 4; WorkerDied: 5 (with_endings)
     say(
         f"{results.skipped} already in {results.store}, {len(results.new)} run now"

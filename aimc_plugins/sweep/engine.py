@@ -33,6 +33,7 @@ class ExecutionOptions:
     retry_failed: bool = False
     progress: str = "auto"  # bars, lines or off; auto: bars on a terminal, else lines
     track: tuple[str, ...] = ()  # trackers that observe the runs (plugins.trackers()); not ids
+    count_pulses: bool = True  # count every run's pulses (training/pulse_counter.py); not ids
 
 
 @dataclass
@@ -98,7 +99,9 @@ def run_sweep(
     Unknown trackers in ``options.track`` raise :class:`ValueError` before anything runs."""
     options = options or ExecutionOptions()
     chosen = choose_trackers(options.track)
-    tracking = Tracking(tuple(t.name for t in chosen), sweep, str(store.path.parent))
+    tracking = Tracking(
+        tuple(t.name for t in chosen), sweep, str(store.path.parent), options.count_pulses
+    )
     todo = pending_runs(runs, store, options.retry_failed)
     report = SweepReport(planned=len(runs), skipped=len(runs) - len(todo), backend="none")
     if not todo:

@@ -21,7 +21,7 @@ import contextlib
 import contextvars
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,10 +30,12 @@ from torch import Tensor
 
 from aimc_plugins.devices.cost import DeviceCost
 from aimc_plugins.training.pulse_trains import (
+    Trains,
     UpdateSettings,
     as_rows,
-    expected_counts,
+    exact_counts,
     settings_of,
+    trains,
 )
 from aimc_plugins.training.pulses import WEAR_PERCENTILE, ArrayPulses, PulseSummary
 
@@ -46,9 +48,19 @@ _source: contextvars.ContextVar[str] = contextvars.ContextVar("aimc_pulse_source
 _INSTALLED = "_aimc_pulse_counting"
 
 
+# Samples of pulse trains held before their per-device counts are formed: one product over
+# many samples costs far less than one per mini-batch (benchmarks/pulse_overhead.py).
+FLUSH_SAMPLES = 1024
+
+
 @dataclass
 class Tally:
-    """One compiled tile's counts so far (one analog array)."""
+    """One compiled tile's counts so far (one analog array).
+
+    Totals (up, down, by source) are summed at every update; the per-device matrix, needed only
+    for the wear figures, is formed from the pulse trains held in ``pending``, many updates at
+    a time.
+    """
 
     tile: Any  # held, so that its id is not reused while the run counts
     settings: UpdateSettings
@@ -56,30 +68,67 @@ class Tally:
     rows: int
     columns: int
     array: str = ""
-    up: Tensor | None = None
-    down: Tensor | None = None
+    up: float = 0.0
+    down: float = 0.0
     gradient: float = 0.0
     transfer: float = 0.0
     reads: int = 0
     why: str = ""
+    devices: Tensor | None = None  # pulses per device (up + down), as of the last flush
+    pending: list[tuple[Tensor, Tensor]] = field(default_factory=list)
+    pending_samples: int = 0
 
-    def add(self, up: Tensor, down: Tensor, source: str) -> None:
-        self.up = up if self.up is None else self.up + up
-        self.down = down if self.down is None else self.down + down
-        fired = float(up.sum() + down.sum())
+    def add(self, up: float, down: float, source: str) -> None:
+        self.up += up
+        self.down += down
         if source == TRANSFER:
-            self.transfer += fired
+            self.transfer += up + down
         else:
-            self.gradient += fired
+            self.gradient += up + down
+
+    def add_trains(self, trains: Trains, source: str, one_hot: bool = False) -> None:
+        """Count one stochastic update. ``one_hot``: every input row addresses one column (a
+        rule's transfer write), so each sample's counts go straight into its column."""
+        self.add(*trains.totals(), source)
+        if one_hot:
+            x_lines = trains.x_lines.abs()
+            values, columns = x_lines.max(dim=1)
+            if self.devices is None:
+                self.devices = torch.zeros(
+                    self.rows, self.columns, dtype=torch.float64, device=x_lines.device
+                )
+            counts = (trains.d_lines.abs() * values[:, None]).T.to(torch.float64)
+            self.devices.index_add_(1, columns, counts)
+            return
+        self.pending.append((trains.d_lines.abs(), trains.x_lines.abs()))
+        self.pending_samples += trains.d_lines.shape[0]
+        if self.pending_samples >= FLUSH_SAMPLES:
+            self.flush()
+
+    def add_counts(self, up: Tensor, down: Tensor, source: str) -> None:
+        self.add(float(up.sum()), float(down.sum()), source)
+        self.accumulate(up + down)
+
+    def accumulate(self, per_device: Tensor) -> None:
+        per_device = per_device.to(torch.float64)
+        self.devices = per_device if self.devices is None else self.devices + per_device
+
+    def flush(self) -> None:
+        """Form the per-device counts of the pending pulse trains."""
+        if not self.pending:
+            return
+        d_lines = torch.cat([d for d, _ in self.pending])
+        x_lines = torch.cat([x for _, x in self.pending])
+        self.pending, self.pending_samples = [], 0
+        self.accumulate(d_lines.T @ x_lines)
 
     @property
     def counted(self) -> bool:
         return self.settings.counted and not self.why
 
     def per_device(self) -> Tensor | None:
-        if self.up is None or self.down is None:
-            return None
-        return self.up + self.down
+        self.flush()
+        return self.devices
 
 
 class PulseCounter:
@@ -114,10 +163,15 @@ class PulseCounter:
             if bias:
                 x_rows = torch.cat([x_rows, torch.ones_like(x_rows[:, :1])], dim=1)
             d_rows = as_rows(d.detach(), tally.rows, d_trans)
-            up, down = expected_counts(
-                x_rows, d_rows, float(tile.get_learning_rate()), tally.settings
-            )
-        tally.add(up, down, _source.get())
+            lr = float(tile.get_learning_rate())
+            if lr == 0.0 or x_rows.shape[0] == 0:
+                return
+            source = _source.get()
+            if tally.settings.exact:
+                tally.add_counts(*exact_counts(x_rows, d_rows, lr, tally.settings), source)
+            else:
+                found = trains(x_rows, d_rows, lr, tally.settings)
+                tally.add_trains(found, source, one_hot=source == TRANSFER)
 
     def on_indexed_update(self, tile: Any) -> None:
         """An indexed (convolution) update: its inputs are images, not rows, and are not
@@ -168,8 +222,8 @@ class PulseCounter:
                     device=tally.settings.device,
                     rows=tally.rows,
                     columns=tally.columns,
-                    up=float(tally.up.sum()) if tally.up is not None else 0.0,
-                    down=float(tally.down.sum()) if tally.down is not None else 0.0,
+                    up=tally.up,
+                    down=tally.down,
                     gradient=tally.gradient,
                     transfer=tally.transfer,
                     reads=tally.reads,
@@ -216,7 +270,9 @@ def counting(counter: PulseCounter | None = None) -> Iterator[PulseCounter]:
 
 @contextlib.contextmanager
 def transfer_writes() -> Iterator[None]:
-    """Attribute the pulses of this context to transfers, not to the gradient."""
+    """Attribute the pulses of this context to transfers, not to the gradient. Its updates'
+    input rows must be one-hot (each addresses one column), as a rule's writes are
+    (:meth:`aimc_plugins.rules.arrays.Arrays.write`)."""
     token = _source.set(TRANSFER)
     try:
         yield

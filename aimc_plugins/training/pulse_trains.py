@@ -172,6 +172,52 @@ def scales(
     return length, a, b
 
 
+@dataclass(frozen=True)
+class Trains:
+    """One stochastic update's pulse trains, as probabilities: per sample ``s``, the lines of
+    ``d`` (``(samples, rows)``) and of ``x`` (``(samples, columns)``), each ``sqrt(BL_s)`` times
+    the line's firing probability and signed by the direction it pulls in (``x``'s sign, and
+    ``d``'s times ``lr``'s). Device ``(i, j)`` expects ``sum_s |d_si| |x_sj|`` pulses, down where
+    the product of the signed lines is positive."""
+
+    d_lines: Tensor
+    x_lines: Tensor
+
+    def totals(self) -> tuple[float, float]:
+        """``(up, down)`` summed over every device, without forming the matrix: per sample the
+        row sums of each sign multiply."""
+        d_up = self.d_lines.clamp(min=0).sum(dim=1)
+        d_down = (-self.d_lines).clamp(min=0).sum(dim=1)
+        x_up = self.x_lines.clamp(min=0).sum(dim=1)
+        x_down = (-self.x_lines).clamp(min=0).sum(dim=1)
+        down = float((d_up * x_up + d_down * x_down).sum())
+        up = float((d_up * x_down + d_down * x_up).sum())
+        return up, down
+
+    def per_device(self) -> tuple[Tensor, Tensor]:
+        """``(up, down)`` per device, ``(rows, columns)``."""
+        total = self.d_lines.abs().T @ self.x_lines.abs()
+        net = self.d_lines.T @ self.x_lines
+        return torch.clamp((total - net) / 2, min=0.0), torch.clamp((total + net) / 2, min=0.0)
+
+
+def trains(x: Tensor, d: Tensor, lr: float, settings: UpdateSettings) -> Trains:
+    """The pulse trains one stochastic update draws from (module docstring), in float32 (the
+    core's precision; its draws are what make a count uncertain, not the last digits)."""
+    x32, d32 = x.to(torch.float32), d.to(torch.float32)
+    length, a, b = scales(x32, d32, abs(lr), settings, torch.float32)
+    root = torch.sqrt(length)[:, None]
+    if settings.res > 0.0:
+        p = torch.clamp(discretized(b[:, None] * x32.abs(), settings.res), max=1.0)
+        q = torch.clamp(discretized(a[:, None] * d32.abs(), settings.res), max=1.0)
+        p, q = p * torch.sign(x32), q * torch.sign(d32)
+    else:  # sign(v) min(1, s |v|) in one pass
+        p = torch.clamp(b[:, None] * x32, -1.0, 1.0)
+        q = torch.clamp(a[:, None] * d32, -1.0, 1.0)
+    # down where x d lr > 0 (W <- W - lr d x^T)
+    return Trains(q * (root * math.copysign(1.0, lr)), p * root)
+
+
 def expected_counts(
     x: Tensor, d: Tensor, lr: float, settings: UpdateSettings
 ) -> tuple[Tensor, Tensor]:
@@ -185,20 +231,8 @@ def expected_counts(
         return zeros, zeros.clone()
     if settings.exact:
         return exact_counts(x, d, lr, settings)
-    length, a, b = scales(x, d, abs(lr), settings)
-    x64, d64 = x.to(torch.float64), d.to(torch.float64)
-    p = torch.clamp(discretized(b[:, None] * x64.abs(), settings.res), max=1.0)
-    q = torch.clamp(discretized(a[:, None] * d64.abs(), settings.res), max=1.0)
-    root = torch.sqrt(length)[:, None]
-    p, q = root * p, root * q
-    total = q.T @ p
-    # down where x d lr > 0 (W <- W - lr d x^T): sign(lr) sum_s BL q p sign(d) sign(x)
-    net = (q * torch.sign(d64)).T @ (p * torch.sign(x64))
-    if lr < 0:
-        net = -net
-    down = torch.clamp((total + net) / 2, min=0.0)
-    up = torch.clamp((total - net) / 2, min=0.0)
-    return up, down
+    up, down = trains(x, d, lr, settings).per_device()
+    return up.to(torch.float64), down.to(torch.float64)
 
 
 def exact_counts(

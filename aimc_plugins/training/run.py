@@ -50,15 +50,19 @@ def run_one(
     tracking: Tracking | None = None,
 ) -> RunOutcome:
     """Train one run; errors and divergence become outcomes instead of exceptions. With
-    ``tracking``, its chosen trackers receive the run's events here, where it trains."""
+    ``tracking``, its chosen trackers receive the run's events here, where it trains, and its
+    ``count_pulses`` (default: counted) says whether the run's pulses are counted."""
+    count = tracking.count_pulses if tracking is not None else True
     with tracked(run, tracking) as session:
-        outcome = _train_one(run, show_progress, accelerator)
+        outcome = _train_one(run, show_progress, accelerator, count)
         if session is not None:
             session.finish(outcome)
     return outcome
 
 
-def _train_one(run: PlannedRun, show_progress: bool, accelerator: str) -> RunOutcome:
+def _train_one(
+    run: PlannedRun, show_progress: bool, accelerator: str, count_pulses: bool = True
+) -> RunOutcome:
     from aimc_plugins.training import determinism
     from aimc_plugins.training.versions import environment_versions
 
@@ -77,7 +81,7 @@ def _train_one(run: PlannedRun, show_progress: bool, accelerator: str) -> RunOut
             split=run.split,
         )
         with determinism.watch() as seeding:
-            if resolved.setup.rpu_config is None:  # digital: no device, no pulses
+            if resolved.setup.rpu_config is None or not count_pulses:  # digital: no pulses
                 result, pulses = resolved.recipe.run(config), PulseSummary()
             else:
                 result, pulses = counted(resolved, config)

@@ -106,11 +106,14 @@ def call_tracker(hook_name: str, tracker: Tracker, **kwargs: Any) -> PluginFailu
 class Tracking:
     """Which trackers observe a sweep's runs (names, checked by
     :func:`choose_trackers` before the sweep starts), the sweep's
-    name, and its output folder (where file-writing trackers put their files)."""
+    name, its output folder (where file-writing trackers put their files), and whether the runs'
+    pulses are counted (:mod:`aimc_plugins.training.pulse_counter`; an observation too, so it is
+    not part of any run's id)."""
 
     trackers: tuple[str, ...] = ()
     sweep: str = ""
     out_dir: str = ""
+    count_pulses: bool = True
 
 
 class _Finished(Protocol):
