@@ -50,6 +50,7 @@ def constant_step_tile(pulse_type: str, management: bool = True):
 def counted_net(counter) -> float:
     """The counted up minus down pulses of the counter's one array."""
     (tally,) = counter.tallies.values()
+    tally.flush()
     return tally.up - tally.down
 
 

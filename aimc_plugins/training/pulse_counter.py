@@ -30,7 +30,6 @@ from torch import Tensor
 
 from aimc_plugins.devices.cost import DeviceCost
 from aimc_plugins.training.pulse_trains import (
-    Trains,
     UpdateSettings,
     as_rows,
     exact_counts,
@@ -75,7 +74,7 @@ class Tally:
     reads: int = 0
     why: str = ""
     devices: Tensor | None = None  # pulses per device (up + down), as of the last flush
-    pending: list[tuple[Tensor, Tensor]] = field(default_factory=list)
+    pending: list[tuple[Tensor, Tensor, float]] = field(default_factory=list)
     pending_samples: int = 0
 
     def add(self, up: float, down: float, source: str) -> None:
@@ -86,24 +85,34 @@ class Tally:
         else:
             self.gradient += up + down
 
-    def add_trains(self, trains: Trains, source: str, one_hot: bool = False) -> None:
-        """Count one stochastic update. ``one_hot``: every input row addresses one column (a
-        rule's transfer write), so each sample's counts go straight into its column."""
-        self.add(*trains.totals(), source)
-        if one_hot:
-            x_lines = trains.x_lines.abs()
-            values, columns = x_lines.max(dim=1)
-            if self.devices is None:
-                self.devices = torch.zeros(
-                    self.rows, self.columns, dtype=torch.float64, device=x_lines.device
-                )
-            counts = (trains.d_lines.abs() * values[:, None]).T.to(torch.float64)
-            self.devices.index_add_(1, columns, counts)
+    def add_update(self, x: Tensor, d: Tensor, lr: float, source: str) -> None:
+        """Count one stochastic update (its input and error rows, ``(samples, columns)`` and
+        ``(samples, rows)``). A transfer write's rows are one-hot (each addresses one column):
+        counted at once, column by column; a gradient update's are kept and counted with many
+        others (:meth:`flush`), since the pulse trains' arithmetic costs per call, not per
+        sample."""
+        if source == TRANSFER:
+            self.add_one_hot(x, d, lr)
             return
-        self.pending.append((trains.d_lines.abs(), trains.x_lines.abs()))
-        self.pending_samples += trains.d_lines.shape[0]
+        self.pending.append((x.clone(), d.clone(), lr))
+        self.pending_samples += x.shape[0]
         if self.pending_samples >= FLUSH_SAMPLES:
             self.flush()
+
+    def add_one_hot(self, x: Tensor, d: Tensor, lr: float) -> None:
+        """Count a write whose input rows each address one column: the pulse trains of that one
+        line per sample, added into its column."""
+        columns = x.abs().argmax(dim=1)
+        signed = x.gather(1, columns[:, None])  # the one non-zero input of each row
+        found = trains(signed, d, lr, self.settings)
+        up, down = found.totals()
+        self.add(up, down, TRANSFER)
+        if self.devices is None:
+            self.devices = torch.zeros(
+                self.rows, self.columns, dtype=torch.float64, device=x.device
+            )
+        counts = (found.d_lines.abs() * found.x_lines.abs()).T.to(torch.float64)
+        self.devices.index_add_(1, columns, counts)
 
     def add_counts(self, up: Tensor, down: Tensor, source: str) -> None:
         self.add(float(up.sum()), float(down.sum()), source)
@@ -114,13 +123,18 @@ class Tally:
         self.devices = per_device if self.devices is None else self.devices + per_device
 
     def flush(self) -> None:
-        """Form the per-device counts of the pending pulse trains."""
+        """Count the pending gradient updates, all at once."""
         if not self.pending:
             return
-        d_lines = torch.cat([d for d, _ in self.pending])
-        x_lines = torch.cat([x for _, x in self.pending])
+        x = torch.cat([x for x, _, _ in self.pending])
+        d = torch.cat([d for _, d, _ in self.pending])
+        lr = torch.cat(
+            [torch.full((x.shape[0],), lr, device=x.device) for x, _, lr in self.pending]
+        )
         self.pending, self.pending_samples = [], 0
-        self.accumulate(d_lines.T @ x_lines)
+        found = trains(x, d, lr, self.settings)
+        self.add(*found.totals(), GRADIENT)
+        self.accumulate(found.d_lines.abs().T @ found.x_lines.abs())
 
     @property
     def counted(self) -> bool:
@@ -170,8 +184,7 @@ class PulseCounter:
             if tally.settings.exact:
                 tally.add_counts(*exact_counts(x_rows, d_rows, lr, tally.settings), source)
             else:
-                found = trains(x_rows, d_rows, lr, tally.settings)
-                tally.add_trains(found, source, one_hot=source == TRANSFER)
+                tally.add_update(x_rows, d_rows, lr, source)
 
     def on_indexed_update(self, tile: Any) -> None:
         """An indexed (convolution) update: its inputs are images, not rows, and are not
@@ -194,6 +207,8 @@ class PulseCounter:
 
     def total(self) -> float:
         """Every counted pulse so far."""
+        for tally in self.tallies.values():
+            tally.flush()
         return sum(t.gradient + t.transfer for t in self.tallies.values() if t.counted)
 
     def epoch_ended(self, epoch: int, epochs: int, metrics: Any) -> None:

@@ -133,27 +133,50 @@ def discretized(values: Tensor, res: float) -> Tensor:
 
 
 def scales(
-    x: Tensor, d: Tensor, lr: float, settings: UpdateSettings, dtype: torch.dtype = torch.float64
+    x: Tensor,
+    d: Tensor,
+    lr: float | Tensor,
+    settings: UpdateSettings,
+    dtype: torch.dtype = torch.float64,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Per sample: the bit length ``BL`` and the scales ``A`` (of ``d``) and ``B`` (of ``x``),
     as aihwkit's update management chooses them (module docstring), in ``dtype`` (float32, the
-    core's own precision, where counts are rounded and must match it exactly). ``BL`` is 0 for
-    a sample that fires nothing."""
+    core's own precision, where counts are rounded and must match it exactly). ``lr`` is the
+    learning rate's magnitude, one for all samples or one per sample (samples of several
+    updates counted together). ``BL`` is 0 for a sample that fires nothing."""
     samples, device = x.shape[0], x.device
 
     def full(value: float) -> Tensor:
         return torch.full((samples,), value, dtype=dtype, device=device)
 
     g, bl = settings.granularity, settings.desired_bl
-    lr_t, g_t = full(lr), full(g)
-    if settings.fixed_bl or settings.update_bl_management or g * bl >= lr:
-        length = full(float(bl))
-        a = torch.sqrt(lr_t / (g_t * length))
-    else:
-        length, a = full(float(max(math.ceil(lr / g), 1))), full(1.0)
+    lr_t = lr.to(dtype) if isinstance(lr, Tensor) else full(lr)
+    g_t = full(g)
+    length = full(float(bl))
+    a = torch.sqrt(lr_t / (g_t * length))
+    if not (settings.fixed_bl or settings.update_bl_management):
+        coarse = g * bl < lr_t  # a step longer than desired_bl pulses: BL grows instead
+        length = torch.where(coarse, torch.clamp(torch.ceil(lr_t / g_t), min=1.0), length)
+        a = torch.where(coarse, 1.0, a)
     b = a.clone()
     if not (settings.update_management or settings.update_bl_management):
         return length, a, b
+    x_max = x.abs().amax(dim=1).to(dtype)
+    d_max = d.abs().amax(dim=1).to(dtype)
+    silent = (x_max == 0) | (d_max == 0)
+    x_val = torch.where(silent, 1.0, x_max)
+    d_val = torch.where(silent, 1.0, settings.um_grad_scale * d_max)
+    k = lr_t * x_val * d_val / g_t
+    if settings.update_bl_management:
+        length = torch.clamp(torch.ceil(k), max=float(bl))
+        a = torch.sqrt(lr_t / (g_t * length))
+        b = a.clone()
+    if settings.update_management:
+        d_val = torch.where(k > bl, d_val * bl / k, d_val)
+        a = a * torch.sqrt(x_val / d_val)
+        b = b * torch.sqrt(d_val / x_val)
+    length = torch.where(silent, 0.0, length)
+    return length, a, b
     x_max = x.abs().amax(dim=1).to(dtype)
     d_max = d.abs().amax(dim=1).to(dtype)
     silent = (x_max == 0) | (d_max == 0)
@@ -201,11 +224,13 @@ class Trains:
         return torch.clamp((total - net) / 2, min=0.0), torch.clamp((total + net) / 2, min=0.0)
 
 
-def trains(x: Tensor, d: Tensor, lr: float, settings: UpdateSettings) -> Trains:
+def trains(x: Tensor, d: Tensor, lr: float | Tensor, settings: UpdateSettings) -> Trains:
     """The pulse trains one stochastic update draws from (module docstring), in float32 (the
-    core's precision; its draws are what make a count uncertain, not the last digits)."""
+    core's precision; its draws are what make a count uncertain, not the last digits). ``lr``:
+    one learning rate, or one per sample (several updates' samples at once)."""
     x32, d32 = x.to(torch.float32), d.to(torch.float32)
-    length, a, b = scales(x32, d32, abs(lr), settings, torch.float32)
+    magnitude = lr.abs() if isinstance(lr, Tensor) else abs(lr)
+    length, a, b = scales(x32, d32, magnitude, settings, torch.float32)
     root = torch.sqrt(length)[:, None]
     if settings.res > 0.0:
         p = torch.clamp(discretized(b[:, None] * x32.abs(), settings.res), max=1.0)
@@ -215,7 +240,11 @@ def trains(x: Tensor, d: Tensor, lr: float, settings: UpdateSettings) -> Trains:
         p = torch.clamp(b[:, None] * x32, -1.0, 1.0)
         q = torch.clamp(a[:, None] * d32, -1.0, 1.0)
     # down where x d lr > 0 (W <- W - lr d x^T)
-    return Trains(q * (root * math.copysign(1.0, lr)), p * root)
+    if isinstance(lr, Tensor):
+        direction = torch.where(lr < 0, -1.0, 1.0).to(torch.float32)[:, None]
+    else:
+        direction = torch.tensor(math.copysign(1.0, lr))
+    return Trains(q * (root * direction), p * root)
 
 
 def expected_counts(
