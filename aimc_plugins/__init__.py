@@ -115,6 +115,7 @@ _LAZY: dict[str, str] = {
     "Results": "aimc_plugins.api.comparison",
     "load_results": "aimc_plugins.api.results",
     "load_epochs": "aimc_plugins.api.results",
+    "load_pulses": "aimc_plugins.api.results",
     "load_outcomes": "aimc_plugins.api.results",
     "load_tuning": "aimc_plugins.api.results",
     "write_report": "aimc_plugins.api.results",
@@ -130,6 +131,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
     from aimc_plugins.api.results import (
         load_epochs,
         load_outcomes,
+        load_pulses,
         load_results,
         load_tuning,
         write_report,
@@ -256,6 +258,7 @@ __all__ = [  # noqa: RUF022 -- __version__ first, then sorted
     "hookimpl",
     "load_epochs",
     "load_outcomes",
+    "load_pulses",
     "load_results",
     "load_spec",
     "load_tuning",

@@ -1,11 +1,13 @@
 """A results store as data: runs and per-epoch metrics as pandas tables, and the report.
 
 :func:`load_results` gives one row per run (its configuration, status, final metrics and
-duration), :func:`load_epochs` every per-epoch metric in long form (one row per run x epoch x
-metric, the shape ``seaborn`` and ``groupby`` want); both read the ``results.sqlite`` that
-``aimc compare`` (or :func:`aimc_plugins.compare`) wrote, and the tables join on ``run_id``.
-pandas is an optional extra (``pip install 'aimc-plugins[pandas]'``): only these two functions
-need it, and without it they say so. :func:`write_report` is ``aimc report`` as a function.
+duration, the pulses it fired among them), :func:`load_epochs` every per-epoch metric in long
+form (one row per run x epoch x metric, the shape ``seaborn`` and ``groupby`` want),
+:func:`load_pulses` one row per run x analog array (what each array was written); all read the
+``results.sqlite`` that ``aimc compare`` (or :func:`aimc_plugins.compare`) wrote, and the
+tables join on ``run_id``. pandas is an optional extra (``pip install
+'aimc-plugins[pandas]'``): only these functions need it, and without it they say so.
+:func:`write_report` is ``aimc report`` as a function.
 
 Reading never creates a store: a folder without one is a :class:`FileNotFoundError`, since an
 empty table would hide a wrong path.
@@ -16,18 +18,20 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aimc_plugins.report import plots, time_to_target, tuning
 from aimc_plugins.report import summary as report
+from aimc_plugins.report.device_cost import cost_data
 from aimc_plugins.report.plain import plain
 from aimc_plugins.report.splits import result_runs
 from aimc_plugins.report.theory import build_section
 from aimc_plugins.report.time_to_target import RowReach
 from aimc_plugins.sweep.convergence import Plateau
 from aimc_plugins.sweep.store import STORE_NAME, ResultsStore
+from aimc_plugins.training.pulses import ArrayPulses
 from aimc_plugins.training.run import FINISHED, RunOutcome
 
 if TYPE_CHECKING:
@@ -59,6 +63,17 @@ RUN_COLUMNS = (
     "cap_epochs",
 )
 EPOCH_COLUMNS = ("run_id", "device", "optimizer", "seed", "epoch", "metric", "value")
+# An array's own ``device`` (aihwkit's device class) is renamed: ``device`` is the compared row's
+ARRAY_DEVICE = "array_device"
+# One row per run x array: the run, then the fields of ArrayPulses.record()
+PULSE_COLUMNS = (
+    "run_id",
+    "device",
+    "optimizer",
+    "seed",
+    *(ARRAY_DEVICE if f.name == "device" else f.name for f in fields(ArrayPulses)),
+    "total",
+)
 
 
 class NoResults(LookupError):
@@ -140,9 +155,7 @@ def run_records(
             "error": outcome.error.strip().splitlines()[-1] if outcome.error.strip() else "",
             "split": run.split,
         }
-        found = (
-            plateaus.get((run.device, run.shown_optimizer)) if id(outcome) in results else None
-        )
+        found = plateaus.get((run.device, run.shown_optimizer)) if id(outcome) in results else None
         record["converged"] = found.converged if found is not None else None
         record["stop_epoch"] = found.stop_epoch if found is not None else None
         record["cap_epochs"] = found.epochs if found is not None else None
@@ -238,7 +251,21 @@ def load_results(
     out unless ``trials`` (:func:`load_tuning` has them with their fate). ``converged``,
     ``stop_epoch`` and ``cap_epochs`` say whether the run's row converged before its cap and
     at which epoch (from ``convergence.json`` when the comparison trained to convergence, else
-    from the row's own curve; None for trials)."""
+    from the row's own curve; None for trials).
+
+    What the run's training fired on its devices is among the final metrics, where its pulses
+    were counted: ``pulses`` (up + down, every analog array of every layer), ``pulses_up``,
+    ``pulses_down``, ``pulses_gradient`` and ``pulses_transfer`` (by who fired them: the
+    gradient updates, a transfer rule's writes), ``transfer_reads`` (columns its transfers
+    read), ``pulses_device_max`` and ``pulses_device_p99`` (the pulses of the most-written
+    device and the 99th percentile over devices: wear), and where the device declares them
+    ``energy_j`` (joules) and ``endurance_used`` (``pulses_device_max`` over its endurance, a
+    fraction). They are expected values of aihwkit's stochastic pulse trains (exact for
+    deterministic ones). They are NaN for the digital baseline (no device), for runs on
+    aihwkit's compiled compounds (Tiki-Taka v2, mixed precision, ... write inside the C++ core:
+    such a run has the note "pulses not counted: ..."), for runs whose counting was switched
+    off (``aimc compare --no-pulses``) and for runs stored before pulses were counted;
+    :func:`load_pulses` has the per-array counts."""
     outcomes = load_outcomes(folder, recipe=recipe, trials=trials)
     return runs_frame(outcomes, plateaus_of(outcomes, Path(folder)))
 
@@ -249,8 +276,66 @@ def load_epochs(
     """Every per-epoch metric of ``folder``'s runs, in long form: columns ``run_id``,
     ``device``, ``optimizer``, ``seed``, ``epoch``, ``metric``, ``value`` (join with
     :func:`load_results` on ``run_id`` for the rest of a run's configuration). Tuning trials
-    only with ``trials``."""
+    only with ``trials``. Where a run's pulses were counted, each epoch has the metric
+    ``pulses``: the pulses fired on its devices so far, at that epoch's end (expected values;
+    no such rows for runs not counted), so a metric can be plotted against the writes it
+    took."""
     return epochs_frame(load_outcomes(folder, recipe=recipe, trials=trials))
+
+
+def pulse_records(outcomes: Sequence[RunOutcome]) -> list[dict[str, Any]]:
+    """One dict per run x analog array, the rows of :func:`load_pulses` (no pandas needed):
+    the run's ``run_id``, ``device``, ``optimizer`` and ``seed``, then its array's record
+    (:meth:`~aimc_plugins.training.pulses.ArrayPulses.record`, whose own ``device`` is
+    ``array_device`` here)."""
+    records = []
+    for outcome in outcomes:
+        run = outcome.run
+        for array in outcome.pulses:
+            record: dict[str, Any] = {
+                "run_id": run.run_id,
+                "device": run.device,
+                "optimizer": run.shown_optimizer,
+                "seed": run.seed,
+            }
+            for key, value in array.items():
+                record[ARRAY_DEVICE if key == "device" else key] = value
+            records.append(record)
+    return records
+
+
+def pulses_frame(outcomes: Sequence[RunOutcome]) -> pd.DataFrame:
+    """:func:`load_pulses` of outcomes already in memory."""
+    pandas = _pandas("a table of pulses")
+    records = pulse_records(outcomes)
+    columns = list(PULSE_COLUMNS)
+    for record in records:  # a field a later record adds, kept rather than dropped
+        columns += [key for key in record if key not in columns]
+    frame = pandas.DataFrame.from_records(records, columns=columns)
+    order = ["device", "optimizer", "seed", "run_id"]  # arrays stay in the run's order
+    return frame.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def load_pulses(
+    folder: str | Path, *, recipe: str | None = None, trials: bool = False
+) -> pd.DataFrame:
+    """What each analog array of ``folder``'s runs was written: one row per run x array.
+
+    Columns: ``run_id``, ``device``, ``optimizer``, ``seed`` (the run, as :func:`load_results`
+    names it; join on ``run_id``), then the array's record: ``layer`` (the run's analog tiles
+    numbered in the order they were first updated, with their shape), ``array`` (a transfer
+    rule's array name such as ``P`` or ``W``; empty for a one-array tile), ``array_device``
+    (aihwkit's device class of the array), ``rows``, ``columns``, ``up``, ``down``,
+    ``gradient`` and ``transfer`` (``up + down`` split by who fired them), ``reads`` (columns
+    the transfers read), ``device_max`` and ``device_p99`` (the most-written device's pulses and
+    the 99th percentile over the array's devices), ``counted`` (False where aihwkit's compiled
+    compound wrote the array unseen: ``why`` says why, and its counts are 0, not
+    measurements), ``exact`` (deterministic pulse trains; otherwise the counts are expected
+    values) and ``total`` (``up + down``). A counted run's ``pulses`` in :func:`load_results`
+    is the sum of its rows' ``total``. The digital baseline has no rows. Sorted by device,
+    optimizer, seed and run, each run's arrays in its order. Tuning trials only with
+    ``trials``."""
+    return pulses_frame(load_outcomes(folder, recipe=recipe, trials=trials))
 
 
 TUNING_COLUMNS = ("row", "device", "optimizer", "trial", "state", "epochs", "value", "chosen")
@@ -293,7 +378,6 @@ def load_tuning(folder: str | Path) -> pd.DataFrame:
     return pandas.DataFrame.from_records(records, columns=columns)
 
 
-
 # -- the report --------------------------------------------------------------------------------
 
 
@@ -327,10 +411,11 @@ class Report:
     time_to_target: dict[str, Any] = field(default_factory=dict)
     tuning: dict[str, Any] | None = None
     theory: dict[str, Any] | None = None
+    # What training cost the devices (report.device_cost.cost_data): None where nothing was
+    # counted
+    device_cost: dict[str, Any] | None = None
     # Time to target per (device, optimizer), for the printed table's column (None: no target).
-    reach: dict[tuple[str, str], RowReach] | None = field(
-        default=None, repr=False, compare=False
-    )
+    reach: dict[tuple[str, str], RowReach] | None = field(default=None, repr=False, compare=False)
 
     @property
     def html(self) -> Path:
@@ -338,7 +423,8 @@ class Report:
 
     def table(self) -> str:
         """The ranked table as markdown, as ``aimc report`` prints it: with a column of epochs
-        to target when there is a target, as in ``results.md``."""
+        to target when there is a target and one of pulses where some row was counted, as in
+        ``results.md``."""
         return report.markdown_table(self.rows, self.reach)
 
     def target_line(self) -> str:
@@ -349,9 +435,12 @@ class Report:
         return f"target: {target['metric']} {target['value']:.4g} ({self.time_to_target['why']})"
 
     def data(self) -> dict[str, Any]:
-        """Plain data for JSON: out, paths, metric, counts, rows, notes, time to target, how
-        each row was tuned (None for a comparison that was not), and the theory's predictions
-        beside the measurement (None where the report has no such section)."""
+        """Plain data for JSON: out, paths, metric, counts, rows (with their mean ``pulses``,
+        ``pulses_device_max`` and ``energy_j``, None where not counted), notes, time to target
+        (with pulses to target), what training cost the devices per row (None where no run was
+        counted), how each row was tuned (None for a comparison that was not), and the
+        theory's predictions beside the measurement (None where the report has no such
+        section)."""
         return {
             "out": str(self.out),
             "paths": [str(p) for p in self.paths],
@@ -361,6 +450,7 @@ class Report:
             "rows": rows_data(self.rows),
             "notes": self.notes,
             "time_to_target": self.time_to_target,
+            "device_cost": self.device_cost,
             "tuning": self.tuning,
             "theory": self.theory,
         }
@@ -412,6 +502,7 @@ def report_outcomes(
         time_to_target=time_to_target.time_to_target_data(outcomes, metric, higher, folder),
         tuning=tuning.tuning_data(folder),
         theory=theory.data() if theory is not None else None,
+        device_cost=cost_data(extras.costs, rows) if extras.costs else None,
         reach=extras.reach,
     )
 

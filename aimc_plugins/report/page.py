@@ -1,6 +1,7 @@
 """The report page: ``report.html``, one self-contained file with the ranked table, the notes,
-time to target, the figures (embedded as base64, nothing loaded from outside the file, so it can
-be mailed or attached as it is), the failed runs, what was run and how each row was tuned.
+time to target, what training cost the devices, the figures (embedded as base64, nothing loaded
+from outside the file, so it can be mailed or attached as it is), the failed runs, what was run
+and how each row was tuned.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from aimc_plugins.report import time_to_target as ttt
 from aimc_plugins.report import tuning
+from aimc_plugins.report.device_cost import cost_html
 from aimc_plugins.report.figures import PNG_DPI, svg_of
 from aimc_plugins.report.provenance import CONFIGURATION_HEAD, Provenance, describe
 from aimc_plugins.report.ranking import (
@@ -27,6 +29,8 @@ from aimc_plugins.report.theory_page import FIGURE_NOTE, TITLE, theory_html
 from aimc_plugins.report.time_to_target import RowReach
 from aimc_plugins.report.writers import (
     Extras,
+    cost_columns,
+    cost_key,
     table_cells,
     table_head,
     table_notes,
@@ -37,7 +41,11 @@ from aimc_plugins.training.run import DONE, RunOutcome
 
 def _html_table(rows: Sequence[Row], reach: dict[tuple[str, str], RowReach] | None = None) -> str:
     metric = rows[0].metric if rows else ""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in table_head(metric, reach is not None))
+    pulses, energy = cost_columns(rows)
+    head = "".join(
+        f"<th>{html.escape(h)}</th>"
+        for h in table_head(metric, reach is not None, pulses=pulses, energy=energy)
+    )
     best = next((r for r in rows if not math.isnan(r.mean)), None)
 
     def row_class(row: Row) -> str:
@@ -49,16 +57,21 @@ def _html_table(rows: Sequence[Row], reach: dict[tuple[str, str], RowReach] | No
 
     body = "".join(
         f"<tr class='{row_class(row)}'>"
-        + "".join(f"<td>{html.escape(cell)}</td>" for cell in table_cells(rank, row, reach))
+        + "".join(
+            f"<td>{html.escape(cell)}</td>"
+            for cell in table_cells(rank, row, reach, pulses=pulses, energy=energy)
+        )
         + "</tr>"
         for rank, row in enumerate(rows, 1)
     )
     summary = "".join(f"<li>{html.escape(line)}</li>" for line in separation_summary(rows))
+    key = cost_key(rows).replace("*", "")
     return (
         f"<table class='results'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         "<p class='key'>Bold: the best row and the rows not separated from it; grey: rows the "
         "best is separated from.</p>"
-        f"<ul class='separation'>{summary}</ul>"
+        + (f"<p class='key'>{html.escape(key)}</p>" if key else "")
+        + f"<ul class='separation'>{summary}</ul>"
         f"<p>{html.escape(letters_explained(metric))}</p>"
     )
 
@@ -69,10 +82,11 @@ def target_html(rows: Sequence[Row], extras: Extras) -> str:
         if not extras.target_why:
             return ""
         return f"<h2>Time to target</h2><p>{html.escape(extras.target_why)}</p>"
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in ttt.DETAIL_HEAD)
+    with_pulses = ttt.has_pulses(extras.reach)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ttt.detail_head(with_pulses))
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
-        for cells in ttt.detail_rows(rows, extras.reach)
+        for cells in ttt.detail_rows(rows, extras.reach, with_pulses)
     )
     return (
         "<h2 id='target'>Time to target</h2>"
@@ -199,9 +213,9 @@ def write_html(
 ) -> Path:
     """One page with what was run, the table and every figure inlined as base64: nothing is
     loaded from outside the file, so it can be mailed or attached as it is. ``images`` are
-    (caption, PNG) or (caption, PNG, note) pairs; ``extras`` adds time to target, the theory's
-    predictions and how the rows were tuned. Tuning trials (validation-split runs) are counted
-    in that section only."""
+    (caption, PNG) or (caption, PNG, note) pairs; ``extras`` adds time to target, what
+    training cost the devices, the theory's predictions and how the rows were tuned. Tuning
+    trials (validation-split runs) are counted in that section only."""
     extras = extras or Extras()
     outcomes = result_runs(outcomes)
     recipes = ", ".join(sorted({o.run.recipe for o in outcomes}))
@@ -221,6 +235,7 @@ runs counted apart; intervals: {html.escape(interval_method(metric))}).
 {_html_table(rows, extras.reach)}
 {target_html(rows, extras)}
 {theory_section_html(extras)}
+{cost_html(extras.costs, rows) if extras.costs else ""}
 {_notes_html(table_notes(rows, outcomes))}
 {_figures_html(images)}
 {_problems(outcomes)}

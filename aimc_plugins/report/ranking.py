@@ -12,9 +12,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from aimc_plugins.report import plots
+from aimc_plugins.report.device_cost import NO_DEVICE, NO_RUNS, NOT_COUNTED, compact, row_cost
 from aimc_plugins.report.splits import result_runs
 from aimc_plugins.report.stats import interval_method, mean_interval, metric_limits
 from aimc_plugins.sweep.convergence import Plateau
+from aimc_plugins.training.pulses import DEVICE_MAX, ENERGY, PULSES
 from aimc_plugins.training.run import DIVERGED, DONE, FAILED, RunOutcome
 
 NO_INTERVAL = "n=1, no interval"
@@ -23,7 +25,9 @@ NO_INTERVAL = "n=1, no interval"
 @dataclass(frozen=True)
 class Row:
     """Mean, spread and 95% confidence interval over seeds of one device x optimizer, with its
-    letter group in the ranking (rows sharing a letter are not separated by their intervals)."""
+    letter group in the ranking (rows sharing a letter are not separated by their intervals),
+    and what its training cost the device: the mean pulses over its finished runs (``--json``
+    and ``results.csv`` carry them as these fields)."""
 
     device: str
     optimizer: str
@@ -45,6 +49,12 @@ class Row:
     cap_epochs: int | None = None  # the epochs it could train (the cap)
     convergence_source: str = ""  # "validation" (trained to convergence) or "own curve"
     seed_unstable: bool = False  # its seeds disagree (report.convergence.spread_too_wide)
+    # What training cost the device (aimc_plugins.report.device_cost): means over the finished
+    # runs, None where they were not counted (pulses_note says why) or fired none (digital).
+    pulses: float | None = None
+    pulses_device_max: float | None = None
+    energy_j: float | None = None  # only where the device declares energy for every run
+    pulses_note: str = ""
 
     @property
     def has_interval(self) -> bool:
@@ -76,6 +86,20 @@ class Row:
         else:
             text = f"still improving at {self.cap_epochs}"
         return f"{text}; seeds disagree" if self.seed_unstable else text
+
+    def formatted_pulses(self) -> str:
+        """The table's pulses cell: ``4.3e6``; ``n/c`` where they could not be counted,
+        ``—`` where none were recorded (the digital baseline, counting switched off), ``n/a``
+        without a finished run."""
+        if self.pulses is not None:
+            return compact(self.pulses)
+        if self.pulses_note:
+            return NOT_COUNTED
+        return NO_RUNS if self.n_done == 0 else NO_DEVICE
+
+    def formatted_energy(self) -> str:
+        """The energy cell (joules), ``—`` where the device declares none."""
+        return compact(self.energy_j) if self.energy_j is not None else NO_DEVICE
 
     def formatted_group(self) -> str:
         if math.isnan(self.mean):
@@ -143,7 +167,8 @@ def summarize(
     Intervals stay inside the metric's range (:func:`~.stats.metric_limits`). Tuning trials
     (validation-split runs) are not results and are left out (:func:`~.splits.result_runs`).
     ``plateaus`` (:func:`~.convergence.row_plateaus`) say per row whether it converged;
-    ``unstable`` names the rows whose seeds disagree."""
+    ``unstable`` names the rows whose seeds disagree. Each row's pulses, wear and energy are
+    :func:`~.device_cost.row_cost`'s means over the same finished runs."""
     groups: dict[tuple[str, str], list[RunOutcome]] = defaultdict(list)
     limits = metric_limits(metric)
     for outcome in result_runs(outcomes):
@@ -154,6 +179,7 @@ def summarize(
         mean, std, ci_low, ci_high = mean_interval(values, limits)
         first = group[0].run
         found = (plateaus or {}).get((device, optimizer))
+        cost = row_cost(device, optimizer, group)
         rows.append(
             Row(
                 device,
@@ -173,6 +199,10 @@ def summarize(
                 cap_epochs=found.epochs if found is not None else None,
                 convergence_source=found.source if found is not None else "",
                 seed_unstable=(device, optimizer) in unstable,
+                pulses=cost.mean(PULSES),
+                pulses_device_max=cost.mean(DEVICE_MAX),
+                energy_j=cost.mean(ENERGY),
+                pulses_note="" if cost.counted else cost.why,
             )
         )
 
@@ -249,8 +279,6 @@ def separation_summary(rows: Sequence[Row]) -> list[str]:
     if single:
         lines.append(f"One finished run, no interval, not compared: {names(single)}.")
     return lines
-
-
 
 
 def ranking_metric(outcomes: Sequence[RunOutcome]) -> tuple[str, bool]:

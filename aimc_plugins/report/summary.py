@@ -5,7 +5,9 @@ mean ± std and the 95% confidence interval of the mean over seeds per device x 
 letter groups that say which rows the seeds cannot tell apart, and the same in words: which rows
 the best is separated from), ``final_metric``, ``learning_curves`` and ``responses`` (the
 compared devices' response curves, normalised alike, symmetric points marked) as PNG and SVG,
-``metric_vs_<param>`` when the sweep varied a device parameter (:mod:`.grid`), ``runs.json``
+``metric_vs_<param>`` when the sweep varied a device parameter (:mod:`.grid`),
+``metric_vs_pulses`` where the runs' pulses were counted (:mod:`.pulse_plots`; the table then
+has a pulses column and the page a device-cost section, :mod:`.device_cost`), ``runs.json``
 (every run, for later analysis) and ``report.html``, one self-contained page with all of it and
 what was run (:mod:`.provenance`): images embedded as base64, nothing loaded from outside the
 file, so it can be mailed or attached as it is.
@@ -17,9 +19,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from aimc_plugins.report import plots, tuning
+from aimc_plugins.report import plots, pulse_plots, tuning
 from aimc_plugins.report import time_to_target as ttt
 from aimc_plugins.report.convergence import row_plateaus, unstable_rows
+from aimc_plugins.report.device_cost import row_costs
 from aimc_plugins.report.figures import svg_of
 from aimc_plugins.report.page import (
     provenance_html,
@@ -106,10 +109,11 @@ def report_extras(
     folder: Path | None = None,
     target: float | None = None,
 ) -> Extras:
-    """Time to target and tuning for a report of ``outcomes`` (trials included: they are
-    counted, not ranked). The target is ``target`` if given, else the one stored in
-    ``folder``'s results store, else a fraction of the digital baseline
-    (:func:`~.time_to_target.choose_target`); the tuning record is ``folder/tuning.json``."""
+    """Time to target, tuning and each row's device cost for a report of ``outcomes`` (trials
+    included: they are counted, not ranked). The target is ``target`` if given, else the one
+    stored in ``folder``'s results store, else a fraction of the digital baseline
+    (:func:`~.time_to_target.choose_target`); the tuning record is ``folder/tuning.json``; the
+    costs are :func:`~.device_cost.row_costs`."""
     results = result_runs(outcomes)
     explicit = target if target is not None else ttt.explicit_target(folder)
     chosen, why = ttt.choose_target(results, metric, higher_is_better, explicit)
@@ -123,6 +127,7 @@ def report_extras(
         n_trial_runs=len(trial_runs(outcomes)),
         plateaus=row_plateaus(results, metric, higher_is_better, record),
         unstable=frozenset(unstable_rows(results, metric, tuned)),
+        costs=row_costs(results),
     )
 
 
@@ -165,6 +170,18 @@ def write_report(
         outcomes, metric, out / "learning_curves.png", extras.plateaus
     )
     responses = plots.plot_responses(outcomes, out / "responses.png")
+    pulse_images: list[tuple[str, Path, str]] = []
+    if pulse_plots.has_epoch_pulses(outcomes, metric):
+        target_value = extras.target.value if extras.target is not None else None
+        pulse_images.append(
+            (
+                f"{shown[0].upper()}{shown[1:]} against the pulses fired",
+                pulse_plots.plot_metric_vs_pulses(
+                    outcomes, metric, out / pulse_plots.FIGURE_NAME, target_value
+                ),
+                pulse_plots.NOTE,
+            )
+        )
     reach_images: list[tuple[str, Path, str]] = []
     if extras.target is not None and extras.reach is not None:
         reach_images.append(
@@ -213,6 +230,7 @@ def write_report(
             "validation curve when it trained to convergence); a row still improving at the cap "
             "says so in the legend.",
         ),
+        *pulse_images,
         (
             "Device responses",
             responses,

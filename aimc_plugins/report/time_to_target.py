@@ -13,8 +13,10 @@ Per row, the number of epochs to target is the median over its runs, a run that 
 the target counting as infinitely slow (AlgoPerf's rule), so the median is "not reached" when
 half the runs or more did not; ``k/n reached`` says how many did. Samples and time are the
 medians the same way, where the runs recorded them (the training loop's ``train_samples`` and
-``train_time_s`` per epoch); other recipes give the epoch only. Failed runs (an error, not a
-result) are left out; diverged runs count as not reached.
+``train_time_s`` per epoch); other recipes give the epoch only. So are the pulses the devices
+fired until then (each epoch's ``pulses`` so far, :mod:`aimc_plugins.training.pulses`), where
+the runs were counted: reaching a level with fewer writes wears the devices less. Failed runs
+(an error, not a result) are left out; diverged runs count as not reached.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aimc_plugins.report.device_cost import compact
 from aimc_plugins.report.figures import figure_legend, label_panels, save, style
 from aimc_plugins.report.plain import plain
 from aimc_plugins.report.splits import result_runs
 from aimc_plugins.training.loop import SAMPLES_KEY, TIME_KEY
+from aimc_plugins.training.pulses import PULSES
 from aimc_plugins.training.run import DONE, FAILED, RunOutcome
 
 BASELINE_FRACTION = 0.95
@@ -66,6 +70,10 @@ class Reach:
     time_s: float | None = None
     trained_epochs: int = 0  # how far the run trained: the figure's lines run to there
     trained_samples: float | None = None
+    # Pulses fired until the target (so far at that epoch), and over the whole run: None where
+    # the run's pulses were not counted (the digital baseline, aihwkit's compiled compounds)
+    pulses: float | None = None
+    trained_pulses: float | None = None
 
     @property
     def reached(self) -> bool:
@@ -109,6 +117,19 @@ class RowReach:
         if any(r.reached and r.time_s is None for r in self.runs):
             return math.nan
         return self._median([r.time_s for r in self.runs])
+
+    @property
+    def counted(self) -> bool:
+        """Whether every run's pulses were counted (and there is a run)."""
+        return bool(self.runs) and all(r.trained_pulses is not None for r in self.runs)
+
+    @property
+    def pulses(self) -> float:
+        """Median pulses fired until the target (inf: not reached); NaN where a run's pulses
+        were not counted."""
+        if not self.counted or any(r.reached and r.pulses is None for r in self.runs):
+            return math.nan
+        return self._median([r.pulses for r in self.runs])
 
     def formatted(self) -> str:
         """The table's cell: ``3 (3/3 reached)``, ``not reached (1/3 reached)``."""
@@ -183,19 +204,27 @@ def first_reach(outcome: RunOutcome, target: Target) -> Reach:
     last = outcome.history[-1] if outcome.history else {}
     trained = int(last.get("epoch", len(outcome.history)))
     trained_samples = None if last.get(SAMPLES_KEY) is None else float(last[SAMPLES_KEY])
+    trained_pulses = _number(last.get(PULSES))
     for index, metrics in enumerate(outcome.history, 1):
         if target.reached(float(metrics.get(target.metric, math.nan))):
-            samples, time_s = metrics.get(SAMPLES_KEY), metrics.get(TIME_KEY)
             return Reach(
                 run.run_id,
                 run.seed,
                 int(metrics.get("epoch", index)),
-                None if samples is None else float(samples),
-                None if time_s is None else float(time_s),
+                _number(metrics.get(SAMPLES_KEY)),
+                _number(metrics.get(TIME_KEY)),
                 trained,
                 trained_samples,
+                _number(metrics.get(PULSES)),
+                trained_pulses,
             )
-    return Reach(run.run_id, run.seed, None, None, None, trained, trained_samples)
+    return Reach(
+        run.run_id, run.seed, None, None, None, trained, trained_samples, None, trained_pulses
+    )
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def reaches(outcomes: Sequence[RunOutcome], target: Target) -> dict[tuple[str, str], RowReach]:
@@ -222,6 +251,15 @@ def samples_text(samples: float) -> str:
     return f"{samples:,.0f}"
 
 
+def pulses_text(row: RowReach, why: str = "not counted") -> str:
+    """The pulses cell: ``1.2e6``, ``not reached``, or where the row's runs were not counted
+    ``why`` (``not counted``; ``—`` for the digital baseline, which fires none)."""
+    if not row.counted:
+        return why
+    pulses = row.pulses
+    return NOT_REACHED if math.isinf(pulses) else compact(pulses)
+
+
 DETAIL_HEAD = (
     "device",
     "optimizer",
@@ -230,18 +268,36 @@ DETAIL_HEAD = (
     "training time (median)",
     "runs reached",
 )
+PULSES_HEAD = "pulses (median)"
+
+
+def has_pulses(found: dict[tuple[str, str], RowReach] | None) -> bool:
+    """Whether some row's runs were counted: the detail table then has a pulses column."""
+    return found is not None and any(row.counted for row in found.values())
+
+
+def detail_head(with_pulses: bool = False) -> tuple[str, ...]:
+    """:data:`DETAIL_HEAD`, with the pulses column before ``runs reached`` when
+    ``with_pulses``."""
+    if not with_pulses:
+        return DETAIL_HEAD
+    return (*DETAIL_HEAD[:-1], PULSES_HEAD, DETAIL_HEAD[-1])
 
 
 def detail_rows(
-    rows: Sequence[Any], found: dict[tuple[str, str], RowReach]
+    rows: Sequence[Any], found: dict[tuple[str, str], RowReach], with_pulses: bool = False
 ) -> list[tuple[str, ...]]:
-    """Cells of the time-to-target table, in the ranked table's order (``rows`` are its rows)."""
+    """Cells of the time-to-target table, in the ranked table's order (``rows`` are its rows),
+    matching :func:`detail_head` (``with_pulses``: the pulses fired until the target)."""
     cells: list[tuple[str, ...]] = []
     for row in rows:
         reach = found.get((row.device, row.optimizer))
         if reach is None or not reach.runs:
             continue
         epochs = reach.epochs
+        # a ranked row knows why its pulses are missing: a note where they were not counted
+        why = "not counted" if getattr(row, "pulses_note", "") else "—"
+        pulses = (pulses_text(reach, why),) if with_pulses else ()
         cells.append(
             (
                 row.device,
@@ -249,6 +305,7 @@ def detail_rows(
                 NOT_REACHED if math.isinf(epochs) else f"{epochs:g}",
                 samples_text(reach.samples),
                 duration_text(reach.time_s),
+                *pulses,
                 f"{reach.n_reached}/{reach.n_runs}",
             )
         )
@@ -257,7 +314,8 @@ def detail_rows(
 
 RULE = (
     "Per run: the first epoch at which the metric reached the target, with the training samples "
-    "seen and the training time at that epoch (AlgoPerf's time to target). Per row: the median "
+    "seen and the training time at that epoch (AlgoPerf's time to target), and the pulses fired "
+    "on the devices until then where they were counted. Per row: the median "
     "over its runs, a run that never reached the target counting as infinitely slow, so a row "
     "whose runs reached it in fewer than half is 'not reached'; failed runs are left out, "
     "diverged ones did not reach it."
@@ -347,10 +405,11 @@ def time_to_target_data(
     explicit: float | None = None,
 ) -> dict[str, Any]:
     """Time to target as plain JSON-able data (for ``--json`` and ``load_results``): the target
-    (None, and ``why``, when there is none), and per row the median epochs, samples and training
-    time to target (None: not reached, or not recorded) with ``n_reached`` / ``n_runs`` and every
-    run's own reach. ``folder`` is the results folder whose stored target is used, unless
-    ``explicit`` gives one; validation-split runs (tuning trials) are left out."""
+    (None, and ``why``, when there is none), and per row the median epochs, samples, training
+    time and pulses to target (None: not reached, or not recorded or counted) with
+    ``n_reached`` / ``n_runs`` and every run's own reach. ``folder`` is the results folder
+    whose stored target is used, unless ``explicit`` gives one; validation-split runs (tuning
+    trials) are left out."""
     tested = result_runs(outcomes)
     if explicit is None:
         explicit = explicit_target(folder)
@@ -366,6 +425,7 @@ def time_to_target_data(
                 "epochs_to_target": plain(reach.epochs),
                 "samples_to_target": plain(reach.samples),
                 "time_to_target_s": plain(reach.time_s),
+                "pulses_to_target": plain(reach.pulses),
                 "n_reached": reach.n_reached,
                 "n_runs": reach.n_runs,
                 "runs": [
@@ -375,6 +435,7 @@ def time_to_target_data(
                         "epoch": r.epoch,
                         "samples": r.samples,
                         "time_s": r.time_s,
+                        "pulses": r.pulses,
                     }
                     for r in reach.runs
                 ],
