@@ -25,7 +25,9 @@ from aimc_plugins.training.pulses import (
 STEP = 0.001
 
 
-def constant_step_tile(pulse_type: str, management: bool = True):
+def constant_step_tile(
+    pulse_type: str, management: bool = True, fixed_bl: bool = True, lr: float = 0.01
+):
     """A compiled tile of a noise-free constant-step device with bounds far away: every pulse
     moves a weight by exactly STEP, so a weight's change over STEP is its net pulse count."""
     from aihwkit.simulator.configs import SingleRPUConfig
@@ -39,11 +41,12 @@ def constant_step_tile(pulse_type: str, management: bool = True):
         pulse_type=PulseType[pulse_type],
         update_management=management,
         update_bl_management=management,
+        fixed_bl=fixed_bl,
     )
     module = AnalogTileWithoutPeriphery(20, 30, SingleRPUConfig(device=device, update=update))
     tile = module.tile
     tile.set_weights(torch.zeros(20, 30))
-    tile.set_learning_rate(0.01)
+    tile.set_learning_rate(lr)
     return tile
 
 
@@ -61,11 +64,17 @@ def per_device(counter) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("pulse_type", ["DETERMINISTIC_IMPLICIT", "MEAN_COUNT"])
-@pytest.mark.parametrize("management", [True, False])
-def test_deterministic_pulse_trains_are_counted_exactly(pulse_type: str, management: bool) -> None:
+@pytest.mark.parametrize(
+    "management, fixed_bl, lr",
+    [(True, True, 0.01), (False, True, 0.01), (False, False, 0.05)],
+    ids=["managed", "unmanaged", "unmanaged-coarse"],  # coarse: lr > g desired_bl, BL grows
+)
+def test_deterministic_pulse_trains_are_counted_exactly(
+    pulse_type: str, management: bool, fixed_bl: bool, lr: float
+) -> None:
     """One direction (x, d > 0: every pulse down) and both directions: the weight change over
     the step is the counted net, device by device, exactly."""
-    tile = constant_step_tile(pulse_type, management)
+    tile = constant_step_tile(pulse_type, management, fixed_bl, lr)
     generator = torch.Generator().manual_seed(0)
     x, d = torch.rand(64, 30, generator=generator), torch.rand(64, 20, generator=generator)
     with counting() as counter:

@@ -177,22 +177,6 @@ def scales(
         b = b * torch.sqrt(d_val / x_val)
     length = torch.where(silent, 0.0, length)
     return length, a, b
-    x_max = x.abs().amax(dim=1).to(dtype)
-    d_max = d.abs().amax(dim=1).to(dtype)
-    silent = (x_max == 0) | (d_max == 0)
-    x_val = torch.where(silent, 1.0, x_max)
-    d_val = torch.where(silent, 1.0, settings.um_grad_scale * d_max)
-    k = lr_t * x_val * d_val / g_t
-    if settings.update_bl_management:
-        length = torch.clamp(torch.ceil(k), max=float(bl))
-        a = torch.sqrt(lr_t / (g_t * length))
-        b = a.clone()
-    if settings.update_management:
-        d_val = torch.where(k > bl, d_val * bl / k, d_val)
-        a = a * torch.sqrt(x_val / d_val)
-        b = b * torch.sqrt(d_val / x_val)
-    length = torch.where(silent, 0.0, length)
-    return length, a, b
 
 
 @dataclass(frozen=True)
