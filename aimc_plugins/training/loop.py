@@ -19,6 +19,7 @@ from aimc_plugins.training.simulator_seed import seed_simulator
 
 Batches = Callable[[], "torch.utils.data.DataLoader"]
 EpochCallback = Callable[[int, int, dict[str, float]], None]
+EpochExtras = Callable[[int], Mapping[str, float]]
 
 _epoch_callback: EpochCallback | None = None
 # The listeners of the run being trained (its trackers, training.tracking; its pulse counter):
@@ -26,6 +27,11 @@ _epoch_callback: EpochCallback | None = None
 # process (Dask) never mix their epochs.
 _run_listeners: contextvars.ContextVar[tuple[EpochCallback, ...]] = contextvars.ContextVar(
     "aimc_run_epoch_listeners", default=()
+)
+# What the run's own bookkeeping adds to each announced epoch (its pulses so far), before any
+# listener sees it, so that trackers receive what the results store will keep.
+_run_extras: contextvars.ContextVar[tuple[EpochExtras, ...]] = contextvars.ContextVar(
+    "aimc_run_epoch_extras", default=()
 )
 
 
@@ -43,10 +49,27 @@ def set_epoch_callback(callback: EpochCallback | None) -> None:
 def notify_epoch(epoch: int, epochs: int, metrics: dict[str, float]) -> None:
     """Tell this process's epoch callback (if any) that an epoch finished. Recipes with their
     own loop call this; :func:`train_classifier` does it for the others."""
+    extras = _run_extras.get()
+    if extras:
+        metrics = dict(metrics)
+        for extra in extras:
+            metrics.update(extra(int(metrics.get("epoch", epoch))))
     if _epoch_callback is not None:
         _epoch_callback(epoch, epochs, metrics)
     for listener in _run_listeners.get():
         listener(epoch, epochs, metrics)
+
+
+@contextlib.contextmanager
+def epoch_extras(extra: EpochExtras) -> Iterator[None]:
+    """Add ``extra(epoch)``'s metrics to each epoch announced in this context before its
+    listeners see it (the run's pulses so far: :mod:`aimc_plugins.training.pulse_counter`).
+    The recipe's own history is not changed; the run adds the same numbers to it when it ends."""
+    token = _run_extras.set((*_run_extras.get(), extra))
+    try:
+        yield
+    finally:
+        _run_extras.reset(token)
 
 
 @contextlib.contextmanager

@@ -36,7 +36,7 @@ from aimc_plugins.training.pulse_trains import (
     settings_of,
     trains,
 )
-from aimc_plugins.training.pulses import WEAR_PERCENTILE, ArrayPulses, PulseSummary
+from aimc_plugins.training.pulses import PULSES, WEAR_PERCENTILE, ArrayPulses, PulseSummary
 
 GRADIENT, TRANSFER = "gradient", "transfer"
 
@@ -148,7 +148,7 @@ class Tally:
 class PulseCounter:
     """The pulses of the updates made while it is active (:func:`counting`), per compiled tile.
 
-    :meth:`epoch_ended` (an epoch listener of :mod:`aimc_plugins.training.loop`) keeps the
+    :meth:`epoch_metrics` (an epoch extra of :mod:`aimc_plugins.training.loop`) keeps the
     total at each epoch's end; :meth:`summary` is the run's record.
     """
 
@@ -211,8 +211,15 @@ class PulseCounter:
             tally.flush()
         return sum(t.gradient + t.transfer for t in self.tallies.values() if t.counted)
 
-    def epoch_ended(self, epoch: int, epochs: int, metrics: Any) -> None:
-        self.epochs[int(epoch)] = self.total()
+    def epoch_metrics(self, epoch: int) -> dict[str, float]:
+        """Keep the total at the end of ``epoch`` and return it as that epoch's
+        :data:`~aimc_plugins.training.pulses.PULSES` (nothing while some array that fires cannot
+        be counted, or none fired yet)."""
+        self.epochs[int(epoch)] = total = self.total()
+        firing = [t for t in self.tallies.values() if t.settings.fires]
+        if not firing or not all(t.counted for t in firing):
+            return {}
+        return {PULSES: total}
 
     def summary(self, cost: DeviceCost | None = None) -> PulseSummary:
         """The run's record: each array's totals and wear, wear over all devices, and the

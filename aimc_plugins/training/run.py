@@ -119,7 +119,7 @@ def counted(resolved: ResolvedRun, config: RunConfig) -> tuple[Any, PulseSummary
     the energy and endurance its device declares."""
     from aimc_plugins.training import loop, pulse_counter
 
-    with pulse_counter.counting() as counter, loop.epoch_listener(counter.epoch_ended):
+    with pulse_counter.counting() as counter, loop.epoch_extras(counter.epoch_metrics):
         result = resolved.recipe.run(config)
     cost = resolved.adapted.cost if resolved.adapted is not None else None
     return result, counter.summary(cost)
