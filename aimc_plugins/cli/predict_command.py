@@ -64,7 +64,12 @@ def _table(predictions: list[Any]) -> None:
         (
             rank,
             p.device,
+            _number(p.ranking_s_k),
             _number(p.s_k),
+            "—" if p.floor_fraction is None else f"{p.floor_fraction:.0%}",
+            _number(p.c2c),
+            _number(p.write_noise),
+            _number(p.states, 4),
             _number(p.s_k_range),
             _number(p.penalty_mean),
             _number(p.penalty_curvature),
@@ -80,6 +85,11 @@ def _table(predictions: list[Any]) -> None:
             "rank",
             "device",
             "S_K",
+            "S_K(mean device)",
+            "no w*",
+            "c2c",
+            "write noise",
+            "states",
             "S_K(range)",
             "penalty/Sigma",
             "R'(w*)",
@@ -92,7 +102,14 @@ def _table(predictions: list[Any]) -> None:
 
 KEY = (
     "S_K: max over the weights of (G/sqrt(F))^2 (dimensionless; the response scaled to F = 1 "
-    "at the median weight); S_K(range): the same over the whole range (the worst case); "
+    "at the median weight), device by device over 512 devices as aihwkit draws them for a tile "
+    "(device-to-device variation), averaged: the ranking figure; S_K(mean device): the same of "
+    "the mean device, without the variation; no w*: the share of those devices whose G keeps "
+    "one sign over their range (Analog SGD drifts them to a bound); c2c: the relative "
+    "cycle-to-cycle spread of a step; write noise: in weight units; states: the range over "
+    "dw_min (the update's noise: docs/theory.md section 10 derives its floors, measured far "
+    "below the asymmetry's, so it is shown and not ranked by); "
+    "S_K(range): the mean device's over the whole range (the worst case); "
     "penalty/Sigma: mean R_c over the weights (weight units; times Sigma it is the implicit "
     "penalty per weight, in loss units); R'(w*): its curvature at w* (1/weight units; 1/tau for "
     "the symmetric linear device); w*: symmetric point (device units)."
@@ -131,7 +148,8 @@ def register_commands(cli: click.Group) -> None:
             if adapted is None:
                 warned.append(f"{text}: no RPU config to read the mapping from; weights unscaled")
             named = replace(response, name=device_label(record.name, params))
-            prediction = predict(named, weights.values)
+            config = adapted.device if adapted is not None else None
+            prediction = predict(named, weights.values, config=config)
             predictions.append(prediction)
             sources[prediction.device] = weights
             notes += [f"{text}: {note}" for note in warned]
@@ -145,9 +163,7 @@ def register_commands(cli: click.Group) -> None:
                     "weights_note": NO_TRAINED_WEIGHTS,
                     "ranking_scalar": "s_k",
                     "ranking": RANKING_RULE,
-                    "predictions": [
-                        {"rank": rank, **p.data()} for rank, p in enumerate(order, 1)
-                    ],
+                    "predictions": [{"rank": rank, **p.data()} for rank, p in enumerate(order, 1)],
                     "warnings": notes,
                 }
             )

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -40,11 +41,13 @@ from aimc_plugins.devices.response import ResponseDevice
 RANKING_SCALAR = "S_K"
 RANKING_RULE = (
     "Ranked by S_K = max over the weights of (G(w) / sqrt(F(w)))^2 (the response scaled to F = 1 "
-    "at the median weight, since a constant factor on q+- is a learning rate), lowest first: the "
-    "theory's "
-    "error floor of Analog SGD is proportional to Sigma^2 S_K, and Sigma (the gradient noise at "
-    "the optimum) belongs to the recipe, not the device, so it is common to every device here "
-    "and does not change the order. Lower S_K: lower predicted floor, better final metric."
+    "at the median weight, since a constant factor on q+- is a learning rate), lowest first, "
+    "taken device by device over the devices aihwkit draws for a tile (their device-to-device "
+    "variation) and averaged; for a device without variation it is the mean device's. The "
+    "theory's error floor of Analog SGD is proportional to Sigma^2 S_K, and Sigma (the gradient "
+    "noise at the optimum) belongs to the recipe, not the device, so it is common to every "
+    "device here and does not change the order. Lower S_K: lower predicted floor, better final "
+    "metric."
 )
 
 
@@ -81,6 +84,24 @@ class Prediction:
     s_k_range: float  # max over the whole range: the worst case
     residual_floor: bool | None  # as a residual device, unshifted: is a floor predicted?
     step_scale: float = 1.0  # F at the median weight: q+- were divided by it for the S_K figures
+    # Over the device-to-device distribution (aimc_plugins.devices.spread), where the aihwkit
+    # config was given: each device's S_K, averaged (the ranking figure) and its 90th percentile;
+    # the share of devices with no symmetric point in their range (each drifts to a bound)
+    s_k_devices: float | None = None
+    s_k_devices_high: float | None = None
+    floor_fraction: float | None = None
+    n_devices: int = 0
+    # The update's noise, from the config: relative cycle-to-cycle spread of a step, write noise
+    # in weight units, states over the range (docs/theory.md: their floors, measured negligible)
+    c2c: float | None = None
+    write_noise: float | None = None
+    states: float | None = None
+
+    @property
+    def ranking_s_k(self) -> float:
+        """The figure the order is by: ``S_K`` over the devices where measured, else the mean
+        device's."""
+        return self.s_k_devices if self.s_k_devices is not None else self.s_k
 
     @property
     def residual_floor_text(self) -> str:
@@ -135,9 +156,17 @@ def _slope_at(diag: Diagnostics, point: float) -> float:
 
 
 def predict(
-    device: ResponseDevice, weights: np.ndarray | Sequence[float], points: int = GRID_POINTS
+    device: ResponseDevice,
+    weights: np.ndarray | Sequence[float],
+    points: int = GRID_POINTS,
+    config: Any = None,
 ) -> Prediction:
     """The theory's figures of ``device`` on ``weights`` (any shape, device units).
+
+    With ``config`` (the aihwkit device config a run trains: a preset's, or the adapter's for a
+    response device), the figures are also taken over its device-to-device distribution, on
+    devices read off aihwkit's own tile (:func:`aimc_plugins.devices.spread.device_spread`),
+    and the update-noise figures are read from it.
 
     Weights outside the device's range are clipped onto it (as a tile clips what is written to
     it) and counted in ``clipped_fraction``. Everything is read off one
@@ -165,6 +194,19 @@ def predict(
         penalty = _at(diag, diag.R_c, inside)
         penalty_mean, penalty_max = float(penalty.mean()), float(penalty.max())
         curvature = _slope_at(diag, 0.0 if point is None else point)
+    spread: dict[str, Any] = {}
+    if config is not None:
+        from aimc_plugins.devices.spread import device_spread, has_variation, noise_figures
+
+        spread = {"floor_fraction": 0.0, **noise_figures(config, lo, hi)}
+        if has_variation(config):  # else every device is the mean device, computed exactly
+            found = device_spread(device.name, config, inside, lo, hi)
+            spread |= {
+                "s_k_devices": found.s_k_mean,
+                "s_k_devices_high": found.s_k_high,
+                "floor_fraction": found.floor_fraction,
+                "n_devices": found.n_devices,
+            }
     return Prediction(
         device=device.name,
         w_min=lo,
@@ -185,15 +227,17 @@ def predict(
         s_k_range=float(np.nanmax(figure)),
         residual_floor=floor,
         step_scale=scale,
+        **spread,
     )
 
 
 def ranked(predictions: Sequence[Prediction]) -> list[Prediction]:
     """``predictions`` in the order the theory predicts for Analog SGD, best first: lowest
-    ``s_k`` (see :data:`RANKING_RULE`), ties broken by the weaker mean penalty."""
+    :attr:`~Prediction.ranking_s_k` (see :data:`RANKING_RULE`), ties broken by the weaker mean
+    penalty."""
 
     def key(p: Prediction) -> tuple[float, float]:
         penalty = p.penalty_mean if p.penalty_mean is not None else math.inf
-        return (p.s_k, penalty)
+        return (p.ranking_s_k, penalty)
 
     return sorted(predictions, key=key)

@@ -57,6 +57,12 @@ class DevicePoint:
 
     @property
     def s_k(self) -> float | None:
+        """The figure the device is ranked by (over its device-to-device distribution)."""
+        return None if self.prediction is None else self.prediction.ranking_s_k
+
+    @property
+    def s_k_mean_device(self) -> float | None:
+        """The mean device's S_K: what the order would be by without the spread."""
         return None if self.prediction is None else self.prediction.s_k
 
 
@@ -71,6 +77,8 @@ class Correlation:
     p: float
     exact: bool
     verdict: str
+    # rho of the mean device's S_K alone: what the device-to-device spread adds to the order
+    mean_device_rho: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,15 @@ def score(s_k: float, higher_is_better: bool) -> float:
 def smallest_p(n: int) -> float:
     """The smallest one-sided permutation p-value ``n`` untied pairs can give: ``1 / n!``."""
     return 1.0 / math.factorial(n)
+
+
+def rank_correlation(scores: Sequence[float], measured: Sequence[float]) -> float:
+    """Spearman's rho alone (NaN where either side has no order)."""
+    from scipy import stats
+
+    if len(set(scores)) < 2 or len(set(measured)) < 2:
+        return math.nan
+    return float(stats.spearmanr(scores, measured).statistic)
 
 
 def correlate(scores: Sequence[float], measured: Sequence[float]) -> tuple[float, float, bool]:
@@ -250,9 +267,14 @@ def build_section(
         if len(usable) < MIN_DEVICES:
             continue
         scores = [score(p.s_k or 0.0, higher_is_better) for p in usable]
-        rho, p_value, exact = correlate(scores, [p.measured for p in usable])
+        measured = [p.measured for p in usable]
+        rho, p_value, exact = correlate(scores, measured)
         verdict_text = verdict(len(usable), rho, p_value, exact)
-        correlations.append(Correlation(label, len(usable), rho, p_value, exact, verdict_text))
+        mean_device = [score(p.s_k_mean_device or 0.0, higher_is_better) for p in usable]
+        mean_rho = rank_correlation(mean_device, measured)
+        correlations.append(
+            Correlation(label, len(usable), rho, p_value, exact, verdict_text, mean_rho)
+        )
     residual = [
         resolver.residual(outcome.run, by_row[key].mean, by_row[key].n_done, by_row[key].std)
         for key, outcome in _transfer_rows(outcomes).items()

@@ -88,7 +88,9 @@ class Resolver:
             record = plugins.registry.device(run.registered_device)
             response = device_response(record, run.device_params)
             weights = self.weights(run, resolved.setup.rpu_config)
-            return predict(replace(response, name=run.device), weights.values), ""
+            config = resolved.adapted.device if resolved.adapted is not None else None
+            named = replace(response, name=run.device)
+            return predict(named, weights.values, config=config), ""
         except _RESOLVE_ERRORS as exc:
             self._reasons.append(_why(exc))
             return None, _why(exc)

@@ -10,11 +10,36 @@ from typing import Any
 
 from aimc_plugins.devices.theory import RANKING_RULE
 from aimc_plugins.report.figures import save, style
-from aimc_plugins.report.theory import RESAMPLES, TheorySection, drawn_bound, drawn_floor
+from aimc_plugins.report.theory import (
+    RESAMPLES,
+    Correlation,
+    TheorySection,
+    drawn_bound,
+    drawn_floor,
+)
 
 FIGURE_NAME = "theory_vs_measurement.png"
 TITLE = "Theory vs measurement"
-SGD_HEAD = ("device", "optimizer", "S_K (predicted; lower: better)", "measured mean", "n")
+SGD_HEAD = (
+    "device",
+    "optimizer",
+    "S_K over devices (predicted; lower: better)",
+    "S_K of the mean device",
+    "devices without w*",
+    "c2c",
+    "write noise",
+    "measured mean",
+    "n",
+)
+SGD_ALIGN = "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+NOISE_NOTE = (
+    "S_K over devices: each of 512 devices aihwkit draws for a tile (device-to-device "
+    "variation) gets its own S_K, and they are averaged; devices without w*: the share whose "
+    "G keeps one sign over their range, so that Analog SGD drifts them to a bound. c2c (relative "
+    "cycle-to-cycle spread of a step) and write noise (weight units) are the update's noise: "
+    "docs/theory.md derives the floors they add, measured two to three orders of magnitude "
+    "below the asymmetry's on the digits MLP, so they are shown and not ranked by."
+)
 RESIDUAL_HEAD = (
     "device",
     "optimizer",
@@ -44,18 +69,38 @@ def _floor(value: bool | None) -> str:
     return "—" if value is None else ("yes" if value else "no")
 
 
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
 def sgd_cells(section: TheorySection) -> list[tuple[str, ...]]:
     """One row of cells per Analog SGD device, shared by markdown and HTML."""
-    return [
-        (
-            p.device,
-            p.optimizer,
-            _num(p.s_k) if p.prediction is not None else p.reason,
-            _num(p.measured),
-            str(p.n_done),
+    rows = []
+    for p in section.points:
+        found = p.prediction
+        if found is None:
+            figures: tuple[str, ...] = (p.reason, "", "", "", "")
+        else:
+            figures = (
+                _num(p.s_k),
+                _num(found.s_k),
+                _share(found.floor_fraction),
+                _num(found.c2c),
+                _num(found.write_noise),
+            )
+        rows.append((p.device, p.optimizer, *figures, _num(p.measured), str(p.n_done)))
+    return rows
+
+
+def correlation_line(correlation: Correlation) -> str:
+    """One correlation's line, with what the mean device alone would give."""
+    text = f"{correlation.optimizer}: {correlation.verdict}".rstrip(".") + "."
+    if not math.isnan(correlation.mean_device_rho):
+        text += (
+            f" By the mean device's S_K alone (no device-to-device spread): rho = "
+            f"{correlation.mean_device_rho:.2f}."
         )
-        for p in section.points
-    ]
+    return text
 
 
 def residual_cells(section: TheorySection) -> list[tuple[str, ...]]:
@@ -95,9 +140,10 @@ def theory_markdown(section: TheorySection, figure: str | None = None) -> str:
     lines = [f"## {TITLE}", "", *(f"{line}\n" for line in _intro(section))]
     if section.points:
         lines += ["### Analog SGD", ""]
-        lines += ["| " + " | ".join(SGD_HEAD) + " |", "|---|---|---:|---:|---:|"]
+        lines += ["| " + " | ".join(SGD_HEAD) + " |", SGD_ALIGN]
         lines += ["| " + " | ".join(c) + " |" for c in sgd_cells(section)]
-        lines += [""] + [f"- {c.optimizer}: {c.verdict}" for c in section.correlations] + [""]
+        lines += [""] + [f"- {correlation_line(c)}" for c in section.correlations] + [""]
+        lines += [NOISE_NOTE, ""]
         if figure:
             lines += [f"![{TITLE}]({figure})", ""]
     if section.residual:
@@ -126,10 +172,9 @@ def theory_html(section: TheorySection, figure_html: str = "") -> str:
         parts.append("<h3>Analog SGD</h3>")
         parts.append(_html_table(SGD_HEAD, sgd_cells(section)))
         items = "".join(
-            f"<li>{html.escape(c.optimizer)}: {html.escape(c.verdict)}</li>"
-            for c in section.correlations
+            f"<li>{html.escape(correlation_line(c))}</li>" for c in section.correlations
         )
-        parts.append(f"<ul>{items}</ul>{figure_html}")
+        parts.append(f"<ul>{items}</ul><p>{html.escape(NOISE_NOTE)}</p>{figure_html}")
     if section.residual:
         parts.append("<h3>Tiki-Taka and residual learning</h3>")
         parts.append(_html_table(RESIDUAL_HEAD, residual_cells(section)))
@@ -169,8 +214,7 @@ def _place_labels(ax: Any, fig: Any, items: list[tuple[float, float, str]], size
             box = (left, py + dy * scale, left + width, py + dy * scale + height)
             inside = frame.x0 <= box[0] and box[2] <= frame.x1 and frame.y0 <= box[1]
             if inside and not any(
-                box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
-                for b in placed
+                box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed
             ):
                 chosen = (dx, dy)
                 break
