@@ -163,3 +163,27 @@ def test_aihwkit_config_carries_no_cost():
     record = Device(name="test-native", factory=lambda: SoftBoundsDevice(w_min=-0.5, w_max=0.5))
     adapted = adapted_device(record)
     assert adapted.note == "as given" and adapted.cost is None
+
+
+def test_a_declared_cost_is_described_in_words() -> None:
+    cost = DeviceCost(energy_up=1e-12, energy_down=2e-12, endurance=1e6)
+    assert cost.describe() == "energy up 1e-12 J, down 2e-12 J per pulse; endurance 1e+06 pulses"
+    assert DeviceCost(endurance=5.0).describe() == "endurance 5 pulses"
+    assert DeviceCost().describe() == "nothing declared"
+
+
+def test_aimc_show_prints_a_declared_cost(monkeypatch, tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from aimc_plugins.cli import device_commands
+    from aimc_plugins.cli.main import cli
+
+    record = Device(name="test-sb-cost", factory=partial(make_linear, **COST))
+    monkeypatch.setattr(device_commands, "resolve_device", lambda text: (record, {}))
+    shown = CliRunner().invoke(cli, ["show", "test-sb-cost", "--out", str(tmp_path)])
+    assert shown.exit_code == 0, shown.output
+    assert "cost            energy up 1e-12 J, down 2e-12 J per pulse" in shown.output
+    data = CliRunner().invoke(cli, ["show", "test-sb-cost", "--json", "--out", str(tmp_path)])
+    assert json.loads(data.output)["cost"] == COST

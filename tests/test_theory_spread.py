@@ -100,3 +100,15 @@ def test_predict_shows_the_spread_and_the_noise() -> None:
     assert power["s_k_devices"] is None and power["floor_fraction"] == 0.0  # no variation
     table = CliRunner().invoke(cli, ["predict", "GokmenVlasov", "--recipe", "digits-mlp"])
     assert "S_K(mean device)" in table.output and "no w*" in table.output
+
+
+def test_the_report_says_what_the_spread_adds_to_the_order() -> None:
+    from aimc_plugins.report.theory import Correlation
+    from aimc_plugins.report.theory_page import correlation_line
+
+    both = Correlation("sgd", 14, 0.92, 2e-5, False, "the measured ordering follows", 0.75)
+    line = correlation_line(both)
+    assert line.startswith("sgd: the measured ordering follows.")
+    assert "mean device's S_K alone" in line and "rho = 0.75" in line
+    alone = Correlation("sgd", 3, 1.0, 0.17, True, "too few devices")
+    assert "mean device" not in correlation_line(alone)

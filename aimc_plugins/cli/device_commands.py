@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,7 @@ def register_commands(cli: click.Group) -> None:
                 "aihwkit_device": adapted.kind if adapted else None,
                 "adapter_error": adapted.error if adapted else None,
                 "nodes": adapted.nodes if adapted else None,
+                "cost": asdict(response.cost) if response.cost is not None else None,
                 "warnings": notes,
                 "plot": str(path),
             }
@@ -127,6 +129,8 @@ def register_commands(cli: click.Group) -> None:
         click.echo(_adapter_line(adapted))
         if response.citation:
             click.echo(f"source          {response.citation}")
+        if response.cost is not None:
+            click.echo(f"cost            {response.cost.describe()}")
         for note in notes:
             click.echo(f"warning         {note}", err=True)
         click.echo(f"Wrote {path}")

@@ -54,6 +54,15 @@ class DeviceCost:
     def has_energy(self) -> bool:
         return self.energy_up is not None and self.energy_down is not None
 
+    def describe(self) -> str:
+        """In words, for listings: what is declared, nothing else."""
+        parts = []
+        if self.energy_up is not None and self.energy_down is not None:
+            parts.append(f"energy up {self.energy_up:g} J, down {self.energy_down:g} J per pulse")
+        if self.endurance is not None:
+            parts.append(f"endurance {self.endurance:g} pulses")
+        return "; ".join(parts) or "nothing declared"
+
     def energy(self, up: float, down: float) -> float | None:
         """Joules of ``up`` up pulses and ``down`` down pulses; None where undeclared."""
         if self.energy_up is None or self.energy_down is None:
