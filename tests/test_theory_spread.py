@@ -59,6 +59,7 @@ def test_variation_raises_s_k_above_the_mean_device() -> None:
     spread = predict(response, WEIGHTS, config=config)
     assert spread.s_k_devices is not None and spread.s_k_devices > 3 * mean_device.s_k
     assert spread.ranking_s_k == spread.s_k_devices and mean_device.ranking_s_k == mean_device.s_k
+    assert spread.symmetric_point_p10 < spread.symmetric_point_p90  # the devices' own w*
     assert spread.write_noise == pytest.approx(config.write_noise_std * config.dw_min)
     assert spread.c2c == pytest.approx(config.dw_min_std)
     assert spread.states == pytest.approx((response.w_max - response.w_min) / config.dw_min)

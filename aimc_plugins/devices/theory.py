@@ -91,6 +91,9 @@ class Prediction:
     s_k_devices_high: float | None = None
     floor_fraction: float | None = None
     n_devices: int = 0
+    # the 10th and 90th percentiles of the devices' own symmetric points (those that have one)
+    symmetric_point_p10: float | None = None
+    symmetric_point_p90: float | None = None
     # The update's noise, from the config: relative cycle-to-cycle spread of a step, write noise
     # in weight units, states over the range (docs/theory.md: their floors, measured negligible)
     c2c: float | None = None
@@ -206,6 +209,8 @@ def predict(
                 "s_k_devices_high": found.s_k_high,
                 "floor_fraction": found.floor_fraction,
                 "n_devices": found.n_devices,
+                "symmetric_point_p10": found.symmetric_point_p10,
+                "symmetric_point_p90": found.symmetric_point_p90,
             }
     return Prediction(
         device=device.name,
