@@ -266,3 +266,38 @@ def test_a_transfer_write_counts_each_column_as_a_gradient_update_would() -> Non
     assert torch.allclose(tally.per_device(), up + down, rtol=1e-5, atol=1e-6)
     assert tally.transfer == pytest.approx(float((up + down).sum()), rel=1e-5)
     assert tally.gradient == 0.0 and float((up + down)[:, 7].sum()) > 0
+
+
+def test_a_diverged_last_epoch_gets_the_runs_total() -> None:
+    """The loop records the epoch in which the loss diverged without announcing it: that last
+    entry gets the run's total, so pulses to target still have one; an unannounced earlier
+    epoch gets nothing rather than a wrong figure."""
+    from aimc_plugins.training.pulses import with_pulses
+
+    array = ArrayPulses("layer 1 (2x2)", "", "X", 2, 2, up=100.0, down=50.0, gradient=150.0)
+    summary = PulseSummary((array,), 60.0, 55.0, epochs={1: 100.0})
+    history = [{"epoch": 1}, {"epoch": 2, "train_loss": float("nan")}]
+    assert [h.get(PULSES) for h in with_pulses(history, summary)] == [100.0, 150.0]
+    silent = PulseSummary((array,), 60.0, 55.0)  # a recipe that announced no epoch
+    assert [h.get(PULSES) for h in with_pulses(history, silent)] == [None, 150.0]
+
+
+def test_counting_changes_nothing_a_run_computes() -> None:
+    """The same run counted and not (--no-pulses): the same metrics, epoch by epoch."""
+    from aimc_plugins.sweep.spec import plan
+    from aimc_plugins.training.loop import MEASURED_KEYS
+    from aimc_plugins.training.pulses import PULSE_METRICS
+    from aimc_plugins.training.run import run_one
+    from aimc_plugins.training.tracking import Tracking
+
+    (run,) = plan("digits-mlp", ["ReRamSB"], ["sgd"], 1, 2)
+    counted = run_one(run)
+    plain = run_one(run, tracking=Tracking(count_pulses=False))
+
+    def without(metrics):
+        skip = set(PULSE_METRICS) | set(MEASURED_KEYS)
+        return {k: v for k, v in metrics.items() if k not in skip}
+
+    assert PULSES in counted.final and PULSES not in plain.final and plain.pulses == ()
+    assert without(counted.final) == without(plain.final)
+    assert [without(h) for h in counted.history] == [without(h) for h in plain.history]

@@ -219,8 +219,9 @@ def register_commands(cli: click.Group) -> None:
     @click.option(
         "--no-pulses",
         is_flag=True,
-        help="Do not count the pulses each analog run fires (counting costs a small network's "
-        "Analog SGD step up to about half again; docs/pulses.md). Run ids do not change.",
+        help="Do not count the pulses each analog run fires (counting adds about 7% to a small "
+        "network's Analog SGD step and 3-4% to a transfer step; docs/pulses.md). Run ids do not "
+        "change.",
     )
     @click.option("--dry-run", is_flag=True, help="List the runs to do and stop.")
     @click.option("--no-report", is_flag=True, help="Run only; `aimc report OUT` later.")

@@ -94,9 +94,12 @@ def noise_figures(config: Any, w_min: float, w_max: float) -> dict[str, float]:
 def per_device_steps(
     config: Any, w: np.ndarray, n_devices: int = SPREAD_DEVICES, seed: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(held, up, down)``: each device's weight after being set to each ``w`` (clipped to its
-    own bounds), and its single-pulse up and down steps there (weight units, down positive);
-    arrays ``(n_devices, len(w))``. The devices are aihwkit's draws of ``config`` (seeded by
+    """``(usable, up, down)``: each device's single-pulse up and down steps at each ``w``
+    (weight units, down positive) and whether the point is usable for that device, arrays
+    ``(n_devices, len(w))``. A point is usable where the device holds ``w`` with more than its
+    largest step to either of its own bounds (aihwkit's ``max_bound`` / ``min_bound``, drawn
+    per device): nearer, a pulse is clipped by the bound, and the clipping would read as an
+    asymmetry of the response. The devices are aihwkit's draws of ``config`` (seeded by
     ``seed``), with per-pulse noise off."""
     import torch
 
@@ -115,7 +118,13 @@ def per_device_steps(
             after = tile.get_weights()[0][:, 0].double().numpy()
             out[:, k] = sign * (before - after)
             held[:, k] = before
-    return held, up, down
+    hidden = tile.get_hidden_parameters()
+    upper = hidden["max_bound"][:, 0].double().numpy()[:, None]
+    lower = hidden["min_bound"][:, 0].double().numpy()[:, None]
+    margin = 1.01 * np.maximum(up, down).max(axis=1, keepdims=True)
+    exact = np.abs(held - np.asarray(w)[None, :]) <= 1e-6 * max(float(np.max(np.abs(w))), 1.0)
+    usable = exact & (held < upper - margin) & (held > lower + margin)
+    return usable, up, down
 
 
 def device_spread(
@@ -131,10 +140,9 @@ def device_spread(
     """The theory's figures of aihwkit device ``config`` over ``n_devices`` of its devices, on
     ``weights`` (device units), the grid spanning the mean device's range ``[w_min, w_max]``."""
     grid = np.linspace(w_min, w_max, points)
-    held, up, down = per_device_steps(config, grid, n_devices, seed)
+    inside, up, down = per_device_steps(config, grid, n_devices, seed)
     big_f = (up + down) / 2.0
     big_g = (down - up) / 2.0
-    inside = np.abs(held - grid[None, :]) <= 1e-6 * max(abs(w_min), abs(w_max), 1.0)
     scale_f = big_f[inside].max() if inside.any() else 1.0
     median_weight = float(np.median(weights))
     at_median = int(np.argmin(np.abs(grid - median_weight)))
@@ -148,9 +156,7 @@ def device_spread(
     for d in range(n_devices):
         keep = inside[d] & (big_f[d] > 0.0)
         g, f, x = big_g[d][keep], big_f[d][keep], grid[keep]
-        if g.size < 2:
-            floors.append(True)
-            s_k.append(math.nan)
+        if g.size < 2:  # a device whose range the grid barely meets: no figures, not a floor
             continue
         signs = np.sign(np.where(np.abs(g) <= tolerance, 0.0, g))
         if np.all(signs == 0):  # symmetric everywhere
@@ -160,7 +166,9 @@ def device_spread(
             floors.append(not np.any(signs == 0))
         else:
             floors.append(False)
-            change = int(np.flatnonzero(np.diff(signs) != 0)[0])
+            # the stable crossing (G rising through 0: below it q+ > q-, above it q- > q+)
+            rising = np.flatnonzero(np.diff(signs) > 0)
+            change = int(rising[0] if rising.size else np.flatnonzero(np.diff(signs) != 0)[0])
             x0, x1, g0, g1 = x[change], x[change + 1], g[change], g[change + 1]
             points_found.append(float(x0 - g0 * (x1 - x0) / (g1 - g0)) if g1 != g0 else x0)
         figure = g**2 / f / scale
@@ -171,7 +179,7 @@ def device_spread(
     return Spread(
         device=name,
         n_devices=n_devices,
-        floor_fraction=float(np.mean(floors)),
+        floor_fraction=float(np.mean(floors)) if floors else math.nan,
         symmetric_point_median=float(np.median(found)) if found.size else None,
         symmetric_point_p10=float(np.percentile(found, 10)) if found.size else None,
         symmetric_point_p90=float(np.percentile(found, 90)) if found.size else None,

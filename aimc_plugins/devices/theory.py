@@ -202,8 +202,10 @@ def predict(
         from aimc_plugins.devices.spread import device_spread, has_variation, noise_figures
 
         spread = {"floor_fraction": 0.0, **noise_figures(config, lo, hi)}
+        found = None
         if has_variation(config):  # else every device is the mean device, computed exactly
             found = device_spread(device.name, config, inside, lo, hi)
+        if found is not None and math.isfinite(found.s_k_mean):
             spread |= {
                 "s_k_devices": found.s_k_mean,
                 "s_k_devices_high": found.s_k_high,

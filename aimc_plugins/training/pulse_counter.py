@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,7 @@ _active: contextvars.ContextVar[PulseCounter | None] = contextvars.ContextVar(
 )
 _source: contextvars.ContextVar[str] = contextvars.ContextVar("aimc_pulse_source", default=GRADIENT)
 _INSTALLED = "_aimc_pulse_counting"
+_INSTALL_LOCK = threading.Lock()
 
 
 # Samples of pulse trains held before their per-device counts are formed: one product over
@@ -327,13 +329,16 @@ def compiled_tile_classes() -> list[type]:
 
 
 def install() -> None:
-    """Wrap the compiled tiles' ``update`` and ``update_indexed`` (once per process) so that an
-    active counter sees each update before it fires; without one they only forward."""
-    for cls in compiled_tile_classes():
-        if cls.__dict__.get(_INSTALLED):
-            continue
-        _wrap(cls)
-        setattr(cls, _INSTALLED, True)
+    """Wrap the compiled tiles' ``update`` and ``update_indexed`` (once per process, under a
+    lock: runs on threads of one process must not wrap twice, which would count every pulse
+    twice) so that an active counter sees each update before it fires; without one they only
+    forward."""
+    with _INSTALL_LOCK:
+        for cls in compiled_tile_classes():
+            if cls.__dict__.get(_INSTALLED):
+                continue
+            _wrap(cls)
+            setattr(cls, _INSTALLED, True)
 
 
 def _wrap(cls: type) -> None:

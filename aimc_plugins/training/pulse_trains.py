@@ -67,6 +67,7 @@ class UpdateSettings:
     res: float = 0.0
     x_res_implicit: float = 0.0
     d_res_implicit: float = 0.0
+    sto_round: bool = False
     counted: bool = True
     why: str = ""
 
@@ -77,8 +78,9 @@ class UpdateSettings:
 
     @property
     def exact(self) -> bool:
-        """Whether the counts are exact (deterministic pulse trains), not expected values."""
-        return self.pulse_type in EXACT
+        """Whether the counts are exact (deterministic pulse trains without stochastic
+        rounding), not expected values."""
+        return self.pulse_type in EXACT and not self.sto_round
 
 
 def settings_of(tile: Any) -> UpdateSettings:
@@ -113,6 +115,7 @@ def settings_of(tile: Any) -> UpdateSettings:
         res=float(update.res),
         x_res_implicit=float(update.x_res_implicit),
         d_res_implicit=float(update.d_res_implicit),
+        sto_round=bool(update.sto_round),
         counted=not why,
         why=why,
     )
@@ -274,7 +277,9 @@ def exact_counts(
         q = torch.clamp(discretized(a[:, None] * d32.abs(), settings.d_res_implicit), 0.0, 1.0)
         per_sample = torch.round((q * length[:, None])[:, :, None] * p[:, None, :])
     per_sample = (per_sample * (length > 0)[:, None, None]).to(torch.float64)
-    sign = torch.sign(d32)[:, :, None] * torch.sign(x32)[:, None, :] * math.copysign(1.0, lr)
+    # aihwkit's dense bit-line maker negates both x and d for a negative rate, so the direction
+    # of a coincidence does not depend on the rate's sign here
+    sign = torch.sign(d32)[:, :, None] * torch.sign(x32)[:, None, :]
     down = (per_sample * (sign > 0)).sum(dim=0)
     up = (per_sample * (sign < 0)).sum(dim=0)
     return up, down

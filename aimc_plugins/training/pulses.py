@@ -96,6 +96,7 @@ class PulseSummary:
     device_p99: float = 0.0
     epochs: Mapping[int, float] = field(default_factory=dict)
     cost: DeviceCost | None = None
+    cost_note: str = ""  # why a declared cost was not applied (arrays on other devices)
 
     @property
     def counted(self) -> bool:
@@ -129,16 +130,23 @@ class PulseSummary:
                 found[ENDURANCE_USED] = used
         return found
 
-    def epoch_metrics(self, epoch: int) -> dict[str, float]:
-        """What epoch ``epoch``'s metrics gain: :data:`PULSES` so far, where counted."""
-        if not self.counted or epoch not in self.epochs:
+    def epoch_metrics(self, epoch: int, last: bool = False) -> dict[str, float]:
+        """What epoch ``epoch``'s metrics gain: :data:`PULSES` so far, where counted. The run's
+        ``last`` epoch past every announced one (an epoch in which the loss diverged, which the
+        loop records without announcing) gets the run's total."""
+        if not self.counted:
             return {}
-        return {PULSES: float(self.epochs[epoch])}
+        if epoch in self.epochs:
+            return {PULSES: float(self.epochs[epoch])}
+        if last and epoch > max(self.epochs, default=0):
+            return {PULSES: self.total("up") + self.total("down")}
+        return {}
 
     def notes(self) -> tuple[str, ...]:
         """The run's notes: why its pulses were not counted, if they were not."""
         reasons = dict.fromkeys(array.why for array in self.arrays if not array.counted)
-        return tuple(f"pulses not counted: {why}" for why in reasons if why)
+        notes = tuple(f"pulses not counted: {why}" for why in reasons if why)
+        return notes + ((self.cost_note,) if self.cost_note and self.counted else ())
 
     def rows(self) -> tuple[dict[str, Any], ...]:
         """Per-array records, for the store."""
@@ -153,5 +161,5 @@ def with_pulses(
     merged = []
     for index, metrics in enumerate(history, 1):
         epoch = int(metrics.get("epoch", index))
-        merged.append({**metrics, **summary.epoch_metrics(epoch)})
+        merged.append({**metrics, **summary.epoch_metrics(epoch, last=index == len(history))})
     return tuple(merged)

@@ -14,7 +14,7 @@ import numbers
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aimc_plugins.host.records import RunConfig
@@ -122,7 +122,18 @@ def counted(resolved: ResolvedRun, config: RunConfig) -> tuple[Any, PulseSummary
     with pulse_counter.counting() as counter, loop.epoch_extras(counter.epoch_metrics):
         result = resolved.recipe.run(config)
     cost = resolved.adapted.cost if resolved.adapted is not None else None
-    return result, counter.summary(cost)
+    summary = counter.summary(cost)
+    other = resolved.run.params.get("residual_device")
+    if cost is not None and other:  # some arrays are another device: its cost is not known
+        summary = replace(
+            summary,
+            cost=None,
+            cost_note=(
+                f"energy and endurance not computed: the residual array is device {other!r}, "
+                "whose cost the run's device does not declare"
+            ),
+        )
+    return result, summary
 
 
 def _record_table_error(run: PlannedRun | ResolvedRun, versions: dict[str, str]) -> str:
