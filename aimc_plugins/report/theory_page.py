@@ -37,8 +37,8 @@ NOISE_NOTE = (
     "variation) gets its own S_K, and they are averaged; devices without w*: the share whose "
     "G keeps one sign over their range, so that Analog SGD drifts them to a bound. c2c (relative "
     "cycle-to-cycle spread of a step) and write noise (weight units) are the update's noise: "
-    "docs/theory.md derives the floors they add, measured two to three orders of magnitude "
-    "below the asymmetry's on the digits MLP, so they are shown and not ranked by."
+    "docs/theory.md derives the floors they add, measured 18 to 10,000 times below the "
+    "asymmetry's on the digits MLP, so they are shown and not ranked by."
 )
 RESIDUAL_HEAD = (
     "device",
