@@ -98,12 +98,12 @@ def main() -> None:
         config = adapted_device(record, ref.params).device
         found = predict(device_response(record, ref.params), weights, config=config)
         step = found.dw_min * found.step_scale  # a pulse at the median weight
-        asymmetry = found.ranking_s_k / (2 * b)
+        asymmetry = found.s_k_spread / (2 * b)
         count = sigma * step * (1 + (found.c2c or 0.0) ** 2) / 4
         write = b * sigma**2 * (found.write_noise or 0.0) ** 2 / 2
-        rows.append((accuracy, found.s_k, found.ranking_s_k, asymmetry + count + write))
+        rows.append((accuracy, found.s_k, found.s_k_spread, asymmetry + count + write))
         print(
-            f"| {device} | {accuracy:.3f} | {found.s_k:.3g} | {found.ranking_s_k:.3g} | "
+            f"| {device} | {accuracy:.3f} | {found.s_k:.3g} | {found.s_k_spread:.3g} | "
             f"{asymmetry:.2e} | {count:.2e} | {write:.2e} |"
         )
     accuracy = np.array([r[0] for r in rows])

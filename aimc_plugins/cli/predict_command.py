@@ -64,8 +64,8 @@ def _table(predictions: list[Any]) -> None:
         (
             rank,
             p.device,
-            _number(p.ranking_s_k),
             _number(p.s_k),
+            _number(p.s_k_devices) if p.s_k_devices is not None else "same",
             "—" if p.floor_fraction is None else f"{p.floor_fraction:.0%}",
             _number(p.c2c),
             _number(p.write_noise),
@@ -85,7 +85,7 @@ def _table(predictions: list[Any]) -> None:
             "rank",
             "device",
             "S_K",
-            "S_K(mean device)",
+            "S_K(devices)",
             "no w*",
             "c2c",
             "write noise",
@@ -102,14 +102,14 @@ def _table(predictions: list[Any]) -> None:
 
 KEY = (
     "S_K: max over the weights of (G/sqrt(F))^2 (dimensionless; the response scaled to F = 1 "
-    "at the median weight), device by device over 512 devices as aihwkit draws them for a tile "
-    "(device-to-device variation), averaged: the ranking figure; S_K(mean device): the same of "
-    "the mean device, without the variation; no w*: the share of those devices whose G keeps "
-    "one sign over their range (Analog SGD drifts them to a bound); c2c: the relative "
-    "cycle-to-cycle spread of a step; write noise: in weight units; states: the range over "
-    "dw_min (the update's noise: docs/theory.md section 10 derives its floors, measured far "
-    "below the asymmetry's, so it is shown and not ranked by); "
-    "S_K(range): the mean device's over the whole range (the worst case); "
+    "at the median weight): the ranking figure; S_K(devices): the same device by device over "
+    "512 devices as aihwkit draws them for a tile (device-to-device variation), averaged "
+    "('same': no variation); no w*: the share of those devices whose G keeps one sign over "
+    "their range (Analog SGD drifts them to a bound); c2c: the relative cycle-to-cycle spread "
+    "of a step; write noise: in weight units; states: the range over dw_min. The spread and the "
+    "update's noise are shown, not ranked by: measured on held-out devices, they did not order "
+    "them better (docs/theory.md section 10). "
+    "S_K(range): the same over the whole range (the worst case); "
     "penalty/Sigma: mean R_c over the weights (weight units; times Sigma it is the implicit "
     "penalty per weight, in loss units); R'(w*): its curvature at w* (1/weight units; 1/tau for "
     "the symmetric linear device); w*: symmetric point (device units)."

@@ -41,13 +41,11 @@ from aimc_plugins.devices.response import ResponseDevice
 RANKING_SCALAR = "S_K"
 RANKING_RULE = (
     "Ranked by S_K = max over the weights of (G(w) / sqrt(F(w)))^2 (the response scaled to F = 1 "
-    "at the median weight, since a constant factor on q+- is a learning rate), lowest first, "
-    "taken device by device over the devices aihwkit draws for a tile (their device-to-device "
-    "variation) and averaged; for a device without variation it is the mean device's. The "
-    "theory's error floor of Analog SGD is proportional to Sigma^2 S_K, and Sigma (the gradient "
-    "noise at the optimum) belongs to the recipe, not the device, so it is common to every "
-    "device here and does not change the order. Lower S_K: lower predicted floor, better final "
-    "metric."
+    "at the median weight, since a constant factor on q+- is a learning rate), lowest first: the "
+    "theory's "
+    "error floor of Analog SGD is proportional to Sigma^2 S_K, and Sigma (the gradient noise at "
+    "the optimum) belongs to the recipe, not the device, so it is common to every device here "
+    "and does not change the order. Lower S_K: lower predicted floor, better final metric."
 )
 
 
@@ -101,9 +99,10 @@ class Prediction:
     states: float | None = None
 
     @property
-    def ranking_s_k(self) -> float:
-        """The figure the order is by: ``S_K`` over the devices where measured, else the mean
-        device's."""
+    def s_k_spread(self) -> float:
+        """``S_K`` over the device-to-device distribution where it was measured, else the mean
+        device's: shown beside the ranking, not ranked by (measured, it did not order held-out
+        devices better: docs/theory.md section 10)."""
         return self.s_k_devices if self.s_k_devices is not None else self.s_k
 
     @property
@@ -240,11 +239,10 @@ def predict(
 
 def ranked(predictions: Sequence[Prediction]) -> list[Prediction]:
     """``predictions`` in the order the theory predicts for Analog SGD, best first: lowest
-    :attr:`~Prediction.ranking_s_k` (see :data:`RANKING_RULE`), ties broken by the weaker mean
-    penalty."""
+    ``s_k`` (see :data:`RANKING_RULE`), ties broken by the weaker mean penalty."""
 
     def key(p: Prediction) -> tuple[float, float]:
         penalty = p.penalty_mean if p.penalty_mean is not None else math.inf
-        return (p.ranking_s_k, penalty)
+        return (p.s_k, penalty)
 
     return sorted(predictions, key=key)

@@ -57,13 +57,12 @@ class DevicePoint:
 
     @property
     def s_k(self) -> float | None:
-        """The figure the device is ranked by (over its device-to-device distribution)."""
-        return None if self.prediction is None else self.prediction.ranking_s_k
+        return None if self.prediction is None else self.prediction.s_k
 
     @property
-    def s_k_mean_device(self) -> float | None:
-        """The mean device's S_K: what the order would be by without the spread."""
-        return None if self.prediction is None else self.prediction.s_k
+    def s_k_spread(self) -> float | None:
+        """S_K over the device-to-device distribution: shown, and correlated, beside."""
+        return None if self.prediction is None else self.prediction.s_k_spread
 
 
 @dataclass(frozen=True)
@@ -77,8 +76,8 @@ class Correlation:
     p: float
     exact: bool
     verdict: str
-    # rho of the mean device's S_K alone: what the device-to-device spread adds to the order
-    mean_device_rho: float = math.nan
+    # rho by S_K over the device-to-device distribution: what the spread would do to the order
+    spread_rho: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -270,10 +269,10 @@ def build_section(
         measured = [p.measured for p in usable]
         rho, p_value, exact = correlate(scores, measured)
         verdict_text = verdict(len(usable), rho, p_value, exact)
-        mean_device = [score(p.s_k_mean_device or 0.0, higher_is_better) for p in usable]
-        mean_rho = rank_correlation(mean_device, measured)
+        spread = [score(p.s_k_spread or 0.0, higher_is_better) for p in usable]
+        spread_rho = rank_correlation(spread, measured)
         correlations.append(
-            Correlation(label, len(usable), rho, p_value, exact, verdict_text, mean_rho)
+            Correlation(label, len(usable), rho, p_value, exact, verdict_text, spread_rho)
         )
     residual = [
         resolver.residual(outcome.run, by_row[key].mean, by_row[key].n_done, by_row[key].std)
