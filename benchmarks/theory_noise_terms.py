@@ -18,7 +18,11 @@ optimum. The script then prints Spearman's rho of the measured means against:
 
 - the mean device's ``S_K``;
 - ``S_K`` over the devices;
-- the sum of the three floors.
+- the sum of the three floors;
+- the mean device's ``S_K / (2B)`` plus write noise's cost *measured* on the trained network
+  (the training loss it gains when every weight is perturbed by ``N(0, sigma_w^2)``), not
+  expanded. That candidate was found after both comparisons were measured, so it awaits a
+  third, held-out one before anything ranks by it.
 
     .venv/bin/python benchmarks/theory_noise_terms.py [FOLDER]
 """
@@ -27,13 +31,14 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Any
 
 import numpy as np
 
 
-def gradient_noise(epochs: int = 10, lr: float = 0.715, seed: int = 0) -> float:
-    """``Sigma``: the per-weight standard deviation of the digits MLP's mini-batch gradient
-    (batch 10) at the end of floating-point training, root mean square over the weights."""
+def trained_network(epochs: int = 10, lr: float = 0.715, seed: int = 0) -> tuple[Any, Any]:
+    """The digits MLP trained in floating point (the digital baseline's tuned rate), and its
+    training set."""
     import torch
     from torch import nn
     from torch.utils.data import DataLoader
@@ -52,6 +57,18 @@ def gradient_noise(epochs: int = 10, lr: float = 0.715, seed: int = 0) -> float:
             optimizer.zero_grad()
             nn.functional.cross_entropy(net(x), y).backward()
             optimizer.step()
+    return net, train
+
+
+def gradient_noise(net: Any, train: Any) -> float:
+    """``Sigma``: the per-weight standard deviation of the mini-batch gradient (batch 10) at the
+    trained weights, root mean square over the weights."""
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader
+
+    from aimc_plugins.builtin.recipes.digits import BATCH_SIZE
+
     grads = []
     layers = [m for m in net if isinstance(m, nn.Linear)]
     for x, y in DataLoader(train, batch_size=BATCH_SIZE):
@@ -59,6 +76,31 @@ def gradient_noise(epochs: int = 10, lr: float = 0.715, seed: int = 0) -> float:
         nn.functional.cross_entropy(net(x), y).backward()
         grads.append(torch.cat([m.weight.grad.ravel() for m in layers]).clone())
     return float(torch.stack(grads).std(dim=0).pow(2).mean().sqrt())
+
+
+def write_noise_loss(net: Any, train: Any, sigma_w: float, draws: int = 5) -> float:
+    """The training loss the trained network gains, on average over ``draws``, when every
+    weight is perturbed by ``N(0, sigma_w^2)``: write noise's cost measured, not expanded."""
+    import torch
+    from torch import nn
+
+    if sigma_w <= 0.0:
+        return 0.0
+    x, y = train.tensors
+    layers = [m for m in net if isinstance(m, nn.Linear)]
+    kept = [m.weight.detach().clone() for m in layers]
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        clean = float(nn.functional.cross_entropy(net(x), y))
+        losses = []
+        for _ in range(draws):
+            for layer, weight in zip(layers, kept, strict=True):
+                noise = torch.randn(weight.shape, generator=generator)
+                layer.weight.copy_(weight + sigma_w * noise)
+            losses.append(float(nn.functional.cross_entropy(net(x), y)))
+        for layer, weight in zip(layers, kept, strict=True):
+            layer.weight.copy_(weight)
+    return sum(losses) / draws - clean
 
 
 def main() -> None:
@@ -79,7 +121,8 @@ def main() -> None:
     runs = load_results(args.folder)
     sgd = runs[(runs.optimizer == "sgd") & (runs.status == "done")]
     measured = sgd.groupby("device")["test_accuracy"].mean()
-    sigma = gradient_noise()
+    net, train = trained_network()
+    sigma = gradient_noise(net, train)
     torch.manual_seed(0)
     weights = np.concatenate(
         [m.weight.detach().numpy().ravel() for m in build_mlp() if isinstance(m, torch.nn.Linear)]
@@ -88,9 +131,9 @@ def main() -> None:
     print(f"Sigma = {sigma:.4g} (digits MLP, batch {b}); floors per weight, loss units\n")
     print(
         "| device | measured | S_K (mean device) | S_K (devices) | asymmetry | count + c2c "
-        "| write |"
+        "| write | write, measured |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     rows = []
     for device, accuracy in measured.sort_values(ascending=False).items():
         ref = parse_device_ref(device)
@@ -101,14 +144,28 @@ def main() -> None:
         asymmetry = found.s_k_spread / (2 * b)
         count = sigma * step * (1 + (found.c2c or 0.0) ** 2) / 4
         write = b * sigma**2 * (found.write_noise or 0.0) ** 2 / 2
-        rows.append((accuracy, found.s_k, found.s_k_spread, asymmetry + count + write))
+        measured_write = write_noise_loss(net, train, found.write_noise or 0.0)
+        rows.append(
+            (
+                accuracy,
+                found.s_k,
+                found.s_k_spread,
+                asymmetry + count + write,
+                found.s_k / (2 * b) + measured_write,
+            )
+        )
         print(
             f"| {device} | {accuracy:.3f} | {found.s_k:.3g} | {found.s_k_spread:.3g} | "
-            f"{asymmetry:.2e} | {count:.2e} | {write:.2e} |"
+            f"{asymmetry:.2e} | {count:.2e} | {write:.2e} | {measured_write:.2e} |"
         )
     accuracy = np.array([r[0] for r in rows])
     print()
-    for label, column in (("mean device S_K", 1), ("S_K over devices", 2), ("all three floors", 3)):
+    for label, column in (
+        ("mean device S_K", 1),
+        ("S_K over devices", 2),
+        ("all three floors", 3),
+        ("mean device S_K / (2B) + write noise's measured loss", 4),
+    ):
         rho = spearmanr(-np.array([r[column] for r in rows]), accuracy).statistic
         print(f"rho by {label}: {rho:.3f}" if not math.isnan(rho) else f"{label}: no order")
 
