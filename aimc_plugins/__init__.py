@@ -36,6 +36,7 @@ from aimc_plugins.host.records import (
     RunResult,
     SearchRange,
     Tracker,
+    TrainedNetwork,
     TrainingSetup,
     as_dict,
 )
@@ -236,6 +237,7 @@ __all__ = [  # noqa: RUF022 -- __version__ first, then sorted
     "TableError",
     "TikiTakaRule",
     "Tracker",
+    "TrainedNetwork",
     "TrainingSetup",
     "TransferRule",
     "UnsupportedDevice",

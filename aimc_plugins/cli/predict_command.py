@@ -59,11 +59,22 @@ def _weights(recipe_name: str, rpu_config: Any, cache: dict[float, Any]) -> Any:
     return cache[omega]
 
 
+def _trained(recipe_name: str) -> Any:
+    """The recipe's network trained in floating point, or None where it provides none."""
+    try:
+        build = plugins.registry.recipe(recipe_name).trained
+    except KeyError:
+        return None  # an unknown recipe is reported where its weights are built
+    return build() if build is not None else None
+
+
 def _table(predictions: list[Any]) -> None:
     rows = [
         (
             rank,
             p.device,
+            _number(p.excess_loss),
+            _number(p.write_noise_loss),
             _number(p.s_k),
             _number(p.s_k_devices) if p.s_k_devices is not None else "same",
             "—" if p.floor_fraction is None else f"{p.floor_fraction:.0%}",
@@ -84,6 +95,8 @@ def _table(predictions: list[Any]) -> None:
         (
             "rank",
             "device",
+            "excess loss",
+            "write loss",
             "S_K",
             "S_K(devices)",
             "no w*",
@@ -101,14 +114,18 @@ def _table(predictions: list[Any]) -> None:
 
 
 KEY = (
+    "excess loss: S_K / (2B) + write loss, the loss the theory predicts Analog SGD to stay "
+    "above, where the recipe provides its network trained in floating point (B its batch "
+    "size): the ranking figure; write loss: the training loss that network gains with every "
+    "weight perturbed by the device's write noise (docs/theory.md section 10). "
     "S_K: max over the weights of (G/sqrt(F))^2 (dimensionless; the response scaled to F = 1 "
-    "at the median weight): the ranking figure; S_K(devices): the same device by device over "
-    "512 devices as aihwkit draws them for a tile (device-to-device variation), averaged "
-    "('same': no variation); no w*: the share of those devices whose G keeps one sign over "
-    "their range (Analog SGD drifts them to a bound); c2c: the relative cycle-to-cycle spread "
-    "of a step; write noise: in weight units; states: the range over dw_min. The spread and the "
-    "update's noise are shown, not ranked by: measured on held-out devices, they did not order "
-    "them better (docs/theory.md section 10). "
+    "at the median weight), the ranking figure without a trained network; S_K(devices): the "
+    "same device by device over 512 devices as aihwkit draws them for a tile "
+    "(device-to-device variation), averaged ('same': no variation); no w*: the share of those "
+    "devices whose G keeps one sign over their range (Analog SGD drifts them to a bound); c2c: "
+    "the relative cycle-to-cycle spread of a step; write noise: in weight units; states: the "
+    "range over dw_min. S_K(devices), no w*, c2c and states are shown, not ranked by: on "
+    "held-out devices they did not order them better. "
     "S_K(range): the same over the whole range (the worst case); "
     "penalty/Sigma: mean R_c over the weights (weight units; times Sigma it is the implicit "
     "penalty per weight, in loss units); R'(w*): its curvature at w* (1/weight units; 1/tau for "
@@ -138,9 +155,11 @@ def register_commands(cli: click.Group) -> None:
         floor; then the devices in the order the theory predicts for Analog SGD."""
         from aimc_plugins.devices.theory import RANKING_RULE, predict, ranked
         from aimc_plugins.training.identity import device_label
+        from aimc_plugins.training.noise_cost import with_noise_cost
 
         cache: dict[float, Any] = {}
         predictions, notes, sources = [], [], {}
+        trained = _trained(recipe)
         for text in devices:
             record, params = resolve_device(text)
             response, adapted, warned = adapt_device(record, params, need_table=False)
@@ -149,7 +168,7 @@ def register_commands(cli: click.Group) -> None:
                 warned.append(f"{text}: no RPU config to read the mapping from; weights unscaled")
             named = replace(response, name=device_label(record.name, params))
             config = adapted.device if adapted is not None else None
-            prediction = predict(named, weights.values, config=config)
+            prediction = with_noise_cost(predict(named, weights.values, config=config), trained)
             predictions.append(prediction)
             sources[prediction.device] = weights
             notes += [f"{text}: {note}" for note in warned]

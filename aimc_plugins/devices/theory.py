@@ -45,7 +45,11 @@ RANKING_RULE = (
     "theory's "
     "error floor of Analog SGD is proportional to Sigma^2 S_K, and Sigma (the gradient noise at "
     "the optimum) belongs to the recipe, not the device, so it is common to every device here "
-    "and does not change the order. Lower S_K: lower predicted floor, better final metric."
+    "and does not change the order. Lower S_K: lower predicted floor, better final metric. "
+    "Where the recipe provides its network trained in floating point, devices are ranked by the "
+    "predicted excess loss instead: the asymmetry's floor S_K / (2B) (batch B) plus what the "
+    "device's write noise costs that network, measured (docs/theory.md section 10); without "
+    "write noise it is the S_K order."
 )
 
 
@@ -97,6 +101,24 @@ class Prediction:
     c2c: float | None = None
     write_noise: float | None = None
     states: float | None = None
+    # What write noise costs the recipe's trained network (loss units), and the recipe's batch
+    # size, where the recipe provides one (aimc_plugins.training.noise_cost)
+    write_noise_loss: float | None = None
+    batch_size: int | None = None
+
+    @property
+    def excess_loss(self) -> float | None:
+        """The predicted excess loss, ``S_K / (2B)`` plus write noise's measured cost; None
+        without the recipe's trained network."""
+        if self.write_noise_loss is None or not self.batch_size:
+            return None
+        return self.s_k / (2.0 * self.batch_size) + self.write_noise_loss
+
+    @property
+    def ranking_figure(self) -> float:
+        """What the order is by: the predicted excess loss where known, else ``S_K``."""
+        excess = self.excess_loss
+        return excess if excess is not None else self.s_k
 
     @property
     def s_k_spread(self) -> float:
@@ -118,7 +140,12 @@ class Prediction:
 
     def data(self) -> dict[str, object]:
         """JSON-ready, with the residual verdict in words beside its flag."""
-        return {**asdict(self), "residual_floor_text": self.residual_floor_text}
+        return {
+            **asdict(self),
+            "residual_floor_text": self.residual_floor_text,
+            "excess_loss": self.excess_loss,
+            "ranking_figure": self.ranking_figure,
+        }
 
 
 def residual_floor(symmetric_point: float | None, dw_min: float) -> bool | None:
@@ -239,10 +266,11 @@ def predict(
 
 def ranked(predictions: Sequence[Prediction]) -> list[Prediction]:
     """``predictions`` in the order the theory predicts for Analog SGD, best first: lowest
-    ``s_k`` (see :data:`RANKING_RULE`), ties broken by the weaker mean penalty."""
+    :attr:`~Prediction.ranking_figure` (see :data:`RANKING_RULE`), ties broken by the weaker
+    mean penalty."""
 
     def key(p: Prediction) -> tuple[float, float]:
         penalty = p.penalty_mean if p.penalty_mean is not None else math.inf
-        return (p.s_k, penalty)
+        return (p.ranking_figure, penalty)
 
     return sorted(predictions, key=key)

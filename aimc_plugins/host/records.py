@@ -338,6 +338,21 @@ class RunResult:
 
 
 @dataclass(frozen=True)
+class TrainedNetwork:
+    """A recipe's network trained in floating point, with the data it was trained on: what the
+    theory measures the cost of an update's noise on (docs/theory.md section 10).
+
+    ``model`` is a torch module, ``inputs`` / ``targets`` its training set as tensors, and
+    ``batch_size`` the recipe's mini-batch size.
+    """
+
+    model: Any
+    inputs: Any
+    targets: Any
+    batch_size: int
+
+
+@dataclass(frozen=True)
 class Recipe:
     """A network, a dataset and a training loop.
 
@@ -354,6 +369,10 @@ class Recipe:
     ``network`` builds the recipe's network, untrained and digital (a torch module), so that
     its initial weights can be read without training: ``aimc predict --recipe`` and the
     report's theory section evaluate the theory on them. ``None``: the recipe does not say.
+
+    ``trained`` returns the network trained in floating point (:class:`TrainedNetwork`), on
+    which the theory measures what write noise costs; ``None``: the prediction ranks by the
+    response's ``S_K`` alone.
     """
 
     name: str
@@ -367,6 +386,7 @@ class Recipe:
     plugin: str = ""
     validation: str = ""
     network: Callable[[], Any] | None = None
+    trained: Callable[[], TrainedNetwork] | None = None
 
     @property
     def validation_metric(self) -> str:

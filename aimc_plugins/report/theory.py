@@ -57,6 +57,13 @@ class DevicePoint:
 
     @property
     def s_k(self) -> float | None:
+        """The figure the device is ranked by (the predicted excess loss where the recipe
+        provides a trained network, else S_K)."""
+        return None if self.prediction is None else self.prediction.ranking_figure
+
+    @property
+    def s_k_alone(self) -> float | None:
+        """The response's S_K, without the write noise's cost."""
         return None if self.prediction is None else self.prediction.s_k
 
     @property
@@ -78,6 +85,8 @@ class Correlation:
     verdict: str
     # rho by S_K over the device-to-device distribution: what the spread would do to the order
     spread_rho: float = math.nan
+    # rho by the response's S_K alone: what the write noise's measured cost adds to the order
+    s_k_rho: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -271,8 +280,10 @@ def build_section(
         verdict_text = verdict(len(usable), rho, p_value, exact)
         spread = [score(p.s_k_spread or 0.0, higher_is_better) for p in usable]
         spread_rho = rank_correlation(spread, measured)
+        alone = [score(p.s_k_alone or 0.0, higher_is_better) for p in usable]
+        s_k_rho = rank_correlation(alone, measured)
         correlations.append(
-            Correlation(label, len(usable), rho, p_value, exact, verdict_text, spread_rho)
+            Correlation(label, len(usable), rho, p_value, exact, verdict_text, spread_rho, s_k_rho)
         )
     residual = [
         resolver.residual(outcome.run, by_row[key].mean, by_row[key].n_done, by_row[key].std)

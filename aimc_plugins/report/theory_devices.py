@@ -25,6 +25,7 @@ from aimc_plugins.training.initial_weights import (
     recipe_weights,
     weight_scaling_omega,
 )
+from aimc_plugins.training.noise_cost import with_noise_cost
 from aimc_plugins.training.setup import resolve
 
 # A response, a build or a recipe's network can fail in any way a plugin's code can (a KeyError
@@ -62,6 +63,7 @@ class Resolver:
 
     def __init__(self) -> None:
         self._weights: dict[tuple[str, float], InitialWeights] = {}
+        self._trained: dict[str, Any] = {}
         self._reasons: list[str] = []
         self.notes: list[str] = []
 
@@ -70,6 +72,14 @@ class Resolver:
         if key not in self._weights:
             self._weights[key] = recipe_weights(plugins.registry.recipe(run.recipe), rpu_config)
         return self._weights[key]
+
+    def trained(self, run: PlannedRun) -> Any:
+        """The run's recipe's network trained in floating point (once per recipe), or None
+        where the recipe provides none."""
+        if run.recipe not in self._trained:
+            build = plugins.registry.recipe(run.recipe).trained
+            self._trained[run.recipe] = build() if build is not None else None
+        return self._trained[run.recipe]
 
     def weights_text(self) -> str:
         """Which weights the predictions were evaluated on, and in which units."""
@@ -90,7 +100,8 @@ class Resolver:
             weights = self.weights(run, resolved.setup.rpu_config)
             config = resolved.adapted.device if resolved.adapted is not None else None
             named = replace(response, name=run.device)
-            return predict(named, weights.values, config=config), ""
+            found = predict(named, weights.values, config=config)
+            return with_noise_cost(found, self.trained(run)), ""
         except _RESOLVE_ERRORS as exc:
             self._reasons.append(_why(exc))
             return None, _why(exc)

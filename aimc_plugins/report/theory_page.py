@@ -23,23 +23,24 @@ TITLE = "Theory vs measurement"
 SGD_HEAD = (
     "device",
     "optimizer",
-    "S_K (predicted; lower: better)",
+    "predicted (lower: better)",
+    "S_K",
+    "write noise's loss",
     "S_K over devices",
     "devices without w*",
-    "c2c",
-    "write noise",
     "measured mean",
     "n",
 )
 SGD_ALIGN = "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 NOISE_NOTE = (
-    "S_K over devices: each of 512 devices aihwkit draws for a tile (device-to-device "
-    "variation) gets its own S_K, and they are averaged ('same': a device without variation); "
-    "devices without w*: the share whose G keeps one sign over their range, so that Analog SGD "
-    "drifts them to a bound. c2c (relative cycle-to-cycle spread of a step) and write noise "
-    "(weight units) are the update's noise. All are shown, not ranked by: measured on held-out "
-    "devices, neither the spread nor the noise floors derived in docs/theory.md section 10 "
-    "ordered them better than the mean device's S_K."
+    "predicted: S_K / (2B) + write noise's loss, the excess loss the theory predicts, where "
+    "the recipe provides its network trained in floating point (else S_K); write noise's loss: "
+    "the training loss that network gains with every weight perturbed by the device's write "
+    "noise (docs/theory.md section 10). S_K over devices: each of 512 devices aihwkit draws "
+    "for a tile gets its own S_K, averaged ('same': no device-to-device variation); devices "
+    "without w*: the share whose G keeps one sign over their range, so that Analog SGD drifts "
+    "them to a bound. Those two are shown, not ranked by: on held-out devices they did not "
+    "order them better."
 )
 RESIDUAL_HEAD = (
     "device",
@@ -84,18 +85,21 @@ def sgd_cells(section: TheorySection) -> list[tuple[str, ...]]:
         else:
             figures = (
                 _num(p.s_k),
+                _num(found.s_k),
+                _num(found.write_noise_loss),
                 _num(found.s_k_devices) if found.s_k_devices is not None else "same",
                 _share(found.floor_fraction),
-                _num(found.c2c),
-                _num(found.write_noise),
             )
         rows.append((p.device, p.optimizer, *figures, _num(p.measured), str(p.n_done)))
     return rows
 
 
 def correlation_line(correlation: Correlation) -> str:
-    """One correlation's line, with what S_K over the device-to-device spread would give."""
+    """One correlation's line, with what S_K alone (without write noise's cost) and S_K over
+    the device-to-device spread would give."""
     text = f"{correlation.optimizer}: {correlation.verdict}".rstrip(".") + "."
+    if not math.isnan(correlation.s_k_rho) and correlation.s_k_rho != correlation.rho:
+        text += f" By S_K alone: rho = {correlation.s_k_rho:.2f}."
     if not math.isnan(correlation.spread_rho):
         text += (
             f" By S_K over the devices (shown, not ranked by): rho = {correlation.spread_rho:.2f}."

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aimc_plugins.host.hookspecs import hookimpl
-from aimc_plugins.host.records import Device, Param, Recipe, RunConfig, RunResult
+from aimc_plugins.host.records import (
+    Device,
+    Param,
+    Recipe,
+    RunConfig,
+    RunResult,
+    TrainedNetwork,
+)
 from aimc_plugins.training.splits import VALIDATION_NOTE  # torch-free: listings stay fast
 
 
@@ -31,6 +38,12 @@ def _digits_network() -> object:
     from aimc_plugins.builtin.recipes import digits
 
     return digits.build_mlp()
+
+
+def _digits_trained() -> TrainedNetwork:
+    from aimc_plugins.builtin.recipes import digits
+
+    return digits.trained_mlp()
 
 
 def _mnist_fcn_network() -> object:
@@ -101,6 +114,7 @@ def register_recipes(register: Callable[[Recipe], None]) -> None:
             name="digits-mlp",
             run=_digits_mlp,
             network=_digits_network,
+            trained=_digits_trained,
             description="MLP 64-32-10 (tanh, batch 10) on scikit-learn's 8x8 digits, all "
             "layers analog; offline and quick.",
             dataset="sklearn digits (1797 images, 75/25 split)",
