@@ -31,7 +31,10 @@ def test_the_digits_recipe_provides_its_network_trained_to_a_low_loss(trained) -
 def test_write_noise_costs_more_the_larger_it_is_and_nothing_without(trained) -> None:
     losses = [write_noise_loss(trained, sigma) for sigma in (0.0, 0.02, 0.1, 0.3)]
     assert losses[0] == 0.0 and 0.0 < losses[1] < losses[2] < losses[3]
-    assert write_noise_loss(trained, 0.1) == losses[2]  # seeded: the same figure again
+    write_noise_loss.cache_clear()
+    assert write_noise_loss(trained, 0.1) == losses[2]  # seeded: the same figure, recomputed
+    assert trained.model.training is False  # left in the mode it was given in
+    assert write_noise_loss(trained, float("nan")) == 0.0
 
 
 def test_predict_ranks_by_the_excess_loss_write_noise_included() -> None:

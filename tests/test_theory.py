@@ -210,7 +210,7 @@ def test_predict_json_ranks_the_paper_devices():
     result = _predict(*devices, "--recipe", "digits-mlp", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["recipe"] == "digits-mlp" and data["ranking_scalar"] == "s_k"
+    assert data["recipe"] == "digits-mlp" and data["ranking_scalar"] == "ranking_figure"
     assert "Sigma" in data["ranking"] and "common to every device" in data["ranking"]
     assert "no trained weights" in data["weights_note"]
     (weights,) = data["weights"]

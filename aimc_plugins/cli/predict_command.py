@@ -60,12 +60,23 @@ def _weights(recipe_name: str, rpu_config: Any, cache: dict[float, Any]) -> Any:
 
 
 def _trained(recipe_name: str) -> Any:
-    """The recipe's network trained in floating point, or None where it provides none."""
+    """The recipe's network trained in floating point, or None where it provides none (or it
+    cannot be built: then a warning says so, and the ranking is by S_K)."""
     try:
         build = plugins.registry.recipe(recipe_name).trained
     except KeyError:
         return None  # an unknown recipe is reported where its weights are built
-    return build() if build is not None else None
+    if build is None:
+        return None
+    try:
+        return build()
+    except Exception as exc:  # a plugin recipe's code: never a traceback here
+        click.echo(
+            f"warning   recipe {recipe_name!r}: its trained network could not be built "
+            f"({type(exc).__name__}: {exc}); ranked by S_K alone",
+            err=True,
+        )
+        return None
 
 
 def _table(predictions: list[Any]) -> None:
@@ -180,7 +191,7 @@ def register_commands(cli: click.Group) -> None:
                     "recipe": recipe,
                     "weights": [w.summary() for w in used],
                     "weights_note": NO_TRAINED_WEIGHTS,
-                    "ranking_scalar": "s_k",
+                    "ranking_scalar": "ranking_figure",
                     "ranking": RANKING_RULE,
                     "predictions": [{"rank": rank, **p.data()} for rank, p in enumerate(order, 1)],
                     "warnings": notes,

@@ -269,8 +269,11 @@ def ranked(predictions: Sequence[Prediction]) -> list[Prediction]:
     :attr:`~Prediction.ranking_figure` (see :data:`RANKING_RULE`), ties broken by the weaker
     mean penalty."""
 
+    by_excess = bool(predictions) and all(p.excess_loss is not None for p in predictions)
+
     def key(p: Prediction) -> tuple[float, float]:
         penalty = p.penalty_mean if p.penalty_mean is not None else math.inf
-        return (p.ranking_figure, penalty)
+        figure = p.ranking_figure if by_excess else p.s_k  # one figure for all, never mixed
+        return (figure, penalty)
 
     return sorted(predictions, key=key)

@@ -337,7 +337,7 @@ class RunResult:
     notes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: it holds a model
 class TrainedNetwork:
     """A recipe's network trained in floating point, with the data it was trained on: what the
     theory measures the cost of an update's noise on (docs/theory.md section 10).

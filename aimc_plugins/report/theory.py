@@ -274,7 +274,12 @@ def build_section(
         usable = [p for p in group if p.s_k is not None and not math.isnan(p.measured)]
         if len(usable) < MIN_DEVICES:
             continue
-        scores = [score(p.s_k or 0.0, higher_is_better) for p in usable]
+        # one figure for every device of the group: the excess loss where all have one, else S_K
+        by_excess = all(
+            p.prediction is not None and p.prediction.excess_loss is not None for p in usable
+        )
+        figures = [(p.s_k if by_excess else p.s_k_alone) or 0.0 for p in usable]
+        scores = [score(figure, higher_is_better) for figure in figures]
         measured = [p.measured for p in usable]
         rho, p_value, exact = correlate(scores, measured)
         verdict_text = verdict(len(usable), rho, p_value, exact)

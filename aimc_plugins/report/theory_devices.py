@@ -77,8 +77,16 @@ class Resolver:
         """The run's recipe's network trained in floating point (once per recipe), or None
         where the recipe provides none."""
         if run.recipe not in self._trained:
-            build = plugins.registry.recipe(run.recipe).trained
-            self._trained[run.recipe] = build() if build is not None else None
+            trained = None
+            try:
+                build = plugins.registry.recipe(run.recipe).trained
+                trained = build() if build is not None else None
+            except _RESOLVE_ERRORS as exc:  # the ranking falls back to S_K, and says so
+                self.notes.append(
+                    f"recipe {run.recipe!r}: its trained network could not be built "
+                    f"({type(exc).__name__}: {exc}); devices are ranked by S_K alone"
+                )
+            self._trained[run.recipe] = trained
         return self._trained[run.recipe]
 
     def weights_text(self) -> str:

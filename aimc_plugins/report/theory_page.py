@@ -54,10 +54,11 @@ RESIDUAL_HEAD = (
     "n",
 )
 FIGURE_NOTE = (
-    "One point per device trained with Analog SGD: S_K over the recipe's initial weights "
-    "(the theory's floor is proportional to it) against the measured mean, error bars the 95% "
-    "CI of the mean; colour and marker: the response family, label: the device's parameters. "
-    "The theory predicts the metric to worsen as S_K grows."
+    "One point per device trained with Analog SGD: the predicted figure (the excess loss "
+    "S_K / (2B) + write noise's loss where the recipe provides its trained network, else S_K "
+    "over the recipe's initial weights) against the measured mean, error bars the 95% CI of "
+    "the mean; colour and marker: the response family, label: the device's parameters. The "
+    "theory predicts the metric to worsen as the figure grows."
 )
 
 
@@ -131,8 +132,9 @@ def _intro(section: TheorySection) -> list[str]:
         "What the theory (docs/theory.md, docs/predict.md) predicts from each device's response "
         "alone, beside what was measured. " + RANKING_RULE,
         f"Weights: {section.weights}",
-        f"Correlation: Spearman's rho between the predicted score (-S_K, or S_K for a metric "
-        f"where lower is better) and the measured mean ({direction} is better), so rho = 1 is "
+        "Correlation: Spearman's rho between the predicted score (minus the predicted figure, "
+        "or the figure for a metric where lower is better) and the measured mean "
+        f"({direction} is better), so rho = 1 is "
         "the predicted order exactly; p: one-sided permutation test (rho > 0), exact over "
         "every pairing for up to 8 devices, beyond that drawn from "
         f"{RESAMPLES:,} random pairings with a fixed seed (no p below 1/{RESAMPLES + 1:,}).",
@@ -283,7 +285,7 @@ def plot_theory(section: TheorySection, path: Path) -> Path | None:
                 )
             ax.margins(x=0.2, y=0.12)  # room for the labels beside the points
             ax.set_title(titles.get(label, f"{label}: too few devices for a correlation"))
-            ax.set_xlabel("S_K over the initial weights (predicted floor; lower: better)")
+            ax.set_xlabel("predicted figure: excess loss, or S_K (lower: better)")
             ax.set_ylabel(f"measured {section.metric.replace('_', ' ')}")
             fig.canvas.draw()  # fixes the limits, so label boxes can be placed in pixels
             items = [(p.s_k or 0.0, p.measured, _parameters(p.device)) for p in mine]

@@ -26,21 +26,27 @@ DRAWS = 5
 SEED = 1
 
 
-def weight_layers(model: nn.Module) -> list[nn.Linear | nn.Conv2d]:
-    """The layers aihwkit puts on tiles: every linear and convolution layer."""
-    return [m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+def weight_layers(model: nn.Module) -> list[nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d]:
+    """The layers aihwkit puts on tiles: every linear and convolution layer. The noise is applied
+    in network units, which are device units where the RPU config sets no
+    ``weight_scaling_omega`` (the project's optimizers and profiles set none)."""
+    return [
+        m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d)
+    ]
 
 
 @functools.cache
 def write_noise_loss(trained: TrainedNetwork, sigma_w: float) -> float:
     """The mean training loss ``trained`` gains with every weight perturbed by
     ``N(0, sigma_w^2)`` (``DRAWS`` seeded draws); 0 without write noise."""
-    if sigma_w <= 0.0:
+    if not sigma_w > 0.0:  # none, or not a number
         return 0.0
     model = trained.model
     layers = weight_layers(model)
     kept = [layer.weight.detach().clone() for layer in layers]
     generator = torch.Generator().manual_seed(SEED)
+    training = model.training
+    model.eval()  # no dropout, no batch-norm statistics updated by the probes
     with torch.no_grad():
         clean = float(nn.functional.cross_entropy(model(trained.inputs), trained.targets))
         losses = []
@@ -54,14 +60,17 @@ def write_noise_loss(trained: TrainedNetwork, sigma_w: float) -> float:
         finally:
             for layer, weight in zip(layers, kept, strict=True):
                 layer.weight.copy_(weight)
-    return sum(losses) / DRAWS - clean
+            model.train(training)
+    # a noise far below the weights' scale costs nothing measurable: the draws' own scatter
+    # around 0 is not a gain
+    return max(sum(losses) / DRAWS - clean, 0.0)
 
 
 def with_noise_cost(prediction: Prediction, trained: Any) -> Prediction:
     """``prediction`` with write noise's measured loss and the recipe's batch size, so that it
     ranks by the predicted excess loss (:attr:`Prediction.ranking_figure`); unchanged without a
     trained network."""
-    if trained is None:
+    if trained is None or prediction.write_noise is None:  # unknown write noise: not zero
         return prediction
-    loss = write_noise_loss(trained, float(prediction.write_noise or 0.0))
+    loss = write_noise_loss(trained, float(prediction.write_noise))
     return replace(prediction, write_noise_loss=loss, batch_size=int(trained.batch_size))

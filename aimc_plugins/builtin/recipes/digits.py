@@ -44,7 +44,13 @@ TRAINED_EPOCHS = 10
 @functools.cache
 def trained_mlp(seed: int = 0) -> TrainedNetwork:
     """The MLP trained in floating point to its plateau (seeded, once per process), with its
-    training set: what the theory measures write noise's cost on (``Recipe.trained``)."""
+    training set: what the theory measures write noise's cost on (``Recipe.trained``). The
+    global random state is left as it was."""
+    with torch.random.fork_rng():
+        return _train_mlp(seed)
+
+
+def _train_mlp(seed: int) -> TrainedNetwork:
     torch.manual_seed(seed)
     train, _ = load_digits_tensors()
     model = build_mlp()
