@@ -28,6 +28,7 @@ from typing import Any
 
 from aimc_plugins.report.plain import plain
 from aimc_plugins.report.splits import result_runs
+from aimc_plugins.report.tables import html_table, md_table
 from aimc_plugins.training.pulses import (
     DEVICE_MAX,
     DEVICE_P99,
@@ -257,34 +258,20 @@ def not_counted(shown: Sequence[RowCost]) -> list[str]:
     return [f"{c.device} / {c.optimizer}: {c.why or 'not counted'}" for c in shown if not c.counted]
 
 
-def _markdown_table(heading: Sequence[str], lines: Sequence[Sequence[str]], texts: int) -> str:
-    align = "|" + "---|" * texts + "---:|" * (len(heading) - texts)
-    body = ["| " + " | ".join(line) + " |" for line in lines]
-    return "\n".join(["| " + " | ".join(heading) + " |", align, *body]) + "\n"
-
-
 def cost_markdown(costs: Mapping[tuple[str, str], RowCost], rows: Sequence[Any]) -> str:
     """The device-cost section of ``results.md`` ("" unless some row was counted)."""
     if not any_counted(costs):
         return ""
     shown = _ordered(costs, rows)
-    text = f"## {TITLE}\n\n{EXPECTED}\n\n" + _markdown_table(head(shown), cells(shown), 2)
+    text = f"## {TITLE}\n\n{EXPECTED}\n\n" + md_table(head(shown), cells(shown), 2)
     missing = not_counted(shown)
     if missing:
         text += "\nNot counted (no pulse figures for these rows):\n\n"
         text += "".join(f"- {line}\n" for line in missing)
     arrays = array_cells(shown)
     if arrays:
-        text += "\n### Per array\n\n" + _markdown_table(ARRAY_HEAD, arrays, 4)
+        text += "\n### Per array\n\n" + md_table(ARRAY_HEAD, arrays, 4)
     return text
-
-
-def _html_table(heading: Sequence[str], lines: Sequence[Sequence[str]], css: str) -> str:
-    head_html = "".join(f"<th>{html.escape(h)}</th>" for h in heading)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in line) + "</tr>" for line in lines
-    )
-    return f"<table class='{css}'><thead><tr>{head_html}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def cost_html(costs: Mapping[tuple[str, str], RowCost], rows: Sequence[Any]) -> str:
@@ -293,7 +280,7 @@ def cost_html(costs: Mapping[tuple[str, str], RowCost], rows: Sequence[Any]) -> 
     if not any_counted(costs):
         return ""
     shown = _ordered(costs, rows)
-    text = f"<h2 id='device-cost'>{TITLE}</h2><p>{html.escape(EXPECTED)}</p>" + _html_table(
+    text = f"<h2 id='device-cost'>{TITLE}</h2><p>{html.escape(EXPECTED)}</p>" + html_table(
         head(shown), cells(shown), "cost"
     )
     missing = not_counted(shown)
@@ -304,7 +291,7 @@ def cost_html(costs: Mapping[tuple[str, str], RowCost], rows: Sequence[Any]) -> 
     if arrays:
         text += (
             "<details><summary>Per array (mean over each row's runs)</summary>"
-            + _html_table(ARRAY_HEAD, arrays, "cost-arrays")
+            + html_table(ARRAY_HEAD, arrays, "cost-arrays")
             + "</details>"
         )
     return text

@@ -10,6 +10,7 @@ from typing import Any
 
 from aimc_plugins.devices.theory import RANKING_RULE
 from aimc_plugins.report.figures import save, style
+from aimc_plugins.report.tables import html_table
 from aimc_plugins.report.theory import (
     RESAMPLES,
     Correlation,
@@ -162,28 +163,20 @@ def theory_markdown(section: TheorySection, figure: str | None = None) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _html_table(head: tuple[str, ...], cells: list[tuple[str, ...]]) -> str:
-    top = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells
-    )
-    return f"<table class='theory'><thead><tr>{top}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def theory_html(section: TheorySection, figure_html: str = "") -> str:
     """The section as HTML; ``figure_html`` is the embedded scatter figure."""
     parts = [f"<h2 id='theory'>{TITLE}</h2>"]
     parts += [f"<p>{html.escape(line)}</p>" for line in _intro(section)]
     if section.points:
         parts.append("<h3>Analog SGD</h3>")
-        parts.append(_html_table(SGD_HEAD, sgd_cells(section)))
+        parts.append(html_table(SGD_HEAD, sgd_cells(section), "theory"))
         items = "".join(
             f"<li>{html.escape(correlation_line(c))}</li>" for c in section.correlations
         )
         parts.append(f"<ul>{items}</ul><p>{html.escape(NOISE_NOTE)}</p>{figure_html}")
     if section.residual:
         parts.append("<h3>Tiki-Taka and residual learning</h3>")
-        parts.append(_html_table(RESIDUAL_HEAD, residual_cells(section)))
+        parts.append(html_table(RESIDUAL_HEAD, residual_cells(section), "theory"))
         parts.append(f"<p>{html.escape(section.residual_summary)}</p>")
     if section.notes:
         items = "".join(f"<li>{html.escape(n)}</li>" for n in section.notes)

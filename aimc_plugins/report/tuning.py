@@ -30,11 +30,12 @@ import html
 import json
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from aimc_plugins.report.figures import save, style
+from aimc_plugins.report.tables import html_table, md_table
 from aimc_plugins.report.time_to_target import duration_text
 from aimc_plugins.sweep.tuner import SUMMARY_NAME
 
@@ -287,19 +288,13 @@ SENSITIVITY_NOTE = (
 )
 
 
-def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
-
-
 def tuning_markdown(
     tuning: Mapping[str, Any], n_trial_runs: int | None = None, figure: str | None = None
 ) -> str:
     """The section as markdown; ``figure`` is the sensitivity figure's file name beside it."""
-    text = f"### {SECTION}\n\n" + _md_table(("", ""), settings(tuning, n_trial_runs))
-    text += "\nSearch space per optimizer:\n\n" + _md_table(SPACE_HEAD, search_spaces(tuning))
-    text += "\nChosen setting per row:\n\n" + _md_table(chosen_head(tuning), chosen_rows(tuning))
+    text = f"### {SECTION}\n\n" + md_table(("", ""), settings(tuning, n_trial_runs))
+    text += "\nSearch space per optimizer:\n\n" + md_table(SPACE_HEAD, search_spaces(tuning))
+    text += "\nChosen setting per row:\n\n" + md_table(chosen_head(tuning), chosen_rows(tuning))
     tied, edges = tied_notes(tuning), edge_notes(tuning)
     if tied or edges:
         text += "\n" + "".join(f"- **Undecided:** {note}\n" for note in tied)
@@ -307,14 +302,6 @@ def tuning_markdown(
     if figure:
         text += f"\n![Sensitivity to the tuned parameters]({figure})\n\n{SENSITIVITY_NOTE}\n"
     return text
-
-
-def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]], css: str) -> str:
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
-    )
-    return f"<table class='{css}'><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def tuning_html(
@@ -328,9 +315,9 @@ def tuning_html(
     return (
         f"<h3 id='tuning'>{SECTION}</h3><table class='pairs'>{pairs}</table>"
         "<h4>Search space per optimizer</h4>"
-        + _html_table(SPACE_HEAD, search_spaces(tuning), "tuning-space")
+        + html_table(SPACE_HEAD, search_spaces(tuning), "tuning-space")
         + "<h4>Chosen setting per row</h4>"
-        + _html_table(chosen_head(tuning), chosen_rows(tuning), "tuning-chosen")
+        + html_table(chosen_head(tuning), chosen_rows(tuning), "tuning-chosen")
         + "".join(
             f"<p class='note'><strong>Undecided:</strong> {html.escape(n)}</p>"
             for n in tied_notes(tuning)
