@@ -20,12 +20,12 @@ reductions: the cost of a gradient's outer product, against aihwkit's pulse trai
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
-import warnings
 from typing import Any
 
-from rule_step_time import DEVICE, build  # run as a script: benchmarks/ is on sys.path
+from rule_step_time import build, prepare  # run as a script: benchmarks/ is on sys.path
 
 CONFIGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("sgd", "sgd", {}),
@@ -52,7 +52,7 @@ def measure(steps: int, warmup: int, rounds: int, data: str) -> dict[str, tuple[
         per_round = max(steps // rounds, 1)
         for _ in range(rounds):
             for count in (False, True):
-                with counting() if count else _nothing():
+                with counting() if count else contextlib.nullcontext():
                     step = counted if count else plain
                     for _ in range(per_round):
                         started = time.perf_counter()
@@ -62,14 +62,6 @@ def measure(steps: int, warmup: int, rounds: int, data: str) -> dict[str, tuple[
     return results
 
 
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60)
@@ -77,20 +69,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--data", choices=("random", "mnist"), default="mnist")
     args = parser.parse_args()
-
-    import torch
-
-    import aimc_plugins
-    from aimc_plugins.training.pairs import installed_pair
-
-    torch.set_num_threads(1)
-    warnings.simplefilter("ignore", DeprecationWarning)
-    pair = installed_pair()
-    print(
-        f"aimc-plugins {aimc_plugins.__version__}, pair {pair.name if pair else 'untested'}, "
-        f"device {DEVICE}, data {args.data}, warmup {args.warmup}, steps {args.steps}, "
-        f"rounds {args.rounds}"
-    )
+    print(f"{prepare(args.data, args.warmup, args.steps)}, rounds {args.rounds}")
     print("\n| optimizer | ms per step | ms counting | overhead |\n|---|---|---|---|")
     for label, (plain, counted) in measure(args.steps, args.warmup, args.rounds, args.data).items():
         print(f"| {label} | {plain:.2f} | {counted:.2f} | {100 * (counted / plain - 1):+.1f}% |")

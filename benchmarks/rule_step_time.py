@@ -160,15 +160,9 @@ def profile(steps: int, warmup: int, data: str) -> None:
     print(f"  pulses per element and write requested (|beta P| / dw_min, mean): {mean_pulses:.2f}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--data", choices=("random", "mnist"), default="random")
-    args = parser.parse_args()
-
+def prepare(data: str, warmup: int, steps: int) -> str:
+    """One torch thread, deprecation warnings off; the header line naming the build and the
+    setting (the pulse-overhead benchmark prints it too)."""
     import torch
 
     import aimc_plugins
@@ -177,10 +171,21 @@ def main() -> None:
     torch.set_num_threads(1)
     warnings.simplefilter("ignore", DeprecationWarning)
     pair = installed_pair()
-    print(
+    return (
         f"aimc-plugins {aimc_plugins.__version__}, pair {pair.name if pair else 'untested'}, "
-        f"device {DEVICE}, data {args.data}, warmup {args.warmup}, steps {args.steps}"
+        f"device {DEVICE}, data {data}, warmup {warmup}, steps {steps}"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--data", choices=("random", "mnist"), default="random")
+    args = parser.parse_args()
+    print(prepare(args.data, args.warmup, args.steps))
     medians = measure(args.steps, args.warmup, args.rounds, args.data)
     sgd = medians["sgd"]
     print("\n| configuration | ms per step | x Analog SGD |\n|---|---|---|")

@@ -36,71 +36,24 @@ from typing import Any
 import numpy as np
 
 
-def trained_network(epochs: int = 10, lr: float = 0.715, seed: int = 0) -> tuple[Any, Any]:
-    """The digits MLP trained in floating point (the digital baseline's tuned rate), and its
-    training set."""
+def gradient_noise(trained: Any) -> float:
+    """``Sigma``: the per-weight standard deviation of the mini-batch gradient at the trained
+    weights (the recipe's batch size), root mean square over the weights."""
     import torch
     from torch import nn
-    from torch.utils.data import DataLoader
+    from torch.utils.data import DataLoader, TensorDataset
 
-    from aimc_plugins.builtin.recipes.digits import BATCH_SIZE, build_mlp, load_digits_tensors
+    from aimc_plugins.training.initial_weights import analog_layers
 
-    torch.manual_seed(seed)
-    train, _ = load_digits_tensors()
-    net = build_mlp()
-    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
-    loader = DataLoader(
-        train, batch_size=BATCH_SIZE, shuffle=True, generator=torch.Generator().manual_seed(seed)
-    )
-    for _ in range(epochs):
-        for x, y in loader:
-            optimizer.zero_grad()
-            nn.functional.cross_entropy(net(x), y).backward()
-            optimizer.step()
-    return net, train
-
-
-def gradient_noise(net: Any, train: Any) -> float:
-    """``Sigma``: the per-weight standard deviation of the mini-batch gradient (batch 10) at the
-    trained weights, root mean square over the weights."""
-    import torch
-    from torch import nn
-    from torch.utils.data import DataLoader
-
-    from aimc_plugins.builtin.recipes.digits import BATCH_SIZE
-
+    net = trained.model
     grads = []
-    layers = [m for m in net if isinstance(m, nn.Linear)]
-    for x, y in DataLoader(train, batch_size=BATCH_SIZE):
+    layers = [module for _, module in analog_layers(net)]
+    data = TensorDataset(trained.inputs, trained.targets)
+    for x, y in DataLoader(data, batch_size=trained.batch_size):
         net.zero_grad()
         nn.functional.cross_entropy(net(x), y).backward()
         grads.append(torch.cat([m.weight.grad.ravel() for m in layers]).clone())
     return float(torch.stack(grads).std(dim=0).pow(2).mean().sqrt())
-
-
-def write_noise_loss(net: Any, train: Any, sigma_w: float, draws: int = 5) -> float:
-    """The training loss the trained network gains, on average over ``draws``, when every
-    weight is perturbed by ``N(0, sigma_w^2)``: write noise's cost measured, not expanded."""
-    import torch
-    from torch import nn
-
-    if sigma_w <= 0.0:
-        return 0.0
-    x, y = train.tensors
-    layers = [m for m in net if isinstance(m, nn.Linear)]
-    kept = [m.weight.detach().clone() for m in layers]
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        clean = float(nn.functional.cross_entropy(net(x), y))
-        losses = []
-        for _ in range(draws):
-            for layer, weight in zip(layers, kept, strict=True):
-                noise = torch.randn(weight.shape, generator=generator)
-                layer.weight.copy_(weight + sigma_w * noise)
-            losses.append(float(nn.functional.cross_entropy(net(x), y)))
-        for layer, weight in zip(layers, kept, strict=True):
-            layer.weight.copy_(weight)
-    return sum(losses) / draws - clean
 
 
 def main() -> None:
@@ -112,17 +65,18 @@ def main() -> None:
     from scipy.stats import spearmanr
 
     from aimc_plugins import load_results
-    from aimc_plugins.builtin.recipes.digits import BATCH_SIZE, build_mlp
+    from aimc_plugins.builtin.recipes.digits import BATCH_SIZE, build_mlp, trained_mlp
     from aimc_plugins.devices.build import adapted_device, device_response
     from aimc_plugins.devices.names import parse_device_ref
     from aimc_plugins.devices.theory import predict
     from aimc_plugins.host import plugins
+    from aimc_plugins.training.noise_cost import write_noise_loss
 
     runs = load_results(args.folder)
     sgd = runs[(runs.optimizer == "sgd") & (runs.status == "done")]
     measured = sgd.groupby("device")["test_accuracy"].mean()
-    net, train = trained_network()
-    sigma = gradient_noise(net, train)
+    trained = trained_mlp()  # the network the report measures write noise on
+    sigma = gradient_noise(trained)
     torch.manual_seed(0)
     weights = np.concatenate(
         [m.weight.detach().numpy().ravel() for m in build_mlp() if isinstance(m, torch.nn.Linear)]
@@ -144,7 +98,7 @@ def main() -> None:
         asymmetry = found.s_k_spread / (2 * b)
         count = sigma * step * (1 + (found.c2c or 0.0) ** 2) / 4
         write = b * sigma**2 * (found.write_noise or 0.0) ** 2 / 2
-        measured_write = write_noise_loss(net, train, found.write_noise or 0.0)
+        measured_write = write_noise_loss(trained, found.write_noise or 0.0)
         rows.append(
             (
                 accuracy,

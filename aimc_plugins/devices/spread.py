@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,9 +61,6 @@ class Spread:
     c2c: float
     write_noise: float
     states: float
-
-    def data(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def has_variation(config: Any) -> bool:

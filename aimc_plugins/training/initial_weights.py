@@ -99,26 +99,34 @@ def in_device_units(layers: list[np.ndarray], omega: float) -> np.ndarray:
     return np.concatenate([w.ravel() for w in scaled]) if scaled else np.zeros(0)
 
 
+def analog_layers(network: Any) -> list[tuple[str, Any]]:
+    """``(name, module)`` of every layer of ``network`` aihwkit's ``convert_to_analog`` puts on
+    tiles: its linear and convolution layers (biases stay digital)."""
+    from torch import nn
+
+    analog = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+    return [
+        (name, module) for name, module in network.named_modules() if isinstance(module, analog)
+    ]
+
+
 def recipe_weights(recipe: Recipe, rpu_config: Any = None, seed: int = INIT_SEED) -> InitialWeights:
     """The initial weights of ``recipe``'s network in the device units of ``rpu_config`` (the
     config a run of it trains with; ``None``: unscaled). Raises :class:`NoNetwork` when the
     recipe does not declare its network. The global torch RNG is left as it was."""
     import torch
-    from torch import nn
 
     if recipe.network is None:
         raise NoNetwork(
             f"recipe {recipe.name!r} does not declare its network (Recipe.network), so its "
             "initial weights are unknown without training"
         )
-    analog = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)  # what convert_to_analog maps
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         network = recipe.network()
     named = [
         (name, module.weight.detach().cpu().numpy().astype(float))
-        for name, module in network.named_modules()
-        if isinstance(module, analog)
+        for name, module in analog_layers(network)
     ]
     if not named:
         raise NoNetwork(f"recipe {recipe.name!r}: its network has no linear or convolution layer")

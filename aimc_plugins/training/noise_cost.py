@@ -21,18 +21,10 @@ from torch import nn
 
 from aimc_plugins.devices.theory import Prediction
 from aimc_plugins.host.records import TrainedNetwork
+from aimc_plugins.training.initial_weights import analog_layers
 
 DRAWS = 5
 SEED = 1
-
-
-def weight_layers(model: nn.Module) -> list[nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d]:
-    """The layers aihwkit puts on tiles: every linear and convolution layer. The noise is applied
-    in network units, which are device units where the RPU config sets no
-    ``weight_scaling_omega`` (the project's optimizers and profiles set none)."""
-    return [
-        m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d)
-    ]
 
 
 @functools.cache
@@ -42,7 +34,9 @@ def write_noise_loss(trained: TrainedNetwork, sigma_w: float) -> float:
     if not sigma_w > 0.0:  # none, or not a number
         return 0.0
     model = trained.model
-    layers = weight_layers(model)
+    # the layers aihwkit puts on tiles; the noise is in network units, which are device units
+    # where the RPU config sets no weight_scaling_omega (the project's optimizers set none)
+    layers = [module for _, module in analog_layers(model)]
     kept = [layer.weight.detach().clone() for layer in layers]
     generator = torch.Generator().manual_seed(SEED)
     training = model.training

@@ -7,7 +7,8 @@ tile's ``update`` (``rpu_base.tiles.AnalogTile``, and its CUDA twin), whoever ca
 :class:`PulseCounter` is active (:func:`counting`), that method is wrapped once per process
 (:func:`install`) to hand the counter what the compiled tile is given, the inputs, the errors and
 the tile's learning rate, before the tile fires; the counter turns them into expected counts per
-device (:func:`~aimc_plugins.training.pulse_trains.expected_counts`). Outside a counter the
+device (:mod:`aimc_plugins.training.pulse_trains`: their pulse trains, or exact counts for
+deterministic ones). Outside a counter the
 wrapper only forwards, so nothing else changes, and nothing a run computes depends on counting.
 
 Why there and not in the training loop: it is the one place that sees every pulse source with
@@ -236,9 +237,10 @@ class PulseCounter:
             if not tally.settings.fires:
                 continue
             per_device = tally.per_device() if tally.counted else None
-            wear = _wear(per_device)
-            if per_device is not None:
-                devices.append(per_device.flatten().cpu().numpy())
+            values = per_device.flatten().cpu().numpy() if per_device is not None else None
+            wear = _wear(values)
+            if values is not None:
+                devices.append(values)
             arrays.append(
                 ArrayPulses(
                     layer=f"layer {numbers[tally.layer]} ({tally.rows}x{tally.columns})",
@@ -258,21 +260,15 @@ class PulseCounter:
                     why=tally.why or tally.settings.why,
                 )
             )
-        every = np.concatenate(devices) if devices else np.zeros(0)
-        overall = (
-            (float(every.max()), float(np.percentile(every, WEAR_PERCENTILE)))
-            if every.size
-            else (0.0, 0.0)
-        )
+        overall = _wear(np.concatenate(devices) if devices else None)
         return PulseSummary(tuple(arrays), overall[0], overall[1], dict(self.epochs), cost)
 
 
-def _wear(per_device: Tensor | None) -> tuple[float, float]:
-    """``(max, 99th percentile)`` of the pulses per device."""
-    if per_device is None or per_device.numel() == 0:
+def _wear(per_device: np.ndarray | None) -> tuple[float, float]:
+    """``(max, 99th percentile)`` of the pulses per device (of one array, or of all)."""
+    if per_device is None or per_device.size == 0:
         return 0.0, 0.0
-    values = per_device.flatten().cpu().numpy()
-    return float(values.max()), float(np.percentile(values, WEAR_PERCENTILE))
+    return float(per_device.max()), float(np.percentile(per_device, WEAR_PERCENTILE))
 
 
 def active() -> PulseCounter | None:

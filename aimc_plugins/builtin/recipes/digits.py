@@ -46,7 +46,7 @@ def trained_mlp(seed: int = 0) -> TrainedNetwork:
     """The MLP trained in floating point to its plateau (seeded, once per process), with its
     training set: what the theory measures write noise's cost on (``Recipe.trained``). The
     global random state is left as it was."""
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(devices=[]):
         return _train_mlp(seed)
 
 
