@@ -9,6 +9,7 @@ from functools import partial
 
 import numpy as np
 import pytest
+from test_response import soft_bounds  # the soft-bounds device those tests check
 
 from aimc_plugins import Device, Param
 from aimc_plugins.devices.build import adapted_device
@@ -16,19 +17,6 @@ from aimc_plugins.devices.cost import DeviceCost
 from aimc_plugins.devices.response import ResponseDevice, ResponseError, validate
 
 COST = {"energy_up": 1e-12, "energy_down": 2e-12, "endurance": 1e6}
-
-
-def soft_bounds(**overrides) -> ResponseDevice:
-    fields = dict(
-        name="sb",
-        q_up=lambda w: 1.0 - w / 0.5,
-        q_down=lambda w: 1.0 + w / 0.5,
-        w_min=-0.5,
-        w_max=0.5,
-        n_states=500,
-    )
-    fields.update(overrides)
-    return ResponseDevice(**fields)
 
 
 def test_declared_cost_validates_and_is_returned():
