@@ -25,6 +25,28 @@ from aimc_plugins.training.pulses import (
 STEP = 0.001
 
 
+def far_bounds_device():
+    """The noise-free constant-step device with bounds far away: no pulse is ever clipped."""
+    device = noise_free_device(STEP)
+    device.w_max, device.w_min = 100.0, -100.0
+    return device
+
+
+def train_counted(layer, lr: float, steps: int, batch: int):
+    """``steps`` AnalogSGD steps of ``layer`` on random inputs (seeded by the caller), counted:
+    the counter."""
+    from aihwkit.optim import AnalogSGD
+
+    optimizer = AnalogSGD(layer.parameters(), lr=lr)
+    optimizer.regroup_param_groups(layer)
+    with counting() as counter:
+        for _ in range(steps):
+            optimizer.zero_grad()
+            layer(torch.randn(batch, layer.in_features)).pow(2).sum().backward()
+            optimizer.step()
+    return counter
+
+
 def constant_step_tile(
     pulse_type: str, management: bool = True, fixed_bl: bool = True, lr: float = 0.01
 ):
@@ -35,8 +57,7 @@ def constant_step_tile(
     from aihwkit.simulator.parameters.enums import PulseType
     from aihwkit.simulator.tiles.analog import AnalogTileWithoutPeriphery
 
-    device = noise_free_device(STEP)
-    device.w_max, device.w_min = 100.0, -100.0
+    device = far_bounds_device()
     update = UpdateParameters(
         pulse_type=PulseType[pulse_type],
         update_management=management,
@@ -131,24 +152,16 @@ def test_a_layer_trained_with_analog_sgd_is_counted_as_its_tile_fires() -> None:
     """Through aihwkit's layer and optimizer (periphery, learning rate per step): the counts
     are what the tile fired, exactly, with deterministic pulse trains."""
     from aihwkit.nn import AnalogLinear
-    from aihwkit.optim import AnalogSGD
     from aihwkit.simulator.configs import SingleRPUConfig
     from aihwkit.simulator.parameters.enums import PulseType
 
-    device = noise_free_device(STEP)
-    device.w_max, device.w_min = 100.0, -100.0
+    device = far_bounds_device()
     config = SingleRPUConfig(device=device)
     config.update.pulse_type = PulseType.DETERMINISTIC_IMPLICIT
     torch.manual_seed(0)
     layer = AnalogLinear(8, 5, bias=False, rpu_config=config)
     start = layer.get_weights()[0].double()
-    optimizer = AnalogSGD(layer.parameters(), lr=0.05)
-    optimizer.regroup_param_groups(layer)
-    with counting() as counter:
-        for _ in range(5):
-            optimizer.zero_grad()
-            layer(torch.randn(16, 8)).pow(2).sum().backward()
-            optimizer.step()
+    counter = train_counted(layer, lr=0.05, steps=5, batch=16)
     fired = torch.round((layer.get_weights()[0].double() - start) / STEP)
     assert counted_net(counter) == float(fired.sum())
     assert torch.all(per_device(counter) >= fired.abs())  # up + down >= |up - down|
@@ -160,12 +173,10 @@ def test_a_rule_counts_gradient_pulses_transfer_writes_and_reads_per_array() -> 
     step; the gradient array's pulses are the gradient's, the other's the transfers', and
     every column read by a transfer is counted."""
     from aihwkit.nn import AnalogLinear
-    from aihwkit.optim import AnalogSGD
 
     from aimc_plugins import tiki_taka_setup
 
-    device = noise_free_device(STEP)
-    device.w_max, device.w_min = 100.0, -100.0
+    device = far_bounds_device()
     setup = tiki_taka_setup(
         "ttv1",
         [device],
@@ -180,13 +191,7 @@ def test_a_rule_counts_gradient_pulses_transfer_writes_and_reads_per_array() -> 
     layer = AnalogLinear(6, 4, bias=False, rpu_config=deterministic_config(setup.rpu_config))
     handle = next(layer.analog_tiles()).tile.handle
     starts = {name: handle.weights(name).double() for name in handle.names}
-    optimizer = AnalogSGD(layer.parameters(), lr=0.3)
-    optimizer.regroup_param_groups(layer)
-    with counting() as counter:
-        for _ in range(4):
-            optimizer.zero_grad()
-            layer(torch.randn(8, 6)).pow(2).sum().backward()
-            optimizer.step()
+    counter = train_counted(layer, lr=0.3, steps=4, batch=8)
     tallies = {tally.array: tally for tally in counter.tallies.values()}
     assert set(tallies) == {"P", "W"}
     for name, tally in tallies.items():
